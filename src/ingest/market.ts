@@ -1,0 +1,196 @@
+/**
+ * The one normalized market shape, and the rules that turn an exchange's partial ticker
+ * information into it.
+ *
+ * Numeric policy (applies to every adapter):
+ * - numbers are parsed once from the exchange's decimal text (or JSON number) into a 64-bit
+ *   float and never rounded afterwards;
+ * - a required value (the last price, the event time) that is not a finite number rejects the
+ *   whole frame;
+ * - an optional value the exchange does not send stays `null`, never an invented 0;
+ * - a value is derived only where the derivation is exact (see `deriveMarket`).
+ */
+
+/** Fields an exchange can report for a market. Each has exactly one meaning across exchanges. */
+export interface TickerFields {
+  /** Last trade price, in quote units. */
+  readonly price: number | null;
+  /** Best bid price. */
+  readonly bid: number | null;
+  /** Best ask price. */
+  readonly ask: number | null;
+  /** Price at the start of the exchange's rolling 24h window. */
+  readonly open24h: number | null;
+  /** Highest trade price in the 24h window. */
+  readonly high24h: number | null;
+  /** Lowest trade price in the 24h window. */
+  readonly low24h: number | null;
+  /** Traded volume over 24h in base-asset units. */
+  readonly volume24h: number | null;
+  /** Traded volume over 24h in quote-asset units. */
+  readonly quoteVolume24h: number | null;
+  /** The exchange's own absolute 24h change (price - open), used only when open24h is unknown. */
+  readonly change24h: number | null;
+  /** The exchange's own 24h change in PERCENT (1.5 = +1.5 %), used only when open24h is unknown. */
+  readonly changePercent24h: number | null;
+}
+
+export type TickerField = keyof TickerFields;
+
+export const TICKER_FIELDS: readonly TickerField[] = [
+  'price',
+  'bid',
+  'ask',
+  'open24h',
+  'high24h',
+  'low24h',
+  'volume24h',
+  'quoteVolume24h',
+  'change24h',
+  'changePercent24h',
+];
+
+/**
+ * What an adapter extracts from one frame for one market: the fields that frame carries.
+ * A field absent from `fields` is left as it was; a field present as `null` is known to be
+ * missing. Several patches (e.g. Bybit's ticker and its order book) merge into one market.
+ */
+export interface TickerPatch {
+  /** The exchange's own spelling of the symbol, as it appears on the wire. */
+  readonly nativeSymbol: string;
+  /** Exchange event time, epoch milliseconds (may carry a sub-millisecond fraction). */
+  readonly eventTime: number;
+  readonly fields: Partial<TickerFields>;
+}
+
+/** Base and quote asset of a native symbol, in common asset codes (upper case). */
+export interface SymbolInfo {
+  readonly nativeSymbol: string;
+  readonly base: string;
+  readonly quote: string;
+}
+
+/** One market's full normalized state: what Redis stores, queries sort on and clients receive. */
+export interface Market {
+  /** `<exchange>:<symbol>`, e.g. `binance:BTC/USDT`. */
+  readonly id: string;
+  /** Lower-case exchange id. */
+  readonly exchange: string;
+  /** `BASE/QUOTE` in common asset codes. */
+  readonly symbol: string;
+  readonly nativeSymbol: string;
+  readonly base: string;
+  readonly quote: string;
+  readonly price: number;
+  readonly bid: number | null;
+  readonly ask: number | null;
+  readonly open24h: number | null;
+  readonly high24h: number | null;
+  readonly low24h: number | null;
+  readonly volume24h: number | null;
+  readonly quoteVolume24h: number | null;
+  /** price - open24h, or the exchange's own figure when open24h is unknown. */
+  readonly change24h: number | null;
+  /** (price - open24h) / open24h * 100, or the exchange's own figure in percent. */
+  readonly changePercent24h: number | null;
+  /** (ask - bid) / mid * 100 where mid = (ask + bid) / 2; null without both sides. */
+  readonly spreadPercent: number | null;
+  /** Exchange event time of the latest update, epoch milliseconds. */
+  readonly updatedAt: number;
+  /** Local receive time of the latest update, epoch milliseconds (drives staleness). */
+  readonly receivedAt: number;
+}
+
+export function marketId(exchange: string, symbol: string): string {
+  return `${exchange}:${symbol}`;
+}
+
+/** Derives the computed fields from the merged raw fields. Pure. */
+export function deriveMarket(
+  identity: { exchange: string; info: SymbolInfo },
+  raw: TickerFields & { price: number },
+  updatedAt: number,
+  receivedAt: number,
+): Market {
+  const { exchange, info } = identity;
+  const symbol = `${info.base}/${info.quote}`;
+  const { price, bid, ask, open24h } = raw;
+
+  const hasOpen = open24h !== null && open24h !== 0;
+  const change24h = hasOpen ? price - open24h : raw.change24h;
+  const changePercent24h = hasOpen ? ((price - open24h) / open24h) * 100 : raw.changePercent24h;
+
+  let spreadPercent: number | null = null;
+  if (bid !== null && ask !== null) {
+    const mid = (ask + bid) / 2;
+    if (mid > 0) spreadPercent = ((ask - bid) / mid) * 100;
+  }
+
+  return {
+    id: marketId(exchange, symbol),
+    exchange,
+    symbol,
+    nativeSymbol: info.nativeSymbol,
+    base: info.base,
+    quote: info.quote,
+    price,
+    bid,
+    ask,
+    open24h,
+    high24h: raw.high24h,
+    low24h: raw.low24h,
+    volume24h: raw.volume24h,
+    quoteVolume24h: raw.quoteVolume24h,
+    change24h,
+    changePercent24h,
+    spreadPercent,
+    updatedAt,
+    receivedAt,
+  };
+}
+
+const EMPTY_FIELDS: TickerFields = {
+  price: null,
+  bid: null,
+  ask: null,
+  open24h: null,
+  high24h: null,
+  low24h: null,
+  volume24h: null,
+  quoteVolume24h: null,
+  change24h: null,
+  changePercent24h: null,
+};
+
+/**
+ * The merged raw state of one feed's markets. Patches merge field by field; a market is
+ * emitted once its price is known. Event time only moves forward: a patch older than the
+ * market's latest is ignored (returns null), so a late frame never overwrites newer state.
+ */
+export class MarketBook {
+  private readonly raw = new Map<string, { fields: TickerFields; updatedAt: number }>();
+
+  constructor(
+    private readonly exchange: string,
+    private readonly symbolInfo: (nativeSymbol: string) => SymbolInfo,
+  ) {}
+
+  apply(patch: TickerPatch, receivedAt: number): Market | null {
+    const previous = this.raw.get(patch.nativeSymbol);
+    if (previous && patch.eventTime < previous.updatedAt) return null;
+    const fields: TickerFields = { ...(previous?.fields ?? EMPTY_FIELDS), ...patch.fields };
+    this.raw.set(patch.nativeSymbol, { fields, updatedAt: patch.eventTime });
+    const { price } = fields;
+    if (price === null) return null;
+    return deriveMarket(
+      { exchange: this.exchange, info: this.symbolInfo(patch.nativeSymbol) },
+      { ...fields, price },
+      patch.eventTime,
+      receivedAt,
+    );
+  }
+
+  get size(): number {
+    return this.raw.size;
+  }
+}
