@@ -1,0 +1,84 @@
+/**
+ * The only place Redis key and channel names are built.
+ *
+ * Every key carries the hash tag `{<prefix>}`, so in Redis Cluster all of tickql's keys live
+ * in one slot: a query intersects filter sets with sort indexes, and multi-key commands need
+ * their keys in one slot. The price is that one deployment's state lives on one shard (a few
+ * MB per 10k markets; see docs/ARCHITECTURE.md).
+ *
+ * Layout (prefix `tickql`):
+ *   {tickql}:market              hash    market id -> JSON of the Market (what queries return)
+ *   {tickql}:ids                 zset    every market id, score 0 (so ZRANGE is id order)
+ *   {tickql}:idx:<field>         zset    market id, score = numeric field; absent when null
+ *   {tickql}:idx:symbol          zset    "<symbol>\0<id>", score 0 (lexicographic index)
+ *   {tickql}:exchange:<id>       zset    market ids of one exchange, score 0
+ *   {tickql}:base:<ASSET>        zset    market ids with this base asset, score 0
+ *   {tickql}:quote:<ASSET>       zset    market ids with this quote asset, score 0
+ *   {tickql}:exchanges           set     exchange ids that have ever had a market
+ *   {tickql}:feed:<id>           hash    a feed's health, written by the process ingesting it (expires)
+ *   {tickql}:tmp:<nonce>:<n>     zset    a query's scratch space; deleted by the query itself
+ * Channels (pub/sub is not slot-bound, but shares the prefix so deployments stay apart):
+ *   tickql:tick:<market id>      JSON of the Market after each update
+ */
+
+/** Numeric fields with a sorted-set index: sortable and range-filterable. */
+export const NUMERIC_INDEX_FIELDS = [
+  'price',
+  'changePercent24h',
+  'volume24h',
+  'quoteVolume24h',
+  'spreadPercent',
+  'updatedAt',
+] as const;
+export type NumericIndexField = (typeof NUMERIC_INDEX_FIELDS)[number];
+
+/** Separates symbol and id in the lexicographic symbol index; sorts below every printable byte. */
+export const SYMBOL_INDEX_SEPARATOR = '\0';
+
+export interface Keys {
+  readonly market: string;
+  readonly ids: string;
+  readonly symbolIndex: string;
+  readonly exchanges: string;
+  index(field: NumericIndexField): string;
+  exchange(exchangeId: string): string;
+  base(asset: string): string;
+  quote(asset: string): string;
+  feed(exchangeId: string): string;
+  /** `count` scratch keys for one script call, unique to it. */
+  scratch(count: number): string[];
+  /** The pub/sub channel carrying one market's updates. */
+  tickChannel(marketId: string): string;
+  /** A PSUBSCRIBE pattern; `exchangeId`/`symbol` are escaped so they match as plain text. */
+  tickPattern(exchangeId: string | null, symbol: string | null): string;
+}
+
+let scratchCounter = 0;
+
+/** Escapes Redis glob metacharacters so user text matches literally in a pattern. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+export function createKeys(prefix: string): Keys {
+  const tag = `{${prefix}}`;
+  const instance = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  return {
+    market: `${tag}:market`,
+    ids: `${tag}:ids`,
+    symbolIndex: `${tag}:idx:symbol`,
+    exchanges: `${tag}:exchanges`,
+    index: (field) => `${tag}:idx:${field}`,
+    exchange: (exchangeId) => `${tag}:exchange:${exchangeId.toLowerCase()}`,
+    base: (asset) => `${tag}:base:${asset.toUpperCase()}`,
+    quote: (asset) => `${tag}:quote:${asset.toUpperCase()}`,
+    feed: (exchangeId) => `${tag}:feed:${exchangeId}`,
+    scratch: (count) => {
+      const nonce = `${instance}${(scratchCounter++).toString(36)}`;
+      return Array.from({ length: count }, (_, i) => `${tag}:tmp:${nonce}:${i}`);
+    },
+    tickChannel: (marketId) => `${prefix}:tick:${marketId}`,
+    tickPattern: (exchangeId, symbol) =>
+      `${escapeGlob(prefix)}:tick:${exchangeId === null ? '*' : escapeGlob(exchangeId)}:${symbol === null ? '*' : escapeGlob(symbol)}`,
+  };
+}

@@ -1,0 +1,50 @@
+import type { Redis } from 'ioredis';
+import type { Market } from '../ingest/market';
+import { NUMERIC_INDEX_FIELDS, SYMBOL_INDEX_SEPARATOR, type Keys } from './keys';
+import { encodeMarket } from './market-codec';
+import { callScript } from './scripts';
+
+/** Markets per script call: bounds one call's run time so other clients are not held up. */
+export const UPSERT_CHUNK = 256;
+
+export interface UpsertResult {
+  /** Markets written. */
+  readonly applied: number;
+  /** Markets left alone because Redis already held a later state. */
+  readonly skipped: number;
+}
+
+function indexValue(value: number | null): string {
+  return value === null ? '' : String(value);
+}
+
+/**
+ * Writes full market states with lua/upsertMarkets-n.lua: all chunks go in one pipeline, so a
+ * batch of any size costs one round trip.
+ */
+export async function upsertMarkets(redis: Redis, keys: Keys, markets: readonly Market[]): Promise<UpsertResult> {
+  if (markets.length === 0) return { applied: 0, skipped: 0 };
+  const fixed = [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges];
+  const pipeline = redis.pipeline();
+  for (let start = 0; start < markets.length; start += UPSERT_CHUNK) {
+    const chunk = markets.slice(start, start + UPSERT_CHUNK);
+    const scriptKeys = [...fixed];
+    const args: string[] = [];
+    for (const m of chunk) {
+      scriptKeys.push(keys.exchange(m.exchange), keys.base(m.base), keys.quote(m.quote));
+      args.push(m.id, m.exchange, `${m.symbol}${SYMBOL_INDEX_SEPARATOR}${m.id}`, keys.tickChannel(m.id), encodeMarket(m));
+      for (const field of NUMERIC_INDEX_FIELDS) args.push(indexValue(m[field]));
+    }
+    callScript(pipeline, 'upsertMarkets', scriptKeys, args);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  let applied = 0;
+  let skipped = 0;
+  for (const [err, reply] of replies) {
+    if (err) throw err;
+    const [a, s] = reply as [number, number];
+    applied += a;
+    skipped += s;
+  }
+  return { applied, skipped };
+}

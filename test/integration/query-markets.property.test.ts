@@ -1,0 +1,137 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Market } from '../../src/ingest/market';
+import { createKeys, NUMERIC_INDEX_FIELDS, type NumericIndexField } from '../../src/redis/keys';
+import { queryMarkets, type MarketQuery, type SortField } from '../../src/redis/query-markets';
+import { upsertMarkets } from '../../src/redis/upsert-markets';
+import { referenceQuery } from '../support/reference-query';
+import { deletePrefix, openTestRedis, uniquePrefix, type TestRedis } from '../support/redis';
+
+// Small pools make ties, shared assets and repeated values likely; odd asset names carry
+// Lua-pattern and glob characters and non-ASCII text, which must all be plain data.
+const EXCHANGES = ['binance', 'kraken', 'okx', 'sim'];
+const ASSETS = ['BTC', 'ETH', 'USDT', 'USD', 'EUR', 'SOL', 'A.B', 'X%Y', 'Q*', '[Z]', 'ÉTH', '1000SATS'];
+const POOL = [0, 1, 2.5, 100, 100.00000000000001, -3, 1e-9, 123456.789];
+
+const value = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...POOL) },
+  { weight: 3, arbitrary: fc.double({ min: -1e9, max: 1e9, noNaN: true, noDefaultInfinity: true }).map((n) => n + 0) },
+  { weight: 1, arbitrary: fc.constant(null) },
+);
+
+const market = fc
+  .record({
+    exchange: fc.constantFrom(...EXCHANGES),
+    base: fc.constantFrom(...ASSETS),
+    quote: fc.constantFrom(...ASSETS),
+    price: fc.oneof(fc.constantFrom(...POOL), fc.double({ min: 1e-8, max: 1e7, noNaN: true })),
+    bid: value,
+    ask: value,
+    volume24h: value,
+    quoteVolume24h: value,
+    changePercent24h: value,
+    spreadPercent: value,
+    updatedAt: fc.constantFrom(1000, 2000, 3000.5),
+  })
+  .filter((m) => m.base !== m.quote)
+  .map(
+    (m): Market => ({
+      id: `${m.exchange}:${m.base}/${m.quote}`,
+      exchange: m.exchange,
+      symbol: `${m.base}/${m.quote}`,
+      nativeSymbol: `${m.base}${m.quote}`,
+      base: m.base,
+      quote: m.quote,
+      price: m.price,
+      bid: m.bid,
+      ask: m.ask,
+      open24h: null,
+      high24h: null,
+      low24h: null,
+      volume24h: m.volume24h,
+      quoteVolume24h: m.quoteVolume24h,
+      change24h: null,
+      changePercent24h: m.changePercent24h,
+      spreadPercent: m.spreadPercent,
+      updatedAt: m.updatedAt,
+      receivedAt: m.updatedAt,
+    }),
+  );
+
+const universe = fc.uniqueArray(market, { selector: (m) => m.id, minLength: 0, maxLength: 80, size: 'medium' });
+
+const caseVariant = (s: string) => fc.constantFrom(s, s.toLowerCase(), s.toUpperCase());
+// Lists are usually non-empty: an empty list matches nothing, which is worth testing but
+// should not dominate. Each condition is present a quarter of the time, so most queries match.
+const list = (items: string[]) =>
+  fc.oneof({ weight: 9, arbitrary: fc.array(fc.constantFrom(...items).chain(caseVariant), { minLength: 1, maxLength: 3 }) }, { weight: 1, arbitrary: fc.constant([]) });
+const sometimes = <T>(arb: fc.Arbitrary<T>) =>
+  fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb });
+const bound = fc.oneof(fc.constant(null), fc.constantFrom(...POOL), fc.double({ min: -1e3, max: 1e3, noNaN: true }));
+
+const filter: fc.Arbitrary<MarketQuery['filter']> = fc
+  .record({
+    exchanges: sometimes(list([...EXCHANGES, 'nope'])),
+    bases: sometimes(list(ASSETS)),
+    quotes: sometimes(list([...ASSETS, 'NONE'])),
+    search: sometimes(fc.oneof(fc.constantFrom('BTC', 'usd', '/', '%', '.', '*', '[', 'É', 'th', 'X%Y/', 'B/E', 'T/U', ''), fc.string({ maxLength: 2 }))),
+    ranges: sometimes(
+      fc.array(fc.record({ field: fc.constantFrom('price' as const, 'quoteVolume24h' as const, 'changePercent24h' as const), min: bound, max: bound }), {
+        minLength: 1,
+        maxLength: 2,
+      }),
+    ),
+  })
+  .map((f) => Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)));
+
+const query: fc.Arbitrary<MarketQuery> = fc.record({
+  sort: fc.record({
+    field: fc.constantFrom<SortField>(...NUMERIC_INDEX_FIELDS, 'symbol'),
+    direction: fc.constantFrom('asc' as const, 'desc' as const),
+  }),
+  filter,
+  offset: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.nat(10) }, { weight: 1, arbitrary: fc.nat(60) }),
+  limit: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constant(500)),
+});
+
+describe('queryMarkets (Lua) against the TypeScript reference', () => {
+  let t: TestRedis;
+  beforeAll(async () => {
+    t = await openTestRedis();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const coverage = { queries: 0, nonEmptyPages: 0, pagesWithNulls: 0 };
+
+  it('returns the same total and the same page for generated universes and queries', async () => {
+    await fc.assert(
+      fc.asyncProperty(universe, fc.array(query, { minLength: 1, maxLength: 12 }), async (markets, queries) => {
+        const prefix = uniquePrefix();
+        const keys = createKeys(prefix);
+        try {
+          await upsertMarkets(t.redis, keys, markets);
+          for (const q of queries) {
+            const actual = await queryMarkets(t.redis, keys, q);
+            const expected = referenceQuery(markets, q);
+            coverage.queries++;
+            if (expected.items.length > 0) coverage.nonEmptyPages++;
+            if (q.sort.field !== 'symbol' && expected.items.some((m) => m[q.sort.field as NumericIndexField] === null)) coverage.pagesWithNulls++;
+            expect(actual.total).toBe(expected.total);
+            expect(actual.items.map((m) => m.id)).toEqual(expected.items.map((m) => m.id));
+            expect(actual.items).toEqual(expected.items);
+          }
+          // Scratch keys never outlive a query.
+          expect(await t.redis.keys(`{${prefix}}:tmp:*`)).toEqual([]);
+        } finally {
+          await deletePrefix(t.redis, prefix);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // The generators must actually exercise the interesting paths, or the property proves little.
+    expect(coverage.nonEmptyPages / coverage.queries).toBeGreaterThan(0.3);
+    expect(coverage.pagesWithNulls).toBeGreaterThan(20);
+  });
+});

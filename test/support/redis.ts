@@ -1,0 +1,49 @@
+/**
+ * A connection to the run's private redis-server (test/support/global-redis.ts) with a key
+ * prefix no other test uses, and a cleanup that deletes exactly that prefix's keys.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { createKeys, type Keys } from '../../src/redis/keys';
+import { defineScripts } from '../../src/redis/scripts';
+
+export interface TestRedis {
+  readonly url: string;
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly keys: Keys;
+  /** Deletes this prefix's keys and closes the connection. */
+  close(): Promise<void>;
+}
+
+export function uniquePrefix(): string {
+  return `t${randomBytes(5).toString('hex')}`;
+}
+
+export async function openTestRedis(): Promise<TestRedis> {
+  const url = inject('redisUrl');
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  defineScripts(redis);
+  const prefix = uniquePrefix();
+  return {
+    url,
+    redis,
+    prefix,
+    keys: createKeys(prefix),
+    close: async () => {
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+    },
+  };
+}
+
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
+    if (found.length > 0) await redis.del(...found);
+    cursor = next;
+  } while (cursor !== '0');
+}

@@ -1,0 +1,45 @@
+/**
+ * The markets query written the obvious way, in TypeScript over an array: what API.md says,
+ * with nothing clever. The property test checks lua/queryMarkets-n.lua against it, and the
+ * benchmark uses it as the fetch-and-sort baseline.
+ */
+import type { Market } from '../../src/ingest/market';
+import type { MarketPageResult, MarketQuery } from '../../src/redis/query-markets';
+
+/** Code-point (UTF-8 byte) order, as API.md requires for SYMBOL and id; not UTF-16 order. */
+export function compareCodePoints(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function matches(m: Market, filter: MarketQuery['filter']): boolean {
+  const { exchanges, bases, quotes, search, ranges } = filter;
+  if (exchanges && !exchanges.some((e) => e.toLowerCase() === m.exchange)) return false;
+  if (bases && !bases.some((b) => b.toUpperCase() === m.base)) return false;
+  if (quotes && !quotes.some((q) => q.toUpperCase() === m.quote)) return false;
+  if (search !== undefined && !m.symbol.toUpperCase().includes(search.toUpperCase())) return false;
+  for (const r of ranges ?? []) {
+    const value = m[r.field];
+    if (value === null) return false;
+    if (r.min !== null && value < r.min) return false;
+    if (r.max !== null && value > r.max) return false;
+  }
+  return true;
+}
+
+export function referenceQuery(markets: readonly Market[], query: MarketQuery): MarketPageResult {
+  const { field, direction } = query.sort;
+  const sign = direction === 'asc' ? 1 : -1;
+  const selected = markets.filter((m) => matches(m, query.filter));
+  selected.sort((a, b) => {
+    const va = a[field];
+    const vb = b[field];
+    if (va === null || vb === null) {
+      if (va !== vb) return va === null ? 1 : -1; // nulls last, either direction
+    } else if (va !== vb) {
+      const order = typeof va === 'string' || typeof vb === 'string' ? compareCodePoints(String(va), String(vb)) : va < vb ? -1 : 1;
+      return sign * order;
+    }
+    return compareCodePoints(a.id, b.id);
+  });
+  return { total: selected.length, items: selected.slice(query.offset, query.offset + query.limit) };
+}
