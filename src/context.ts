@@ -1,0 +1,34 @@
+/**
+ * What every resolver receives. `services` are shared by the whole process; `marketLoader`
+ * is made per request (or per subscription operation), so batching and caching never leak
+ * between clients.
+ */
+import DataLoader from 'dataloader';
+import type { Redis } from 'ioredis';
+import type { Market } from './ingest/market';
+import { getMarkets } from './redis/get-markets';
+import type { Keys } from './redis/keys';
+import type { Staleness } from './staleness';
+import type { PriceUpdates } from './subscriptions/price-updates';
+
+export interface Services {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly staleness: Staleness;
+  readonly priceUpdates: PriceUpdates;
+  /** Feeds this process was configured with (reported even before they have markets). */
+  readonly configuredFeeds: readonly string[];
+}
+
+export interface Context {
+  readonly services: Services;
+  /** market(id) lookups of one request, batched into one HMGET. */
+  readonly marketLoader: DataLoader<string, Market | null>;
+}
+
+export function createContext(services: Services): Context {
+  return {
+    services,
+    marketLoader: new DataLoader((ids) => getMarkets(services.redis, services.keys, ids), { maxBatchSize: 1000 }),
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Feed health shared through Redis, so that any process sharing the Redis can answer `feeds`
+ * and mark markets stale, whichever process ingests the feed. The ingesting process rewrites
+ * its feeds' hashes on every state change and every second; each hash expires after a few
+ * seconds, so a feed whose process died reads as DOWN instead of LIVE forever.
+ */
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys';
+
+export type FeedStatus = 'CONNECTING' | 'LIVE' | 'RECONNECTING' | 'DOWN';
+
+/** What an ingesting process reports about one feed. */
+export interface FeedHealthReport {
+  readonly exchange: string;
+  readonly status: FeedStatus;
+  readonly lastMessageAt: number | null;
+  readonly reconnects: number;
+  readonly messagesPerSecond: number;
+  readonly invalidFrames: number;
+  readonly lastError: string | null;
+}
+
+/** A feed as `Query.feeds` returns it. */
+export interface FeedReport extends FeedHealthReport {
+  /** Markets of this exchange present in the live state. */
+  readonly markets: number;
+}
+
+/** How long a report stays valid without being refreshed. */
+export const FEED_HEALTH_TTL_MS = 5000;
+
+const STATUSES: readonly string[] = ['CONNECTING', 'LIVE', 'RECONNECTING', 'DOWN'];
+
+export async function writeFeedHealth(redis: Redis, keys: Keys, reports: readonly FeedHealthReport[]): Promise<void> {
+  if (reports.length === 0) return;
+  const pipeline = redis.pipeline();
+  for (const r of reports) {
+    const key = keys.feed(r.exchange);
+    pipeline.hset(key, {
+      status: r.status,
+      lastMessageAt: r.lastMessageAt === null ? '' : String(r.lastMessageAt),
+      reconnects: String(r.reconnects),
+      messagesPerSecond: String(r.messagesPerSecond),
+      invalidFrames: String(r.invalidFrames),
+      lastError: r.lastError ?? '',
+    });
+    pipeline.pexpire(key, FEED_HEALTH_TTL_MS);
+    pipeline.sadd(keys.exchanges, r.exchange);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+}
+
+function toNumber(value: string | undefined): number {
+  const n = Number(value);
+  return Number.isFinite(n) ? n : 0;
+}
+
+function decodeHealth(exchange: string, hash: Record<string, string>): FeedHealthReport {
+  const status = STATUSES.includes(hash.status ?? '') ? (hash.status as FeedStatus) : 'DOWN';
+  return {
+    exchange,
+    status,
+    lastMessageAt: hash.lastMessageAt ? toNumber(hash.lastMessageAt) : null,
+    reconnects: toNumber(hash.reconnects),
+    messagesPerSecond: toNumber(hash.messagesPerSecond),
+    invalidFrames: toNumber(hash.invalidFrames),
+    lastError: hash.lastError ? hash.lastError : null,
+  };
+}
+
+/**
+ * Every feed known to this deployment: `configured` plus every exchange that has markets or
+ * a live report. One pipelined round trip after the exchange list.
+ */
+export async function readFeedReports(redis: Redis, keys: Keys, configured: readonly string[]): Promise<FeedReport[]> {
+  const known = await redis.smembers(keys.exchanges);
+  const exchanges = [...new Set([...configured, ...known])].sort();
+  if (exchanges.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const exchange of exchanges) {
+    pipeline.hgetall(keys.feed(exchange));
+    pipeline.zcard(keys.exchange(exchange));
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  return exchanges.map((exchange, i) => {
+    const [hashErr, hash] = replies[2 * i] ?? [];
+    const [countErr, count] = replies[2 * i + 1] ?? [];
+    if (hashErr) throw hashErr;
+    if (countErr) throw countErr;
+    return { ...decodeHealth(exchange, hash as Record<string, string>), markets: count as number };
+  });
+}
+
+/** Each exchange's status as reported in Redis; absent (expired) reports read as DOWN. */
+export async function readFeedStatuses(redis: Redis, keys: Keys): Promise<Map<string, FeedStatus>> {
+  const exchanges = await redis.smembers(keys.exchanges);
+  const statuses = new Map<string, FeedStatus>();
+  if (exchanges.length === 0) return statuses;
+  const pipeline = redis.pipeline();
+  for (const exchange of exchanges) pipeline.hget(keys.feed(exchange), 'status');
+  const replies = (await pipeline.exec()) ?? [];
+  exchanges.forEach((exchange, i) => {
+    const status = replies[i]?.[1];
+    statuses.set(exchange, typeof status === 'string' && STATUSES.includes(status) ? (status as FeedStatus) : 'DOWN');
+  });
+  return statuses;
+}

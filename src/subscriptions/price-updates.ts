@@ -1,0 +1,117 @@
+/**
+ * `priceUpdated` over Redis pub/sub. Each market update is published (by the upsert script)
+ * on its own channel `<prefix>:tick:<id>`; a subscription listens to the narrowest set of
+ * channels or patterns that covers its arguments, so a client watching one market is woken
+ * only by that market, while a client watching everything uses one pattern. Any process
+ * sharing the Redis delivers the same updates, whichever process ingested them.
+ *
+ * RedisPubSub subscribes to each channel or pattern once per process, however many clients
+ * share it, and parses each message once for all of them.
+ */
+import type { RedisPubSub } from 'graphql-redis-subscriptions';
+import type { Market } from '../ingest/market';
+import type { Logger } from '../logger';
+import type { Keys } from '../redis/keys';
+import { LatestByKey } from './latest-by-key';
+
+export interface PriceSelection {
+  /** Exact market ids; an empty list matches nothing. */
+  readonly ids?: readonly string[] | null;
+  /** Exchange ids, case-insensitive. */
+  readonly exchanges?: readonly string[] | null;
+  /** Normalized symbols, case-insensitive. */
+  readonly symbols?: readonly string[] | null;
+}
+
+interface Normalized {
+  readonly ids: ReadonlySet<string> | null;
+  readonly exchanges: ReadonlySet<string> | null;
+  readonly symbols: ReadonlySet<string> | null;
+}
+
+interface Trigger {
+  readonly name: string;
+  readonly pattern: boolean;
+}
+
+function normalize(selection: PriceSelection): Normalized {
+  const set = (list: readonly string[] | null | undefined, f: (s: string) => string) =>
+    list === undefined || list === null ? null : new Set(list.map(f));
+  return {
+    ids: set(selection.ids, (s) => s),
+    exchanges: set(selection.exchanges, (s) => s.toLowerCase()),
+    symbols: set(selection.symbols, (s) => s.toUpperCase()),
+  };
+}
+
+/** The channels (exact) or patterns to listen on; every argument still filters each message. */
+export function triggersFor(keys: Keys, selection: PriceSelection): Trigger[] {
+  const { ids, exchanges, symbols } = normalize(selection);
+  if (ids) return [...ids].map((id) => ({ name: keys.tickChannel(id), pattern: false }));
+  if (exchanges && symbols) {
+    return [...exchanges].flatMap((e) => [...symbols].map((s) => ({ name: keys.tickChannel(`${e}:${s}`), pattern: false })));
+  }
+  if (exchanges) return [...exchanges].map((e) => ({ name: keys.tickPattern(e, null), pattern: true }));
+  if (symbols) return [...symbols].map((s) => ({ name: keys.tickPattern(null, s), pattern: true }));
+  return [{ name: keys.tickPattern(null, null), pattern: true }];
+}
+
+/** Compiles a selection once into the test each message goes through. */
+export function selectionMatcher(selection: PriceSelection): (market: Market) => boolean {
+  const { ids, exchanges, symbols } = normalize(selection);
+  return (market) =>
+    (ids === null || ids.has(market.id)) &&
+    (exchanges === null || exchanges.has(market.exchange)) &&
+    (symbols === null || symbols.has(market.symbol.toUpperCase()));
+}
+
+function isMarket(value: unknown): value is Market {
+  return typeof value === 'object' && value !== null && typeof (value as Market).id === 'string';
+}
+
+export class PriceUpdates {
+  /** Messages that were not a market (corrupt payloads), dropped. */
+  droppedMessages = 0;
+
+  constructor(
+    private readonly pubsub: RedisPubSub,
+    private readonly keys: Keys,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A conflating stream of matching market states; `return()` releases its subscriptions. */
+  subscribe(selection: PriceSelection): LatestByKey<Market> {
+    const triggers = triggersFor(this.keys, selection);
+    const matches = selectionMatcher(selection);
+    const subscriptionIds: Promise<number | null>[] = [];
+    const stream = new LatestByKey<Market>(
+      (m) => m.id,
+      () => {
+        // A subscription may still be pending when the client leaves: release it once made.
+        for (const pending of subscriptionIds) {
+          void pending.then((id) => {
+            if (id !== null) this.pubsub.unsubscribe(id);
+          });
+        }
+      },
+    );
+    const onMessage = (message: unknown) => {
+      if (!isMarket(message)) {
+        this.droppedMessages++;
+        this.logger.warn({ message: String(message).slice(0, 200) }, 'dropped a pub/sub message that is not a market');
+        return;
+      }
+      if (matches(message)) stream.push(message);
+    };
+    for (const trigger of triggers) {
+      subscriptionIds.push(
+        this.pubsub.subscribe(trigger.name, onMessage, { pattern: trigger.pattern }).catch((err: unknown) => {
+          this.logger.error({ err, trigger: trigger.name }, 'could not subscribe');
+          void stream.throw(err).catch(() => {});
+          return null;
+        }),
+      );
+    }
+    return stream;
+  }
+}
