@@ -1,0 +1,66 @@
+/**
+ * Which Redis to use, and how tickql connects to it.
+ *
+ * REDIS_URL set: that one, whatever happens (if it is down, tickql waits and retries).
+ * REDIS_URL unset: the default address when something answers there; otherwise a private
+ * in-memory redis-server child when one is on PATH (its data goes when tickql stops);
+ * otherwise start-up fails with one line saying how to provide a Redis.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { DEFAULT_REDIS_URL, type Config } from '../config';
+import type { Logger } from '../logger';
+import { isListening, RedisNotInstalledError, startLocalRedis, type LocalRedis } from './local-server';
+
+export interface RedisTarget {
+  readonly url: string;
+  /** The private server tickql started, to stop on exit; null when using someone's Redis. */
+  readonly privateServer: LocalRedis | null;
+}
+
+export class NoRedisError extends Error {
+  override readonly name = 'NoRedisError';
+}
+
+export async function resolveRedis(config: Config, logger: Logger): Promise<RedisTarget> {
+  if (config.redisUrl !== null) return { url: config.redisUrl, privateServer: null };
+  const fallback = new URL(DEFAULT_REDIS_URL);
+  if (await isListening(fallback.hostname, Number(fallback.port))) return { url: DEFAULT_REDIS_URL, privateServer: null };
+  try {
+    const server = await startLocalRedis();
+    logger.info(
+      { url: server.url },
+      `nothing answers at ${DEFAULT_REDIS_URL}: started a private in-memory redis-server at ${server.url} (its data goes when tickql stops; set REDIS_URL to use your own)`,
+    );
+    return { url: server.url, privateServer: server };
+  } catch (err) {
+    if (err instanceof RedisNotInstalledError) {
+      throw new NoRedisError(
+        `no Redis: nothing answers at ${DEFAULT_REDIS_URL} and redis-server is not on PATH; start Redis there, install redis-server, or set REDIS_URL=redis://host:port`,
+      );
+    }
+    throw err;
+  }
+}
+
+/** A connection for commands and scripts; `name` shows in CLIENT LIST. */
+export function createRedisClient(url: string, name: string, logger: Logger, extra: RedisOptions = {}): Redis {
+  const client = new Redis(url, {
+    connectionName: `tickql:${name}`,
+    // Concurrent requests share one round trip instead of queueing one after another.
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 2,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
+    ...extra,
+  });
+  let lastError = '';
+  client.on('error', (err: Error) => {
+    // ioredis repeats the same error on every retry; log each distinct one once.
+    if (err.message !== lastError) logger.warn({ err, connection: name }, 'redis connection error');
+    lastError = err.message;
+  });
+  client.on('ready', () => {
+    if (lastError) logger.info({ connection: name }, 'redis connection restored');
+    lastError = '';
+  });
+  return client;
+}
