@@ -79,6 +79,8 @@ export function createKeys(prefix: string): Keys {
     },
     tickChannel: (marketId) => `${prefix}:tick:${marketId}`,
     tickPattern: (exchangeId, symbol) =>
-      `${escapeGlob(prefix)}:tick:${exchangeId === null ? '*' : escapeGlob(exchangeId)}:${symbol === null ? '*' : escapeGlob(symbol)}`,
+      exchangeId === null && symbol === null
+        ? `${escapeGlob(prefix)}:tick:*`
+        : `${escapeGlob(prefix)}:tick:${exchangeId === null ? '*' : escapeGlob(exchangeId)}:${symbol === null ? '*' : escapeGlob(symbol)}`,
   };
 }

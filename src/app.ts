@@ -1,0 +1,146 @@
+/**
+ * buildApp wires the pieces: Redis connections, ingest (feeds -> batch writer -> Lua upsert),
+ * the GraphQL server (yoga over HTTP and SSE, graphql-ws over WebSocket), and the background
+ * jobs (feed health reports, staleness refresh, status log). It returns { start, stop }.
+ */
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import type { Config, FeedId } from './config';
+import type { Services } from './context';
+import { BatchWriter } from './ingest/batch-writer';
+import { Feed } from './ingest/feed';
+import { adapterOptions, createAdapter } from './ingest/registry';
+import { startSimExchange, type SimExchange } from './ingest/sim/sim-exchange';
+import type { Logger } from './logger';
+import { createRedisClient, type RedisTarget } from './redis/connect';
+import { writeFeedHealth } from './redis/feed-health';
+import { createKeys } from './redis/keys';
+import { decodeMarket } from './redis/market-codec';
+import { defineScripts } from './redis/scripts';
+import { upsertMarkets } from './redis/upsert-markets';
+import { attachGraphqlWs, type GraphqlWsServer } from './server/graphql-ws';
+import { createYogaServer, GRAPHQL_PATH } from './server/yoga';
+import { Staleness } from './staleness';
+import { PriceUpdates } from './subscriptions/price-updates';
+
+export interface App {
+  readonly services: Services;
+  readonly feeds: readonly Feed[];
+  readonly writer: BatchWriter;
+  /** The GraphQL URL, known once started. */
+  url(): string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How often feed health is written to Redis (it expires after FEED_HEALTH_TTL_MS). */
+const HEALTH_REPORT_MS = 1000;
+/** How often the one-line status summary is logged. */
+const STATUS_LOG_MS = 60_000;
+/** The first summary comes this long after start, when feeds have had time to connect. */
+const FIRST_STATUS_LOG_MS = 3000;
+
+export async function buildApp(config: Config, logger: Logger, target: RedisTarget): Promise<App> {
+  const redis = createRedisClient(target.url, 'commands', logger);
+  defineScripts(redis);
+  const subscriber = createRedisClient(target.url, 'subscriber', logger);
+  const pubsub = new RedisPubSub({
+    publisher: redis,
+    subscriber,
+    deserializer: (buffer: Buffer) => decodeMarket(buffer.toString('utf8')),
+  });
+  const keys = createKeys(config.redisPrefix);
+
+  const staleness = new Staleness(redis, keys, config.staleAfterMs, logger);
+  const services: Services = {
+    redis,
+    keys,
+    staleness,
+    priceUpdates: new PriceUpdates(pubsub, keys, logger),
+    configuredFeeds: config.feeds,
+  };
+
+  const writer = new BatchWriter((markets) => upsertMarkets(redis, keys, markets), { batchMs: config.batchMs, logger });
+
+  const sims: SimExchange[] = [];
+  const feeds: Feed[] = [];
+  for (const id of config.feeds) {
+    let sim: SimExchange | null = null;
+    if (id === 'sim') {
+      sim = await startSimExchange({ markets: config.simMarkets, tickMs: config.simTickMs });
+      sims.push(sim);
+      logger.info({ url: sim.wsUrl, markets: sim.symbols.length }, 'simulated exchange (Binance protocol) listening');
+    }
+    feeds.push(
+      new Feed({
+        adapter: createAdapter(id, adapterOptions(config, id as FeedId, sim)),
+        onMarket: (market) => writer.push(market),
+        logger,
+        onStatusChange: () => void reportHealth(),
+      }),
+    );
+  }
+
+  const yoga = createYogaServer(services, logger);
+  const server: Server = createServer(yoga);
+  let ws: GraphqlWsServer | null = null;
+  const timers: NodeJS.Timeout[] = [];
+
+  async function reportHealth(): Promise<void> {
+    try {
+      await writeFeedHealth(redis, keys, feeds.map((f) => f.health()));
+    } catch (err) {
+      logger.warn({ err }, 'could not write feed health');
+    }
+  }
+
+  async function logStatus(): Promise<void> {
+    const markets = await redis.zcard(keys.ids).catch(() => null);
+    const feedStates = Object.fromEntries(feeds.map((f) => [f.exchange, f.health().status]));
+    logger.info({ feeds: feedStates, markets, written: writer.stats.written }, `status: ${markets ?? '?'} markets; feeds ${JSON.stringify(feedStates)}`);
+  }
+
+  function url(): string {
+    const address = server.address() as AddressInfo | null;
+    if (!address) throw new Error('not started');
+    const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}${GRAPHQL_PATH}`;
+  }
+
+  return {
+    services,
+    feeds,
+    writer,
+    url,
+    async start() {
+      await staleness.start();
+      server.listen(config.port, config.host);
+      await once(server, 'listening');
+      ws = attachGraphqlWs(server, yoga);
+      for (const feed of feeds) feed.start();
+      timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));
+      timers.push(setTimeout(() => void logStatus(), FIRST_STATUS_LOG_MS));
+      timers.push(setInterval(() => void logStatus(), STATUS_LOG_MS));
+      for (const t of timers) t.unref();
+      logger.info(
+        { url: url(), feeds: config.feeds, redisPrefix: config.redisPrefix },
+        `tickql listening: GraphiQL and GraphQL at ${url()} (WebSocket and SSE subscriptions on the same path); feeds: ${config.feeds.join(', ') || 'none (serve only)'}`,
+      );
+    },
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      await Promise.all(feeds.map((f) => f.stop()));
+      await writer.stop();
+      await reportHealth();
+      await ws?.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      staleness.stop();
+      await Promise.allSettled([subscriber.quit(), redis.quit()]);
+      await Promise.all(sims.map((s) => s.close()));
+      await target.privateServer?.stop();
+    },
+  };
+}

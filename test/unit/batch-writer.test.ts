@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { BatchWriter } from '../../src/ingest/batch-writer';
+import type { Market } from '../../src/ingest/market';
+import { silentLogger } from '../../src/logger';
+import { makeMarket } from '../support/market-factory';
+
+function recorder() {
+  const batches: Market[][] = [];
+  const store = { available: true };
+  const write = async (markets: Market[]) => {
+    if (!store.available) throw new Error('redis is away');
+    batches.push(markets);
+    return { applied: markets.length, skipped: 0 };
+  };
+  return { batches, write, store };
+}
+
+describe('BatchWriter', () => {
+  it('coalesces several updates of one market inside a window into one write of the latest', async () => {
+    const r = recorder();
+    const w = new BatchWriter(r.write, { batchMs: 10_000, logger: silentLogger() });
+    for (let i = 1; i <= 5; i++) w.push(makeMarket({ base: 'BTC', price: i }));
+    w.push(makeMarket({ base: 'ETH', price: 7 }));
+    await w.flush();
+    expect(r.batches).toHaveLength(1);
+    expect(r.batches[0]!.map((m) => [m.id, m.price])).toEqual([
+      ['binance:BTC/USDT', 5],
+      ['binance:ETH/USDT', 7],
+    ]);
+    expect(w.stats).toMatchObject({ received: 6, coalesced: 4, written: 2, batches: 1 });
+  });
+
+  it('writes on its own after the batch window', async () => {
+    const r = recorder();
+    const w = new BatchWriter(r.write, { batchMs: 5, logger: silentLogger() });
+    w.push(makeMarket());
+    await expect.poll(() => r.batches.length).toBe(1);
+    await w.stop();
+  });
+
+  it('keeps the latest state through failed writes and writes it when the store is back', async () => {
+    const r = recorder();
+    r.store.available = false;
+    const w = new BatchWriter(r.write, { batchMs: 1, retryMs: 5, logger: silentLogger() });
+    w.push(makeMarket({ base: 'BTC', price: 1 }));
+    w.push(makeMarket({ base: 'ETH', price: 10 }));
+    await expect.poll(() => w.stats.failedBatches).toBeGreaterThanOrEqual(1);
+    w.push(makeMarket({ base: 'BTC', price: 2 })); // a newer state arrives while the store is away
+    await expect.poll(() => w.stats.failedBatches).toBeGreaterThanOrEqual(2);
+    expect(w.pendingCount).toBeLessThanOrEqual(2); // bounded: one state per market, never a backlog
+    r.store.available = true;
+    await expect.poll(() => w.pendingCount).toBe(0);
+    await w.stop();
+    expect(r.batches.flat().map((m) => [m.base, m.price])).toEqual([
+      ['BTC', 2],
+      ['ETH', 10],
+    ]);
+  });
+});
