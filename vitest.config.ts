@@ -1,6 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // graphql ships CommonJS and ESM builds. Node (and so graphql-yoga, loaded from
+    // node_modules) resolves the CommonJS one; vite would hand our sources the ESM one, and
+    // yoga's `instanceof GraphQLError` would then fail for our errors. One copy for everyone.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // One private redis-server for the whole run; each test file uses its own key prefix.

@@ -1,0 +1,49 @@
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { Redis } from 'ioredis';
+import type { Services } from '../../src/context';
+import { silentLogger } from '../../src/logger';
+import { decodeMarket } from '../../src/redis/market-codec';
+import { createYogaServer, type TickqlYoga } from '../../src/server/yoga';
+import { Staleness } from '../../src/staleness';
+import { PriceUpdates } from '../../src/subscriptions/price-updates';
+import type { TestRedis } from './redis';
+
+export interface TestServer {
+  readonly services: Services;
+  readonly yoga: TickqlYoga;
+  /** POSTs a GraphQL operation to yoga in-process; returns the parsed JSON body. */
+  graphql(query: string, variables?: Record<string, unknown>): Promise<{ data?: any; errors?: any[] }>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(t: TestRedis, options: { staleAfterMs?: number; configuredFeeds?: string[] } = {}): Promise<TestServer> {
+  const logger = silentLogger();
+  const subscriber = new Redis(t.url);
+  const pubsub = new RedisPubSub({ publisher: t.redis, subscriber, deserializer: (b: Buffer) => decodeMarket(b.toString('utf8')) });
+  const staleness = new Staleness(t.redis, t.keys, options.staleAfterMs ?? 30_000, logger, 50);
+  await staleness.start();
+  const services: Services = {
+    redis: t.redis,
+    keys: t.keys,
+    staleness,
+    priceUpdates: new PriceUpdates(pubsub, t.keys, logger),
+    configuredFeeds: options.configuredFeeds ?? [],
+  };
+  const yoga = createYogaServer(services, logger);
+  return {
+    services,
+    yoga,
+    graphql: async (query, variables) => {
+      const response = await yoga.fetch('http://tickql.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as { data?: any; errors?: any[] };
+    },
+    close: async () => {
+      staleness.stop();
+      subscriber.disconnect();
+    },
+  };
+}
