@@ -19,7 +19,7 @@ export interface TestServer {
 export async function startTestServer(t: TestRedis, options: { staleAfterMs?: number; configuredFeeds?: string[] } = {}): Promise<TestServer> {
   const logger = silentLogger();
   const subscriber = new Redis(t.url);
-  const pubsub = new RedisPubSub({ publisher: t.redis, subscriber, deserializer: (b: Buffer) => decodeMarket(b.toString('utf8')) });
+  const pubsub = new RedisPubSub({ publisher: t.redis, subscriber, deserializer: (source: string | Buffer) => decodeMarket(source.toString()) });
   const staleness = new Staleness(t.redis, t.keys, options.staleAfterMs ?? 30_000, logger, 50);
   await staleness.start();
   const services: Services = {
