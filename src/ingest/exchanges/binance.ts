@@ -1,0 +1,331 @@
+/**
+ * Binance spot (protocol: /work/shared/exchanges/binance.md). Also serves the `sim` feed,
+ * whose simulator speaks the same protocol: everything is parameterized by `AdapterOptions`.
+ *
+ * - One combined-stream socket (`/stream`, every frame names its stream) with one
+ *   `<symbol>@ticker` stream per symbol, subscribed with batched SUBSCRIBE requests whose ids
+ *   keep increasing across connections. `!ticker@arr` is deprecated and not used;
+ *   `!miniTicker@arr` frames are understood if someone subscribes them (no bid/ask/change).
+ * - At most 1024 streams per connection: extra symbols are skipped (first 1024 kept, in
+ *   configuration order) and named in the `loadSymbols` warning. Splitting them over several
+ *   connections would need several loops per feed; nobody needs that many tickers yet.
+ * - Keep-alive: the server pings every 20 s and ws pongs; the ticker stream pushes every
+ *   second. 60 s of silence therefore means a dead socket. Connections live at most 24 h, so
+ *   the loop rotates at 23 h, and immediately on a `serverShutdown` event.
+ *
+ * Numeric policy for tickers (see market.ts): decimal strings are parsed once and strictly.
+ * The last price `c` and the event time `E` are required. Every other field may be absent
+ * (then the frame says nothing about it and the market keeps its value), but a field that is
+ * present and not a decimal string rejects the whole frame: a garbage number means a garbage
+ * frame, and keeping its other fields would mix good and bad data. A bid or ask of 0 is
+ * Binance's way of saying that side of the book is empty, so it becomes null.
+ */
+import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
+import { parseDecimal } from '../decimal';
+import { describe, isRecord, parseJson } from '../json-frame';
+import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import { deriveSymbolInfo, deriveSymbolInfoOrUnknown } from '../symbols';
+
+export const BINANCE_WS_URL = 'wss://stream.binance.com:9443/stream';
+export const BINANCE_REST_URL = 'https://api.binance.com';
+export const BINANCE_MAX_STREAMS_PER_CONNECTION = 1024;
+/** Binance counts every frame we send (pongs included) and disconnects above this. */
+export const BINANCE_MAX_MESSAGES_PER_SECOND = 5;
+
+/** Liquid spot pairs subscribed when `BINANCE_SYMBOLS` is not set. */
+export const BINANCE_DEFAULT_SYMBOLS: readonly string[] = [
+  'BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT', 'TRXUSDT',
+  'AVAXUSDT', 'LINKUSDT', 'DOTUSDT', 'TONUSDT', 'SHIBUSDT', 'LTCUSDT', 'BCHUSDT', 'NEARUSDT',
+  'UNIUSDT', 'APTUSDT', 'SUIUSDT', 'PEPEUSDT', 'ARBUSDT', 'OPUSDT', 'ATOMUSDT', 'FILUSDT',
+  'ICPUSDT', 'AAVEUSDT', 'ETCUSDT', 'XLMUSDT', 'ETHBTC', 'BNBBTC', 'SOLBTC', 'XRPBTC',
+];
+
+export interface BinanceTuning {
+  /**
+   * Streams per SUBSCRIBE request. Binance refuses oversized requests ("too many params")
+   * at an undocumented size; 200 keeps a full 1024-stream subscription at 6 requests.
+   */
+  readonly streamsPerMessage?: number;
+  /** HTTP client for `exchangeInfo`. Default: the global `fetch`. */
+  readonly fetch?: typeof fetch;
+}
+
+export function createBinanceAdapter(options: AdapterOptions, tuning: BinanceTuning = {}): BinanceAdapter {
+  return new BinanceAdapter(options, tuning);
+}
+
+export class BinanceAdapter implements ExchangeAdapter {
+  readonly exchange: string;
+  readonly wsUrl: string;
+  /** Symbols subscribed: upper case, de-duplicated, at most 1024. */
+  readonly symbols: readonly string[];
+  /** Configured symbols beyond the per-connection stream limit, not subscribed. */
+  readonly skippedSymbols: readonly string[];
+  readonly maxMessagesPerSecond = BINANCE_MAX_MESSAGES_PER_SECOND;
+  readonly silenceTimeoutMs = 60_000;
+  readonly maxConnectionAgeMs = 23 * 60 * 60 * 1000;
+
+  private readonly restUrl: string | null;
+  private readonly streamsPerMessage: number;
+  private readonly fetch: typeof fetch;
+  /** 0.001 when the URL asks for microsecond timestamps, so event times stay in ms. */
+  private readonly timeScale: number;
+  private nextRequestId = 1;
+  private listed = new Map<string, SymbolInfo>();
+  private readonly derived = new Map<string, SymbolInfo>();
+
+  constructor(options: AdapterOptions, tuning: BinanceTuning = {}) {
+    this.exchange = options.exchange;
+    this.wsUrl = options.wsUrl;
+    this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
+    const unique = [...new Set(options.symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+    this.symbols = unique.slice(0, BINANCE_MAX_STREAMS_PER_CONNECTION);
+    this.skippedSymbols = unique.slice(BINANCE_MAX_STREAMS_PER_CONNECTION);
+    this.streamsPerMessage = Math.max(1, Math.floor(tuning.streamsPerMessage ?? 200));
+    this.fetch = tuning.fetch ?? fetch;
+    this.timeScale = usesMicroseconds(options.wsUrl) ? 0.001 : 1;
+  }
+
+  subscribeMessages(): string[] {
+    const streams = this.symbols.map((symbol) => `${symbol.toLowerCase()}@ticker`);
+    const messages: string[] = [];
+    for (let i = 0; i < streams.length; i += this.streamsPerMessage) {
+      const params = streams.slice(i, i + this.streamsPerMessage);
+      messages.push(JSON.stringify({ method: 'SUBSCRIBE', params, id: this.nextRequestId++ }));
+    }
+    return messages;
+  }
+
+  parse(frame: string): FrameEvent {
+    return parseBinanceFrame(frame, this.timeScale);
+  }
+
+  symbolInfo(nativeSymbol: string): SymbolInfo {
+    const known = this.listed.get(nativeSymbol);
+    if (known) return known;
+    let derived = this.derived.get(nativeSymbol);
+    if (!derived) {
+      derived = deriveSymbolInfoOrUnknown(nativeSymbol);
+      this.derived.set(nativeSymbol, derived);
+    }
+    return derived;
+  }
+
+  async loadSymbols(signal: AbortSignal): Promise<string | null> {
+    const warnings: string[] = [];
+    if (this.skippedSymbols.length > 0) {
+      warnings.push(
+        `${this.skippedSymbols.length} configured symbols exceed the ${BINANCE_MAX_STREAMS_PER_CONNECTION} streams one connection carries and are not subscribed: ${listOf(this.skippedSymbols)}`,
+      );
+    }
+    if (this.restUrl !== null) {
+      try {
+        const listed = await this.fetchExchangeInfo(this.restUrl, signal);
+        // Once the caller has given up waiting, markets may already carry derived names; keep them.
+        if (signal.aborted) throw new Error('aborted');
+        const mine = new Map<string, SymbolInfo>();
+        for (const symbol of this.symbols) {
+          const info = listed.get(symbol);
+          if (info) mine.set(symbol, info);
+        }
+        this.listed = mine;
+        const missing = this.symbols.filter((symbol) => !mine.has(symbol));
+        if (missing.length > 0) {
+          warnings.push(
+            `exchangeInfo does not list ${missing.length} configured symbols; Binance accepts their subscriptions but never sends data for them: ${listOf(missing)}`,
+          );
+        }
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        warnings.push(`exchangeInfo from ${this.restUrl} failed (${reason}); base and quote are derived from the symbol text`);
+      }
+    }
+    const unsplittable = this.symbols.filter((symbol) => !this.listed.has(symbol) && deriveSymbolInfo(symbol) === null);
+    if (unsplittable.length > 0) {
+      warnings.push(`no known quote asset ends these symbols, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
+    }
+    return warnings.length > 0 ? warnings.join('; ') : null;
+  }
+
+  private async fetchExchangeInfo(restUrl: string, signal: AbortSignal): Promise<Map<string, SymbolInfo>> {
+    // showPermissionSets=false drops the per-symbol permission lists, most of the payload.
+    const response = await this.fetch(`${restUrl}/api/v3/exchangeInfo?showPermissionSets=false`, {
+      signal,
+      headers: { accept: 'application/json' },
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`HTTP ${response.status}`);
+    }
+    const body: unknown = await response.json();
+    if (!isRecord(body) || !Array.isArray(body.symbols)) {
+      throw new Error(`expected an object with a "symbols" array, got ${isRecord(body) ? `symbols: ${describe(body.symbols)}` : describe(body)}`);
+    }
+    const listed = new Map<string, SymbolInfo>();
+    for (const entry of body.symbols) {
+      if (!isRecord(entry)) continue;
+      const { symbol, baseAsset, quoteAsset } = entry;
+      if (typeof symbol !== 'string' || typeof baseAsset !== 'string' || typeof quoteAsset !== 'string') continue;
+      if (symbol === '' || baseAsset === '' || quoteAsset === '') continue;
+      listed.set(symbol, { nativeSymbol: symbol, base: baseAsset.toUpperCase(), quote: quoteAsset.toUpperCase() });
+    }
+    return listed;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frames
+
+type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+const ACK: FrameEvent = { kind: 'ack' };
+const IGNORED: FrameEvent = { kind: 'ignored' };
+
+/** Wire field -> normalized field, with the wire meaning for error messages. */
+const FULL_TICKER_FIELDS: ReadonlyArray<readonly [string, TickerField, string]> = [
+  ['b', 'bid', 'best bid'],
+  ['a', 'ask', 'best ask'],
+  ['o', 'open24h', 'open'],
+  ['h', 'high24h', 'high'],
+  ['l', 'low24h', 'low'],
+  ['v', 'volume24h', 'base volume'],
+  ['q', 'quoteVolume24h', 'quote volume'],
+  ['p', 'change24h', 'price change'],
+  ['P', 'changePercent24h', 'price change percent'],
+];
+/** `24hrMiniTicker` carries only last price, OHLC and volumes. */
+const MINI_WIRE_FIELDS = new Set(['o', 'h', 'l', 'v', 'q']);
+const MINI_TICKER_FIELDS = FULL_TICKER_FIELDS.filter(([wire]) => MINI_WIRE_FIELDS.has(wire));
+
+/**
+ * Reads one Binance text frame. Pure and total: anything unexpected is an `invalid` event
+ * whose reason names the field, what was expected and what came.
+ */
+export function parseBinanceFrame(text: string, timeScale = 1): FrameEvent {
+  const json = parseJson(text);
+  if (!json.ok) return invalid(json.reason);
+  const message = json.value;
+  if (Array.isArray(message)) return readTickerArray(message, timeScale); // raw `!miniTicker@arr`
+  if (!isRecord(message)) return invalid(`expected a JSON object or array, got ${describe(message)}`);
+  // Control replies: SUBSCRIBE/UNSUBSCRIBE acks carry `result: null`, LIST_SUBSCRIPTIONS a list.
+  if ('result' in message) return ACK;
+  if ('code' in message) return readError(message, message.id);
+  // binance.md documents the flat error shape; the nested one is accepted in case the live
+  // server wraps it.
+  if (isRecord(message.error)) return readError(message.error, message.id);
+  if ('stream' in message) {
+    if (typeof message.stream !== 'string') return invalid(`expected "stream" as a string, got ${describe(message.stream)}`);
+    if (!('data' in message)) return invalid(`combined frame for ${message.stream} has no "data"`);
+    const { data } = message;
+    if (Array.isArray(data)) return readTickerArray(data, timeScale);
+    if (!isRecord(data)) return invalid(`"data" of ${message.stream}: expected an object or array, got ${describe(data)}`);
+    return readEvent(data, timeScale);
+  }
+  if ('e' in message) return readEvent(message, timeScale);
+  return invalid(`unrecognized frame: expected an ack, an error, a combined-stream wrapper or an event; keys: ${Object.keys(message).slice(0, 8).join(', ')}`);
+}
+
+function readEvent(event: Readonly<Record<string, unknown>>, timeScale: number): FrameEvent {
+  const type = event.e;
+  if (typeof type !== 'string') return invalid(`expected event type "e" as a string, got ${describe(type)}`);
+  switch (type) {
+    case '24hrTicker':
+    case '24hrMiniTicker': {
+      const patch = readTicker(event, type, timeScale);
+      return patch.ok ? { kind: 'tickers', patches: [patch.value] } : invalid(patch.reason);
+    }
+    case 'serverShutdown':
+      return { kind: 'rotate', reason: `Binance announced serverShutdown (E=${describe(event.E)})` };
+    default:
+      return IGNORED; // another stream someone subscribed; not ours to read
+  }
+}
+
+/** A whole array is one frame: one bad element rejects it, like one bad field rejects a ticker. */
+function readTickerArray(items: readonly unknown[], timeScale: number): FrameEvent {
+  const patches: TickerPatch[] = [];
+  for (const [index, item] of items.entries()) {
+    if (!isRecord(item)) return invalid(`array item ${index}: expected a ticker object, got ${describe(item)}`);
+    const type = item.e;
+    if (type !== '24hrMiniTicker' && type !== '24hrTicker') {
+      return invalid(`array item ${index}: expected "e" to be 24hrMiniTicker or 24hrTicker, got ${describe(type)}`);
+    }
+    const patch = readTicker(item, type, timeScale);
+    if (!patch.ok) return invalid(`array item ${index}: ${patch.reason}`);
+    patches.push(patch.value);
+  }
+  return { kind: 'tickers', patches };
+}
+
+function readTicker(
+  event: Readonly<Record<string, unknown>>,
+  type: '24hrTicker' | '24hrMiniTicker',
+  timeScale: number,
+): Result<TickerPatch> {
+  const symbol = event.s;
+  if (typeof symbol !== 'string' || symbol === '') {
+    return fail(`${type}: expected symbol "s" as a non-empty string, got ${describe(symbol)}`);
+  }
+  const where = `${type} ${symbol}`;
+  const time = event.E;
+  if (typeof time !== 'number' || !Number.isFinite(time) || time <= 0) {
+    return fail(`${where}: expected event time "E" as a positive number, got ${describe(time)}`);
+  }
+  const price = readDecimal(event, 'c', 'last price', where);
+  if (!price.ok) return price;
+  if (price.value === undefined) return fail(`${where}: required field "c" (last price) is missing`);
+  if (price.value <= 0) return fail(`${where}: field "c" (last price) must be positive, got ${describe(event.c)}`);
+
+  const fields: { -readonly [K in TickerField]?: number | null } = { price: price.value };
+  for (const [wire, field, meaning] of type === '24hrTicker' ? FULL_TICKER_FIELDS : MINI_TICKER_FIELDS) {
+    const value = readDecimal(event, wire, meaning, where);
+    if (!value.ok) return value;
+    if (value.value === undefined) continue;
+    fields[field] = (field === 'bid' || field === 'ask') && value.value === 0 ? null : value.value;
+  }
+  return { ok: true, value: { nativeSymbol: symbol, eventTime: time * timeScale, fields } };
+}
+
+function readDecimal(
+  event: Readonly<Record<string, unknown>>,
+  key: string,
+  meaning: string,
+  where: string,
+): Result<number | undefined> {
+  const raw = event[key];
+  if (raw === undefined) return { ok: true, value: undefined };
+  if (typeof raw !== 'string') return fail(`${where}: expected "${key}" (${meaning}) as a decimal string, got ${describe(raw)}`);
+  const value = parseDecimal(raw);
+  if (value === null) return fail(`${where}: field "${key}" (${meaning}) is not a decimal number: ${describe(raw)}`);
+  return { ok: true, value };
+}
+
+function readError(body: Readonly<Record<string, unknown>>, id: unknown): FrameEvent {
+  const { code, msg } = body;
+  if (typeof code !== 'number') return invalid(`error frame: expected a numeric "code", got ${describe(code)}`);
+  const request = id === undefined || id === null ? '' : ` (request id ${String(id)})`;
+  return { kind: 'error', message: `Binance error ${code}: ${typeof msg === 'string' ? msg : describe(msg)}${request}` };
+}
+
+function invalid(reason: string): FrameEvent {
+  return { kind: 'invalid', reason };
+}
+
+function fail(reason: string): Result<never> {
+  return { ok: false, reason };
+}
+
+function usesMicroseconds(wsUrl: string): boolean {
+  try {
+    return new URL(wsUrl).searchParams.get('timeUnit')?.toLowerCase() === 'microsecond';
+  } catch {
+    return false;
+  }
+}
+
+const LISTED_NAMES = 10;
+
+function listOf(symbols: readonly string[]): string {
+  const shown = symbols.slice(0, LISTED_NAMES).join(', ');
+  return symbols.length > LISTED_NAMES ? `${shown} (+${symbols.length - LISTED_NAMES} more)` : shown;
+}

@@ -1,0 +1,82 @@
+/**
+ * Which feed ids have an adapter, and the options each one starts with. An explicit map, not
+ * directory scanning: adding an exchange is one module in `exchanges/` plus one line in each
+ * table below.
+ *
+ * Implemented today: `binance`, and `sim` (the local simulator, which speaks Binance's
+ * protocol and so reuses the Binance adapter). `coinbase`, `kraken`, `okx` and `bybit` are
+ * valid ids in the configuration (the default FEEDS lists them) but have no module yet.
+ * This file does not decide what that means at start-up: `implementedFeeds` / `isImplemented`
+ * let the caller skip them with a warning or refuse to start, and `createAdapter` /
+ * `adapterOptions` throw `FeedNotImplementedError` if asked for one anyway.
+ */
+import type { Config, ExchangeId, FeedId } from '../config';
+import type { AdapterOptions, ExchangeAdapter } from './adapter';
+import { BINANCE_DEFAULT_SYMBOLS, BINANCE_REST_URL, BINANCE_WS_URL, createBinanceAdapter } from './exchanges/binance';
+import type { SimEndpoint } from './sim/binance-sim';
+
+export type AdapterFactory = (options: AdapterOptions) => ExchangeAdapter;
+
+/** A real exchange's public endpoints and built-in symbol list. */
+export interface ExchangeDefaults {
+  readonly wsUrl: string;
+  readonly restUrl: string | null;
+  readonly symbols: readonly string[];
+}
+
+const FACTORIES: { readonly [id in FeedId]?: AdapterFactory } = {
+  binance: (options) => createBinanceAdapter(options),
+  sim: (options) => createBinanceAdapter(options),
+};
+
+const DEFAULTS: { readonly [id in ExchangeId]?: ExchangeDefaults } = {
+  binance: { wsUrl: BINANCE_WS_URL, restUrl: BINANCE_REST_URL, symbols: BINANCE_DEFAULT_SYMBOLS },
+};
+
+/** Feed ids that have an adapter, in a stable order. */
+export const implementedFeeds: readonly FeedId[] = Object.keys(FACTORIES) as FeedId[];
+
+export function isImplemented(id: FeedId): boolean {
+  return FACTORIES[id] !== undefined;
+}
+
+export class FeedNotImplementedError extends Error {
+  override readonly name = 'FeedNotImplementedError';
+
+  constructor(readonly feed: string) {
+    super(`feed "${feed}" is not implemented yet (implemented: ${implementedFeeds.join(', ')})`);
+  }
+}
+
+export function exchangeDefaults(id: ExchangeId): ExchangeDefaults {
+  const defaults = DEFAULTS[id];
+  if (!defaults) throw new FeedNotImplementedError(id);
+  return defaults;
+}
+
+/**
+ * Options for one feed: the exchange's real endpoints and built-in symbols, overridden by
+ * `<EXCHANGE>_WS_URL`, `<EXCHANGE>_REST_URL` and `<EXCHANGE>_SYMBOLS` from the config.
+ * `sim` has no public endpoint: pass the running simulator (`startSimExchange()`); all its
+ * symbols are subscribed, up to what one connection carries.
+ */
+export function adapterOptions(config: Config, id: FeedId, sim?: SimEndpoint | null): AdapterOptions {
+  if (id === 'sim') {
+    if (!sim) throw new Error('the sim feed needs a running simulator: pass the one startSimExchange() returned');
+    return { exchange: 'sim', wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: sim.symbols.map((s) => s.symbol) };
+  }
+  const defaults = exchangeDefaults(id);
+  const overrides = config.exchanges[id];
+  return {
+    exchange: id,
+    wsUrl: overrides.wsUrl ?? defaults.wsUrl,
+    restUrl: overrides.restUrl ?? defaults.restUrl,
+    symbols: overrides.symbols ?? defaults.symbols,
+  };
+}
+
+export function createAdapter(id: FeedId, options: AdapterOptions): ExchangeAdapter {
+  const factory = FACTORIES[id];
+  if (!factory) throw new FeedNotImplementedError(id);
+  return factory(options);
+}

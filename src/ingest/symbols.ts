@@ -1,0 +1,69 @@
+/**
+ * Fallback derivation of base and quote from an exchange's native symbol text, used when
+ * symbol metadata (REST) cannot be fetched. Exchange metadata is always preferred: some base
+ * assets end in a quote asset's letters, so text splitting is a best effort.
+ *
+ * - Separated symbols (`BTC-USD`, `BTC/USD`, `BTC_USDT`) split on the separator.
+ * - Concatenated symbols (`BTCUSDT`, `1000SATSFDUSD`) match the LONGEST known quote suffix, so
+ *   `BTCFDUSD` is BTC/FDUSD, not BTCFD/USD, and `BTCTUSD` is BTC/TUSD.
+ *
+ * Asset codes come back upper case. Exchange-specific aliases (Kraken's XBT) are the exchange
+ * module's business, not this file's.
+ */
+import type { SymbolInfo } from './market';
+
+/**
+ * Quote assets seen on exchanges that concatenate symbols (Binance, Bybit), as of 2026:
+ * stablecoins first, then crypto quotes, then fiat. Order here is for reading; matching always
+ * tries longer codes first.
+ */
+const QUOTE_ASSETS = [
+  // USD stablecoins
+  'USDT', 'USDC', 'FDUSD', 'TUSD', 'BUSD', 'USDP', 'USD1', 'USDE', 'DAI', 'PAX', 'USD',
+  // crypto quotes
+  'BTC', 'ETH', 'BNB', 'XRP', 'TRX', 'DOGE', 'DOT', 'SOL',
+  // euro stablecoins and fiat
+  'EURI', 'AEUR', 'EUR', 'TRY', 'BRL', 'GBP', 'AUD', 'JPY', 'RUB', 'UAH', 'ZAR', 'PLN', 'RON',
+  'ARS', 'MXN', 'COP', 'CZK', 'NGN', 'IDR', 'IDRT', 'BIDR', 'BVND',
+] as const;
+
+/** Known quote assets, longest first (ties keep the order above). */
+export const KNOWN_QUOTE_ASSETS: readonly string[] = [...QUOTE_ASSETS].sort((a, b) => b.length - a.length);
+
+/** Quote used when a symbol cannot be split at all; visible in market ids so it gets noticed. */
+export const UNKNOWN_ASSET = 'UNKNOWN';
+
+const SEPARATORS = ['-', '/', '_'] as const;
+
+/** Splits `BTC-USD`, `BTC/USD` or `BTC_USDT`; null when there is no single separator. */
+export function splitSeparated(nativeSymbol: string): SymbolInfo | null {
+  for (const separator of SEPARATORS) {
+    const parts = nativeSymbol.split(separator);
+    if (parts.length !== 2) continue;
+    const [base, quote] = parts as [string, string];
+    if (base === '' || quote === '') return null;
+    return { nativeSymbol, base: base.toUpperCase(), quote: quote.toUpperCase() };
+  }
+  return null;
+}
+
+/** Splits `BTCUSDT` on the longest known quote suffix; null when none fits. */
+export function splitConcatenated(nativeSymbol: string, quotes: readonly string[] = KNOWN_QUOTE_ASSETS): SymbolInfo | null {
+  const upper = nativeSymbol.toUpperCase();
+  for (const quote of quotes) {
+    if (upper.length > quote.length && upper.endsWith(quote)) {
+      return { nativeSymbol, base: upper.slice(0, upper.length - quote.length), quote };
+    }
+  }
+  return null;
+}
+
+/** Best-effort base/quote from the symbol text alone; null when it cannot be split. */
+export function deriveSymbolInfo(nativeSymbol: string): SymbolInfo | null {
+  return splitSeparated(nativeSymbol) ?? splitConcatenated(nativeSymbol);
+}
+
+/** Like `deriveSymbolInfo`, but never fails: an unsplittable symbol becomes `<SYMBOL>/UNKNOWN`. */
+export function deriveSymbolInfoOrUnknown(nativeSymbol: string): SymbolInfo {
+  return deriveSymbolInfo(nativeSymbol) ?? { nativeSymbol, base: nativeSymbol.toUpperCase(), quote: UNKNOWN_ASSET };
+}
