@@ -54,6 +54,11 @@ export const QUERY_CASES: readonly QueryCase[] = [
   },
 ];
 
+export interface SeedResult {
+  /** Redis `used_memory` growth per market, all indexes included. */
+  readonly bytesPerMarket: number;
+}
+
 export interface QueryResult {
   readonly name: string;
   readonly lua: Summary;
@@ -72,13 +77,19 @@ async function time(iterations: number, fn: () => Promise<unknown>): Promise<Sum
   return summarize(samples);
 }
 
-export async function benchMarketsQuery(redisUrl: string, size: number, iterations: number): Promise<QueryResult[]> {
+async function usedMemory(redis: Redis): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? NaN);
+}
+
+export async function benchMarketsQuery(redisUrl: string, size: number, iterations: number): Promise<{ seed: SeedResult; queries: QueryResult[] }> {
   const redis = new Redis(redisUrl);
   const subscriber = new Redis(redisUrl);
   defineScripts(redis);
   const keys = createKeys(`bench${size}`);
   const markets = syntheticMarkets(size, 42);
+  const memoryBefore = await usedMemory(redis);
   for (let i = 0; i < markets.length; i += 2000) await upsertMarkets(redis, keys, markets.slice(i, i + 2000));
+  const seed = { bytesPerMarket: ((await usedMemory(redis)) - memoryBefore) / size };
 
   const logger = silentLogger();
   const staleness = new Staleness(redis, keys, 30_000, logger);
@@ -115,8 +126,8 @@ export async function benchMarketsQuery(redisUrl: string, size: number, iteratio
   }
 
   server.close();
-  await redis.del(keys.market, keys.ids, keys.symbolIndex);
+  await redis.flushdb(); // the bench's own private server
   redis.disconnect();
   subscriber.disconnect();
-  return results;
+  return { seed, queries: results };
 }

@@ -20,13 +20,17 @@ async function main(): Promise<void> {
     console.log('# latency in ms, one request at a time; the client shares the machine with Redis and the server\n');
     console.log('| markets | query | lua p50 | lua p99 | http p50 | http p99 | fetch-and-sort p50 | fetch-and-sort p99 | fetch-and-sort / http (p50) |');
     console.log('|---|---|---|---|---|---|---|---|---|');
+    const memory: string[] = [];
     for (const size of sizes) {
-      for (const r of await benchMarketsQuery(redis.url, size, iterations)) {
+      const { seed, queries } = await benchMarketsQuery(redis.url, size, iterations);
+      memory.push(`${size} markets: ${seed.bytesPerMarket.toFixed(0)} bytes of Redis memory per market (used_memory growth, all indexes)`);
+      for (const r of queries) {
         console.log(
           `| ${size} | ${r.name} | ${f(r.lua.p50)} | ${f(r.lua.p99)} | ${f(r.http.p50)} | ${f(r.http.p99)} | ${f(r.baseline.p50)} | ${f(r.baseline.p99)} | ${(r.baseline.p50 / r.http.p50).toFixed(1)}x |`,
         );
       }
     }
+    console.log(`\n${memory.join('\n')}`);
   } finally {
     await redis.stop();
   }
