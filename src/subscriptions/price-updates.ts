@@ -72,12 +72,18 @@ function isMarket(value: unknown): value is Market {
 export class PriceUpdates {
   /** Messages that were not a market (corrupt payloads), dropped. */
   droppedMessages = 0;
+  private closed = false;
 
   constructor(
     private readonly pubsub: RedisPubSub,
     private readonly keys: Keys,
     private readonly logger: Logger,
   ) {}
+
+  /** Stops releasing subscriptions one by one: the caller is about to close the connection. */
+  close(): void {
+    this.closed = true;
+  }
 
   /** A conflating stream of matching market states; `return()` releases its subscriptions. */
   subscribe(selection: PriceSelection): LatestByKey<Market> {
@@ -88,9 +94,10 @@ export class PriceUpdates {
       (m) => m.id,
       () => {
         // A subscription may still be pending when the client leaves: release it once made.
+        // After close() the Redis connection is going away with every subscription on it.
         for (const pending of subscriptionIds) {
           void pending.then((id) => {
-            if (id !== null) this.pubsub.unsubscribe(id);
+            if (id !== null && !this.closed) this.pubsub.unsubscribe(id);
           });
         }
       },

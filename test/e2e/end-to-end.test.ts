@@ -1,0 +1,159 @@
+/**
+ * The whole path, for real: a local server speaking Binance's protocol -> the Binance adapter
+ * over a WebSocket -> the batch writer -> Redis (Lua upsert) -> a GraphQL query over HTTP,
+ * and -> Redis pub/sub -> a graphql-ws client subscription, in this process and in a second
+ * process sharing the Redis.
+ */
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { buildApp, type App } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { BinanceSim } from '../../src/ingest/sim/binance-sim';
+import { silentLogger } from '../../src/logger';
+import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
+
+async function post(app: App, query: string): Promise<{ data?: any; errors?: unknown[] }> {
+  const response = await fetch(app.url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  return (await response.json()) as { data?: any; errors?: unknown[] };
+}
+
+function subscribe(client: Client, query: string): { received: any[]; done: Promise<void>; dispose: () => void } {
+  const received: any[] = [];
+  let dispose = () => {};
+  const done = new Promise<void>((resolve, reject) => {
+    dispose = client.subscribe({ query }, { next: (r) => received.push(r), error: reject, complete: resolve });
+  });
+  return { received, done, dispose };
+}
+
+describe('end to end: exchange socket -> Redis -> GraphQL query and subscription', () => {
+  let t: TestRedis;
+  let sim: BinanceSim;
+  let ingesting: App;
+  let serving: App;
+  let clients: Client[] = [];
+
+  beforeAll(async () => {
+    t = await openTestRedis();
+    sim = await BinanceSim.start({ markets: 20, tickMs: 0, pingIntervalMs: 0 });
+    const env = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL: t.url,
+      REDIS_PREFIX: t.prefix,
+      LOG_LEVEL: 'silent',
+      INGEST_BATCH_MS: '5',
+    };
+    const redis = { url: t.url, privateServer: null };
+    ingesting = await buildApp(
+      loadConfig({ ...env, FEEDS: 'binance', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, BINANCE_SYMBOLS: 'BTCUSDT,ETHUSDT,SOLUSDT' }),
+      silentLogger(),
+      redis,
+    );
+    serving = await buildApp(loadConfig({ ...env, FEEDS: '' }), silentLogger(), redis); // a second process: serves only
+    await ingesting.start();
+    await serving.start();
+    const deadline = Date.now() + 10_000;
+    while (ingesting.feeds[0]!.health().status !== 'LIVE') {
+      if (Date.now() > deadline) throw new Error(`feed did not get LIVE: ${JSON.stringify(ingesting.feeds[0]!.health())}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+
+  afterAll(async () => {
+    for (const c of clients) await c.dispose();
+    await ingesting?.stop();
+    await serving?.stop();
+    await sim?.close();
+    await deletePrefix(t.redis, t.prefix);
+    await t.close();
+  });
+
+  it('serves a pushed ticker through a sorted, filtered GraphQL page with every field mapped', async () => {
+    sim.push('BTCUSDT', { c: '96874.12', b: '96874.11', a: '96874.13', o: '95321.45', h: '97250.00', l: '94980.01', v: '18234.51722', q: '1752380578.16168097', p: '1552.67', P: '1.629' });
+    sim.push('ETHUSDT', { c: '3352.10', b: '3352.09', a: '3352.10', o: '3398.77', h: '3421.56', l: '3318.02', v: '412877.6541', q: '1391157718.30515053', p: '-46.67', P: '-1.373' });
+    sim.push('SOLUSDT', { c: '184.31', b: '184.30', a: '184.32', o: '179.92', h: '186.40', l: '177.15', v: '3120455.118', q: '565880493.601269', p: '4.39', P: '2.440' });
+
+    const query = `{ markets(sort: { field: CHANGE_PERCENT_24H, direction: DESC }, filter: { quotes: ["usdt"], exchanges: ["binance"] }, page: { limit: 2 }) {
+      total items { id exchange symbol nativeSymbol base quote price bid ask open24h high24h low24h volume24h quoteVolume24h change24h changePercent24h spreadPercent stale } } }`;
+    // The serving process learns the feed is LIVE within a second (staleness refresh).
+    await expect.poll(async () => (await post(serving, query)).data?.markets.items[0], { timeout: 5000 }).toMatchObject({ price: 184.31, stale: false });
+    const { data, errors } = await post(serving, query);
+    expect(errors).toBeUndefined();
+    expect(data.markets.total).toBe(3);
+    expect(data.markets.items.map((m: { id: string }) => m.id)).toEqual(['binance:SOL/USDT', 'binance:BTC/USDT']);
+    const btc = data.markets.items[1];
+    expect(btc).toEqual({
+      id: 'binance:BTC/USDT',
+      exchange: 'binance',
+      symbol: 'BTC/USDT',
+      nativeSymbol: 'BTCUSDT',
+      base: 'BTC',
+      quote: 'USDT',
+      price: 96874.12,
+      bid: 96874.11,
+      ask: 96874.13,
+      open24h: 95321.45,
+      high24h: 97250,
+      low24h: 94980.01,
+      volume24h: 18234.51722,
+      quoteVolume24h: 1752380578.16168097,
+      change24h: 96874.12 - 95321.45,
+      changePercent24h: ((96874.12 - 95321.45) / 95321.45) * 100,
+      spreadPercent: ((96874.13 - 96874.11) / ((96874.13 + 96874.11) / 2)) * 100,
+      stale: false,
+    });
+  });
+
+  it('delivers every update to graphql-ws subscribers of both processes, and nothing they did not ask for', async () => {
+    const connect = (app: App) => {
+      const client = createClient({ url: app.url().replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+      clients.push(client);
+      return client;
+    };
+    const onIngesting = subscribe(connect(ingesting), 'subscription { priceUpdated(ids: ["binance:ETH/USDT"]) { id price stale } }');
+    const onServing = subscribe(connect(serving), 'subscription { priceUpdated(exchanges: ["binance"], symbols: ["eth/usdt"]) { id price } }');
+    const everything = subscribe(connect(serving), 'subscription { priceUpdated { id } }');
+
+    // Subscriptions are registered asynchronously: push until the first arrives on both.
+    let price = 3000;
+    await expect
+      .poll(
+        () => {
+          sim.push('ETHUSDT', { c: String(++price) });
+          return onIngesting.received.length > 0 && onServing.received.length > 0;
+        },
+        { timeout: 5000, interval: 50 },
+      )
+      .toBe(true);
+
+    // Now a known sequence, slow enough that no update is conflated with the next.
+    const sent: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      sent.push(++price);
+      sim.push('ETHUSDT', { c: String(price) });
+      sim.push('BTCUSDT', { c: String(90_000 + i) }); // nobody but `everything` asked for BTC
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await expect.poll(() => onServing.received.at(-1)?.data.priceUpdated.price, { timeout: 5000 }).toBe(price);
+    await expect.poll(() => onIngesting.received.at(-1)?.data.priceUpdated.price, { timeout: 5000 }).toBe(price);
+
+    for (const sub of [onIngesting, onServing]) {
+      const prices = sub.received.map((r) => r.data.priceUpdated.price);
+      expect(sub.received.every((r) => r.data.priceUpdated.id === 'binance:ETH/USDT')).toBe(true);
+      expect(prices.slice(-sent.length)).toEqual(sent); // no update dropped, none out of order
+    }
+    expect(onIngesting.received.at(-1).data.priceUpdated.stale).toBe(false);
+    await expect.poll(() => new Set(everything.received.map((r) => r.data.priceUpdated.id)).size).toBeGreaterThanOrEqual(2);
+
+    onIngesting.dispose();
+    onServing.dispose();
+    everything.dispose();
+  });
+
+  it('reports the feed as LIVE with its markets, from the process that does not ingest it', async () => {
+    const { data } = await post(serving, '{ feeds { exchange status markets reconnects } }');
+    expect(data.feeds).toEqual([{ exchange: 'binance', status: 'LIVE', markets: 3, reconnects: 0 }]);
+  });
+});
