@@ -1,0 +1,68 @@
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/logger';
+import { decodeMarket } from '../../src/redis/market-codec';
+import { upsertMarkets } from '../../src/redis/upsert-markets';
+import { PriceUpdates } from '../../src/subscriptions/price-updates';
+import { makeMarket } from '../support/market-factory';
+import { openTestRedis, type TestRedis } from '../support/redis';
+
+describe('PriceUpdates over Redis pub/sub', () => {
+  let t: TestRedis;
+  let subscriber: Redis;
+  let updates: PriceUpdates;
+
+  beforeAll(async () => {
+    t = await openTestRedis();
+    subscriber = new Redis(t.url);
+    const pubsub = new RedisPubSub({ publisher: t.redis, subscriber, deserializer: (s: string | Buffer) => decodeMarket(s.toString()) });
+    updates = new PriceUpdates(pubsub, t.keys, silentLogger());
+  });
+  afterAll(async () => {
+    updates.close();
+    subscriber.disconnect();
+    await t.close();
+  });
+
+  const btc = (price: number, updatedAt: number) => makeMarket({ base: 'BTC', price, updatedAt });
+  const eth = (price: number, updatedAt: number) => makeMarket({ base: 'ETH', price, updatedAt });
+
+  it('gives a client that does not read the latest state of each market, not a backlog', async () => {
+    const stream = updates.subscribe({ exchanges: ['binance'] });
+    await expect.poll(async () => (await t.redis.pubsub('NUMPAT')) as number).toBeGreaterThan(0);
+    for (let i = 1; i <= 50; i++) await upsertMarkets(t.redis, t.keys, [btc(i, i), eth(-i + 100, i)]);
+    await expect.poll(() => stream.conflated).toBe(98);
+    expect(stream.size).toBe(2);
+    expect((await stream.next()).value).toMatchObject({ id: 'binance:BTC/USDT', price: 50 });
+    expect((await stream.next()).value).toMatchObject({ id: 'binance:ETH/USDT', price: 50 });
+    await stream.return();
+  });
+
+  it('listens only to the channels of the markets asked for, and releases them when the client leaves', async () => {
+    const stream = updates.subscribe({ ids: ['binance:ETH/USDT'] });
+    const channel = t.keys.tickChannel('binance:ETH/USDT');
+    await expect.poll(() => t.redis.pubsub('NUMSUB', channel)).toEqual([channel, 1]);
+    const allChannels = (await t.redis.pubsub('CHANNELS', `${t.prefix}:*`)) as string[];
+    expect(allChannels).toEqual([channel]);
+
+    await upsertMarkets(t.redis, t.keys, [btc(1000, 1000), eth(2000, 1000)]);
+    expect((await stream.next()).value).toMatchObject({ id: 'binance:ETH/USDT', price: 2000 });
+    expect(stream.size).toBe(0); // BTC never reached it
+
+    await stream.return();
+    await expect.poll(() => t.redis.pubsub('NUMSUB', channel)).toEqual([channel, 0]);
+  });
+
+  it('drops and counts a message that is not a market', async () => {
+    const stream = updates.subscribe({ ids: ['binance:SOL/USDT'] });
+    const channel = t.keys.tickChannel('binance:SOL/USDT');
+    await expect.poll(() => t.redis.pubsub('NUMSUB', channel)).toEqual([channel, 1]);
+    const before = updates.droppedMessages;
+    await t.redis.publish(channel, '{"not":"a market"}');
+    await t.redis.publish(channel, JSON.stringify(makeMarket({ base: 'SOL', price: 7 })));
+    expect((await stream.next()).value).toMatchObject({ id: 'binance:SOL/USDT', price: 7 });
+    expect(updates.droppedMessages).toBe(before + 1);
+    await stream.return();
+  });
+});
