@@ -5,7 +5,9 @@
  *
  * - Separated symbols (`BTC-USD`, `BTC/USD`, `BTC_USDT`) split on the separator.
  * - Concatenated symbols (`BTCUSDT`, `1000SATSFDUSD`) match the LONGEST known quote suffix, so
- *   `BTCFDUSD` is BTC/FDUSD, not BTCFD/USD, and `BTCTUSD` is BTC/TUSD.
+ *   `BTCFDUSD` is BTC/FDUSD, not BTCFD/USD, and `BTCTUSD` is BTC/TUSD. The rule is wrong when
+ *   a base ends in the first letters of a longer quote (Binance.US `USDTUSD` reads as USD/TUSD);
+ *   that is why REST metadata comes first.
  *
  * Asset codes come back upper case. Exchange-specific aliases (Kraken's XBT) are the exchange
  * module's business, not this file's.
@@ -22,8 +24,9 @@ const QUOTE_ASSETS = [
   'USDT', 'USDC', 'FDUSD', 'TUSD', 'BUSD', 'USDP', 'USD1', 'USDE', 'DAI', 'PAX', 'USD',
   // crypto quotes
   'BTC', 'ETH', 'BNB', 'XRP', 'TRX', 'DOGE', 'DOT', 'SOL',
-  // euro stablecoins and fiat
-  'EURI', 'AEUR', 'EUR', 'TRY', 'BRL', 'GBP', 'AUD', 'JPY', 'RUB', 'UAH', 'ZAR', 'PLN', 'RON',
+  // euro stablecoin and fiat. AEUR is left out on purpose: longest-first would read every
+  // euro pair of a base ending in A (ADAEUR) as <base>/AEUR.
+  'EURI', 'EUR', 'TRY', 'BRL', 'GBP', 'AUD', 'JPY', 'RUB', 'UAH', 'ZAR', 'PLN', 'RON',
   'ARS', 'MXN', 'COP', 'CZK', 'NGN', 'IDR', 'IDRT', 'BIDR', 'BVND',
 ] as const;
 
@@ -60,7 +63,9 @@ export function splitConcatenated(nativeSymbol: string, quotes: readonly string[
 
 /** Best-effort base/quote from the symbol text alone; null when it cannot be split. */
 export function deriveSymbolInfo(nativeSymbol: string): SymbolInfo | null {
-  return splitSeparated(nativeSymbol) ?? splitConcatenated(nativeSymbol);
+  // A symbol with a separator is never concatenated: `-USD` is malformed, not base "-".
+  if (SEPARATORS.some((separator) => nativeSymbol.includes(separator))) return splitSeparated(nativeSymbol);
+  return splitConcatenated(nativeSymbol);
 }
 
 /** Like `deriveSymbolInfo`, but never fails: an unsplittable symbol becomes `<SYMBOL>/UNKNOWN`. */

@@ -1,0 +1,306 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { FrameEvent } from '../../src/ingest/adapter';
+import {
+  BINANCE_MAX_STREAMS_PER_CONNECTION,
+  createBinanceAdapter,
+  parseBinanceFrame,
+} from '../../src/ingest/exchanges/binance';
+import type { TickerPatch } from '../../src/ingest/market';
+
+const fixture = readFileSync(new URL('../fixtures/exchanges/binance.ticker.jsonl', import.meta.url), 'utf8')
+  .split('\n')
+  .filter((line) => line.trim() !== '');
+
+function adapter(overrides: { symbols?: string[]; restUrl?: string | null; wsUrl?: string; fetch?: typeof fetch; streamsPerMessage?: number } = {}) {
+  return createBinanceAdapter(
+    {
+      exchange: 'binance',
+      wsUrl: overrides.wsUrl ?? 'wss://stream.binance.com:9443/stream',
+      restUrl: overrides.restUrl === undefined ? 'https://api.binance.test' : overrides.restUrl,
+      symbols: overrides.symbols ?? ['BTCUSDT', 'ETHUSDT'],
+    },
+    { fetch: overrides.fetch, streamsPerMessage: overrides.streamsPerMessage },
+  );
+}
+
+function patchesOf(event: FrameEvent): readonly TickerPatch[] {
+  if (event.kind !== 'tickers') throw new Error(`expected tickers, got ${JSON.stringify(event)}`);
+  return event.patches;
+}
+
+function reasonOf(event: FrameEvent): string {
+  if (event.kind !== 'invalid') throw new Error(`expected invalid, got ${JSON.stringify(event)}`);
+  return event.reason;
+}
+
+describe('Binance adapter: replaying the fixture', () => {
+  const events = fixture.map((line) => adapter().parse(line));
+
+  it('reads every fixture frame as the kind it is, in order', () => {
+    expect(events.map((e) => e.kind)).toEqual(['ack', 'tickers', 'tickers', 'tickers', 'ack', 'tickers', 'tickers', 'rotate']);
+  });
+
+  it('maps a combined-stream 24hrTicker to the exact normalized fields', () => {
+    expect(patchesOf(events[1]!)).toEqual([
+      {
+        nativeSymbol: 'BTCUSDT',
+        eventTime: 1785300000123,
+        fields: {
+          price: 96874.12,
+          bid: 96874.11,
+          ask: 96874.12,
+          open24h: 95321.45,
+          high24h: 97250,
+          low24h: 94980.01,
+          volume24h: 18234.51722,
+          quoteVolume24h: 1752380578.16168097,
+          change24h: 1552.67,
+          changePercent24h: 1.629,
+        },
+      },
+    ]);
+  });
+
+  it('keeps a negative change and the percent exactly as Binance sends it', () => {
+    const [eth] = patchesOf(events[2]!);
+    expect(eth).toEqual({
+      nativeSymbol: 'ETHUSDT',
+      eventTime: 1785300000160,
+      fields: {
+        price: 3352.1,
+        bid: 3352.09,
+        ask: 3352.1,
+        open24h: 3398.77,
+        high24h: 3421.56,
+        low24h: 3318.02,
+        volume24h: 412877.6541,
+        quoteVolume24h: 1391157718.30515053,
+        change24h: -46.67,
+        changePercent24h: -1.373,
+      },
+    });
+    const [later] = patchesOf(events[3]!);
+    expect(later).toMatchObject({ nativeSymbol: 'BTCUSDT', eventTime: 1785300001124, fields: { price: 96880.55, changePercent24h: 1.639 } });
+  });
+
+  it('reads a !miniTicker@arr frame as one patch per symbol without bid, ask or change', () => {
+    expect(patchesOf(events[5]!)).toEqual([
+      {
+        nativeSymbol: 'BTCUSDT',
+        eventTime: 1785300001523,
+        fields: { price: 96880.55, open24h: 95318.7, high24h: 97250, low24h: 94980.01, volume24h: 18236.90114, quoteVolume24h: 1752610900.20183536 },
+      },
+      {
+        nativeSymbol: 'SOLUSDT',
+        eventTime: 1785300001523,
+        fields: { price: 184.31, open24h: 179.92, high24h: 186.4, low24h: 177.15, volume24h: 3120455.118, quoteVolume24h: 565880493.601269 },
+      },
+    ]);
+  });
+
+  it('turns a combined serverShutdown into a rotation', () => {
+    expect(events[7]).toMatchObject({ kind: 'rotate' });
+  });
+
+  it('turns a raw-stream serverShutdown into a rotation', () => {
+    expect(parseBinanceFrame('{"e":"serverShutdown","E":1785386000123}')).toMatchObject({ kind: 'rotate' });
+  });
+
+  it('reads a raw-stream 24hrTicker (no wrapper) like a combined one', () => {
+    const raw = JSON.parse(fixture[2]!).data as unknown;
+    expect(parseBinanceFrame(JSON.stringify(raw))).toEqual(events[2]);
+  });
+});
+
+describe('Binance adapter: control frames', () => {
+  it('reads acks and LIST_SUBSCRIPTIONS replies as acks', () => {
+    expect(parseBinanceFrame('{"result":null,"id":3}')).toEqual({ kind: 'ack' });
+    expect(parseBinanceFrame('{"result":["btcusdt@ticker"],"id":4}')).toEqual({ kind: 'ack' });
+  });
+
+  it('reads an error frame with its code, message and request id', () => {
+    const event = parseBinanceFrame('{"code":2,"msg":"Invalid request: unknown variant SUBSCRIB","id":1}');
+    expect(event.kind).toBe('error');
+    expect(event.kind === 'error' && event.message).toBe('Binance error 2: Invalid request: unknown variant SUBSCRIB (request id 1)');
+  });
+
+  it('also reads an error nested under "error"', () => {
+    expect(parseBinanceFrame('{"error":{"code":3,"msg":"Invalid JSON"},"id":null}')).toEqual({ kind: 'error', message: 'Binance error 3: Invalid JSON' });
+  });
+
+  it('ignores events of streams it does not read', () => {
+    expect(parseBinanceFrame('{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"s":"BTCUSDT","p":"1"}}')).toEqual({ kind: 'ignored' });
+  });
+
+  it('reads an empty mini-ticker array as a quiet data frame', () => {
+    expect(parseBinanceFrame('{"stream":"!miniTicker@arr","data":[]}')).toEqual({ kind: 'tickers', patches: [] });
+  });
+});
+
+describe('Binance adapter: malformed frames are invalid with a reason', () => {
+  const ticker = JSON.parse(fixture[1]!).data as Record<string, unknown>;
+  const withFields = (fields: Record<string, unknown>): string => JSON.stringify({ stream: 'btcusdt@ticker', data: { ...ticker, ...fields } });
+  const without = (key: string): string => {
+    const copy = { ...ticker };
+    delete copy[key];
+    return JSON.stringify({ stream: 'btcusdt@ticker', data: copy });
+  };
+
+  it.each([
+    ['a frame that is not JSON', 'hello', /not JSON/],
+    ['truncated JSON', '{"stream":"btcusdt@ticker","data":{"e":"24hrTi', /not JSON/],
+    ['a JSON string', '"ticker"', /expected a JSON object or array, got string/],
+    ['JSON null', 'null', /got null/],
+    ['an object of unknown shape', '{"foo":1}', /unrecognized frame.*foo/],
+    ['a ticker without its last price', without('c'), /required field "c" \(last price\) is missing/],
+    ['a last price that is not a number', withFields({ c: 'abc' }), /"c" \(last price\) is not a decimal number: string "abc"/],
+    ['a last price sent as a JSON number', withFields({ c: 96874.12 }), /expected "c" \(last price\) as a decimal string, got number 96874.12/],
+    ['an empty last price', withFields({ c: '' }), /"c" \(last price\) is not a decimal number: string ""/],
+    ['a dangling exponent', withFields({ c: '1e' }), /"c" .* string "1e"/],
+    ['NaN', withFields({ c: 'NaN' }), /"c" .* string "NaN"/],
+    ['Infinity', withFields({ c: 'Infinity' }), /"c" .* string "Infinity"/],
+    ['an overflowing number', withFields({ c: '1e999' }), /"c" .* string "1e999"/],
+    ['a zero last price', withFields({ c: '0.00000000' }), /"c" \(last price\) must be positive/],
+    ['a bad optional field', withFields({ q: '12,5' }), /"q" \(quote volume\) is not a decimal number: string "12,5"/],
+    ['an optional field of the wrong type', withFields({ b: null }), /expected "b" \(best bid\) as a decimal string, got null/],
+    ['an event time sent as a string', withFields({ E: '1785300000123' }), /expected event time "E" as a positive number, got string/],
+    ['a missing symbol', without('s'), /expected symbol "s" as a non-empty string, got nothing/],
+    ['a symbol of the wrong type', withFields({ s: 42 }), /expected symbol "s" .* got number 42/],
+    ['an event type of the wrong type', withFields({ e: 7 }), /expected event type "e" as a string, got number 7/],
+    ['a combined frame whose data is a string', '{"stream":"btcusdt@ticker","data":"x"}', /"data" of btcusdt@ticker: expected an object or array, got string/],
+    ['a combined frame without data', '{"stream":"btcusdt@ticker"}', /has no "data"/],
+    ['a stream name that is not a string', '{"stream":5,"data":{}}', /expected "stream" as a string, got number 5/],
+    ['an array of numbers', '[1,2]', /array item 0: expected a ticker object, got number 1/],
+    ['an array with a foreign event', '{"stream":"!miniTicker@arr","data":[{"e":"trade"}]}', /array item 0: expected "e" to be 24hrMiniTicker or 24hrTicker, got string "trade"/],
+    ['an array with one bad ticker', '{"stream":"!miniTicker@arr","data":[{"e":"24hrMiniTicker","E":1,"s":"BTCUSDT","c":"1"},{"e":"24hrMiniTicker","E":1,"s":"X","c":"x"}]}', /array item 1: .*"c"/],
+    ['an error frame without a numeric code', '{"code":"2","msg":"x"}', /expected a numeric "code", got string/],
+  ])('rejects %s', (_name, frame, reason) => {
+    expect(reasonOf(parseBinanceFrame(frame))).toMatch(reason);
+  });
+
+  it('reads a zero bid or ask as an empty book side, not a price of 0', () => {
+    const [patch] = patchesOf(parseBinanceFrame(withFields({ b: '0.00000000', a: '0.00000000' })));
+    expect(patch?.fields.bid).toBeNull();
+    expect(patch?.fields.ask).toBeNull();
+  });
+
+  it('leaves out an optional field the frame does not carry, so the market keeps its value', () => {
+    const [patch] = patchesOf(parseBinanceFrame(without('b')));
+    expect(patch?.fields).not.toHaveProperty('bid');
+    expect(patch?.fields.ask).toBe(96874.12);
+  });
+
+  it('never throws, whatever the text', () => {
+    for (const text of ['', '{', '[', '{}', '[]', '[null]', '{"result":1}', '{"e":null}', '\u0000', '{"stream":"s","data":null}']) {
+      expect(() => parseBinanceFrame(text)).not.toThrow();
+    }
+  });
+});
+
+describe('Binance adapter: subscribing', () => {
+  it('subscribes one lower-case @ticker stream per symbol, batched, with increasing ids across connections', () => {
+    const a = adapter({ symbols: ['BTCUSDT', 'ethbtc', 'SOLUSDT', 'BTCUSDT'], streamsPerMessage: 2 });
+    expect(a.symbols).toEqual(['BTCUSDT', 'ETHBTC', 'SOLUSDT']);
+    expect(a.subscribeMessages().map((m) => JSON.parse(m))).toEqual([
+      { method: 'SUBSCRIBE', params: ['btcusdt@ticker', 'ethbtc@ticker'], id: 1 },
+      { method: 'SUBSCRIBE', params: ['solusdt@ticker'], id: 2 },
+    ]);
+    expect(a.subscribeMessages().map((m) => (JSON.parse(m) as { id: number }).id)).toEqual([3, 4]);
+  });
+
+  it('never uses the deprecated !ticker@arr stream', () => {
+    expect(adapter().subscribeMessages().join('\n')).not.toContain('!ticker@arr');
+  });
+
+  it('subscribes at most 1024 streams and names the rest in its warning', async () => {
+    const symbols = Array.from({ length: 1030 }, (_, i) => `C${i}USDT`);
+    const a = adapter({ symbols, restUrl: null });
+    expect(a.symbols).toHaveLength(BINANCE_MAX_STREAMS_PER_CONNECTION);
+    expect(a.skippedSymbols).toEqual(symbols.slice(1024));
+    const streams = a.subscribeMessages().flatMap((m) => (JSON.parse(m) as { params: string[] }).params);
+    expect(streams).toHaveLength(1024);
+    expect(await a.loadSymbols(new AbortController().signal)).toMatch(/6 configured symbols exceed the 1024 streams.*C1024USDT/);
+  });
+
+  it('declares Binance keep-alive rules: 5 messages/s, 60 s of silence, rotation before 24 h', () => {
+    const a = adapter();
+    expect(a.maxMessagesPerSecond).toBe(5);
+    expect(a.silenceTimeoutMs).toBe(60_000);
+    expect(a.maxConnectionAgeMs).toBeLessThan(24 * 3600 * 1000);
+    expect(a.clientHeartbeat).toBeUndefined();
+  });
+
+  it('converts microsecond event times to milliseconds when the URL asks for them', () => {
+    const a = adapter({ wsUrl: 'wss://stream.binance.com:9443/stream?timeUnit=MICROSECOND' });
+    const [patch] = patchesOf(a.parse('{"e":"24hrTicker","E":1785300000123456,"s":"BTCUSDT","c":"1.5"}'));
+    expect(patch?.eventTime).toBeCloseTo(1785300000123.456, 3);
+  });
+});
+
+describe('Binance adapter: symbol metadata', () => {
+  const exchangeInfo = {
+    symbols: [
+      { symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT' },
+      { symbol: '1000SATSFDUSD', baseAsset: '1000SATS', quoteAsset: 'FDUSD' },
+      { symbol: 'ABCDEF', baseAsset: 'ABCD', quoteAsset: 'EF' },
+      { symbol: 42 },
+    ],
+  };
+  const respond = (body: unknown, status = 200): typeof fetch => async () => new Response(JSON.stringify(body), { status });
+
+  it('takes base and quote from exchangeInfo, and warns about symbols it does not list', async () => {
+    const a = adapter({ symbols: ['BTCUSDT', '1000SATSFDUSD', 'ABCDEF', 'NOPEUSDT'], fetch: respond(exchangeInfo) });
+    const warning = await a.loadSymbols(new AbortController().signal);
+    expect(a.symbolInfo('ABCDEF')).toEqual({ nativeSymbol: 'ABCDEF', base: 'ABCD', quote: 'EF' });
+    expect(a.symbolInfo('1000SATSFDUSD')).toEqual({ nativeSymbol: '1000SATSFDUSD', base: '1000SATS', quote: 'FDUSD' });
+    expect(a.symbolInfo('NOPEUSDT')).toEqual({ nativeSymbol: 'NOPEUSDT', base: 'NOPE', quote: 'USDT' });
+    expect(warning).toMatch(/does not list 1 configured symbols.*never sends data.*NOPEUSDT/);
+  });
+
+  it('asks the configured REST base with the abort signal', async () => {
+    const calls: Array<{ url: string; signal: AbortSignal | null | undefined }> = [];
+    const spy: typeof fetch = async (input, init) => {
+      calls.push({ url: String(input), signal: init?.signal });
+      return new Response(JSON.stringify(exchangeInfo));
+    };
+    const signal = new AbortController().signal;
+    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: spy }).loadSymbols(signal);
+    expect(calls).toEqual([{ url: 'http://127.0.0.1:1/api/v3/exchangeInfo?showPermissionSets=false', signal }]);
+  });
+
+  it.each([
+    ['the request fails', (async () => {
+      throw new TypeError('fetch failed');
+    }) as typeof fetch, /fetch failed/],
+    ['the server answers 503', respond({ code: -1001 }, 503), /HTTP 503/],
+    ['the body has no symbols list', respond({ symbols: 'many' }), /expected an object with a "symbols" array, got symbols: string/],
+  ])('derives base and quote from the text and warns when %s', async (_name, fetchImpl, reason) => {
+    const a = adapter({ symbols: ['BTCUSDT', 'ETHBTC', 'BNBFDUSD'], fetch: fetchImpl });
+    const warning = await a.loadSymbols(new AbortController().signal);
+    expect(warning).toMatch(reason);
+    expect(warning).toMatch(/derived from the symbol text/);
+    expect(a.symbolInfo('ETHBTC')).toEqual({ nativeSymbol: 'ETHBTC', base: 'ETH', quote: 'BTC' });
+    expect(a.symbolInfo('BNBFDUSD')).toEqual({ nativeSymbol: 'BNBFDUSD', base: 'BNB', quote: 'FDUSD' });
+  });
+
+  it('keeps derived names when the caller gave up waiting before the metadata arrived', async () => {
+    const abort = new AbortController();
+    const late: typeof fetch = async () => {
+      abort.abort();
+      return new Response(JSON.stringify(exchangeInfo));
+    };
+    const a = adapter({ symbols: ['ABCDEF'], fetch: late });
+    await a.loadSymbols(abort.signal);
+    expect(a.symbolInfo('ABCDEF').quote).toBe('UNKNOWN');
+  });
+
+  it('names symbols whose quote cannot be derived', async () => {
+    const warning = await adapter({ symbols: ['BTCUSDT', 'FOOBAR'], restUrl: null }).loadSymbols(new AbortController().signal);
+    expect(warning).toMatch(/quote is UNKNOWN: FOOBAR$/);
+  });
+
+  it('has nothing to warn about without a REST base when every symbol splits', async () => {
+    expect(await adapter({ restUrl: null }).loadSymbols(new AbortController().signal)).toBeNull();
+  });
+});

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { MarketBook, deriveMarket, type SymbolInfo, type TickerFields } from '../../src/ingest/market';
+
+const BTC: SymbolInfo = { nativeSymbol: 'BTCUSDT', base: 'BTC', quote: 'USDT' };
+const EMPTY: TickerFields = {
+  price: null,
+  bid: null,
+  ask: null,
+  open24h: null,
+  high24h: null,
+  low24h: null,
+  volume24h: null,
+  quoteVolume24h: null,
+  change24h: null,
+  changePercent24h: null,
+};
+
+function derive(fields: Partial<TickerFields> & { price: number }) {
+  return deriveMarket({ exchange: 'binance', info: BTC }, { ...EMPTY, ...fields }, 1000, 2000);
+}
+
+describe('deriveMarket', () => {
+  it('computes the change from the open when the open is known, ignoring the exchange figure', () => {
+    const market = derive({ price: 110, open24h: 100, change24h: 999, changePercent24h: 999 });
+    expect(market.change24h).toBe(10);
+    expect(market.changePercent24h).toBe(10);
+  });
+
+  it("takes the exchange's own change when the open is unknown", () => {
+    const market = derive({ price: 110, change24h: 9.5, changePercent24h: 8.6 });
+    expect(market.change24h).toBe(9.5);
+    expect(market.changePercent24h).toBe(8.6);
+  });
+
+  it("takes the exchange's own change when the open is 0, where a percent cannot be computed", () => {
+    expect(derive({ price: 1, open24h: 0, changePercent24h: 12 }).changePercent24h).toBe(12);
+  });
+
+  it('leaves the change null when neither the open nor an exchange figure is known', () => {
+    const market = derive({ price: 110 });
+    expect(market.change24h).toBeNull();
+    expect(market.changePercent24h).toBeNull();
+  });
+
+  it('computes the spread as a percent of the mid price', () => {
+    expect(derive({ price: 100, bid: 99, ask: 101 }).spreadPercent).toBe(2);
+  });
+
+  it('has no spread without both sides of the book', () => {
+    expect(derive({ price: 100, bid: 99 }).spreadPercent).toBeNull();
+    expect(derive({ price: 100, ask: 101 }).spreadPercent).toBeNull();
+  });
+
+  it('names the market <exchange>:<BASE>/<QUOTE> and keeps event and receive times apart', () => {
+    expect(derive({ price: 1 })).toMatchObject({
+      id: 'binance:BTC/USDT',
+      symbol: 'BTC/USDT',
+      nativeSymbol: 'BTCUSDT',
+      base: 'BTC',
+      quote: 'USDT',
+      updatedAt: 1000,
+      receivedAt: 2000,
+    });
+  });
+});
+
+describe('MarketBook', () => {
+  const book = () => new MarketBook('binance', (nativeSymbol) => ({ ...BTC, nativeSymbol }));
+
+  it('emits nothing until the price is known', () => {
+    const b = book();
+    expect(b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 1, fields: { bid: 99 } }, 10)).toBeNull();
+    expect(b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 2, fields: { price: 100 } }, 11)).toMatchObject({ price: 100, bid: 99 });
+  });
+
+  it('merges patches field by field; an absent field keeps its value, a null one clears it', () => {
+    const b = book();
+    b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 1, fields: { price: 100, bid: 99, ask: 101 } }, 10);
+    expect(b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 2, fields: { price: 102 } }, 11)).toMatchObject({ price: 102, bid: 99, ask: 101 });
+    expect(b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 3, fields: { bid: null } }, 12)).toMatchObject({ price: 102, bid: null, ask: 101 });
+  });
+
+  it('ignores an update older than the latest one, and keeps the newer state', () => {
+    const b = book();
+    b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 20, fields: { price: 120 } }, 10);
+    expect(b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 19, fields: { price: 119, bid: 1 } }, 11)).toBeNull();
+    expect(b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 21, fields: {} }, 12)).toMatchObject({ price: 120, bid: null, updatedAt: 21 });
+  });
+
+  it('applies a repeat of the same event time (a rotation overlap delivers duplicates)', () => {
+    const b = book();
+    b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 5, fields: { price: 1 } }, 10);
+    expect(b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 5, fields: { price: 1 } }, 11)).toMatchObject({ price: 1, updatedAt: 5 });
+  });
+
+  it('keeps markets apart', () => {
+    const b = book();
+    b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 5, fields: { price: 1 } }, 10);
+    b.apply({ nativeSymbol: 'ETHUSDT', eventTime: 1, fields: { price: 2 } }, 10);
+    expect(b.size).toBe(2);
+  });
+});
