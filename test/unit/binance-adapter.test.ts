@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { FrameEvent } from '../../src/ingest/adapter';
+import type { ExchangeAdapter, FrameEvent } from '../../src/ingest/adapter';
 import {
   BINANCE_MAX_STREAMS_PER_CONNECTION,
   createBinanceAdapter,
@@ -224,7 +224,7 @@ describe('Binance adapter: subscribing', () => {
   });
 
   it('declares Binance keep-alive rules: 5 messages/s, 60 s of silence, rotation before 24 h', () => {
-    const a = adapter();
+    const a: ExchangeAdapter = adapter();
     expect(a.maxMessagesPerSecond).toBe(5);
     expect(a.silenceTimeoutMs).toBe(60_000);
     expect(a.maxConnectionAgeMs).toBeLessThan(24 * 3600 * 1000);
