@@ -1,3 +1,4 @@
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { createContext, type Context, type Services } from '../context';
 import { useUserInputErrorCodes } from '../errors';
@@ -19,6 +20,8 @@ export function createYogaServer(services: Services, logger: Logger): TickqlYoga
     graphqlEndpoint: GRAPHQL_PATH,
     context: () => createContext(services),
     graphiql: { title: 'tickql', subscriptionsProtocol: 'WS' },
+    // GraphiQL served from this process, not from a CDN, so it works offline.
+    renderGraphiQL,
     landingPage: false,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
