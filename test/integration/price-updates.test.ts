@@ -30,7 +30,7 @@ describe('PriceUpdates over Redis pub/sub', () => {
 
   it('gives a client that does not read the latest state of each market, not a backlog', async () => {
     const stream = updates.subscribe({ exchanges: ['binance'] });
-    await expect.poll(async () => (await t.redis.pubsub('NUMPAT')) as number).toBeGreaterThan(0);
+    await expect.poll(async () => Number(await t.redis.pubsub('NUMPAT'))).toBeGreaterThan(0);
     for (let i = 1; i <= 50; i++) await upsertMarkets(t.redis, t.keys, [btc(i, i), eth(-i + 100, i)]);
     await expect.poll(() => stream.conflated).toBe(98);
     expect(stream.size).toBe(2);
