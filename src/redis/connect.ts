@@ -21,21 +21,28 @@ export class NoRedisError extends Error {
   override readonly name = 'NoRedisError';
 }
 
-export async function resolveRedis(config: Config, logger: Logger): Promise<RedisTarget> {
+/** Where to look when REDIS_URL is unset, and which server binary to start; tests change them. */
+export interface ResolveOptions {
+  readonly defaultUrl?: string;
+  readonly binary?: string;
+}
+
+export async function resolveRedis(config: Config, logger: Logger, options: ResolveOptions = {}): Promise<RedisTarget> {
   if (config.redisUrl !== null) return { url: config.redisUrl, privateServer: null };
-  const fallback = new URL(DEFAULT_REDIS_URL);
-  if (await isListening(fallback.hostname, Number(fallback.port))) return { url: DEFAULT_REDIS_URL, privateServer: null };
+  const defaultUrl = options.defaultUrl ?? DEFAULT_REDIS_URL;
+  const fallback = new URL(defaultUrl);
+  if (await isListening(fallback.hostname, Number(fallback.port))) return { url: defaultUrl, privateServer: null };
   try {
-    const server = await startLocalRedis();
+    const server = await startLocalRedis(options.binary ? { binary: options.binary } : {});
     logger.info(
       { url: server.url },
-      `nothing answers at ${DEFAULT_REDIS_URL}: started a private in-memory redis-server at ${server.url} (its data goes when tickql stops; set REDIS_URL to use your own)`,
+      `nothing answers at ${defaultUrl}: started a private in-memory redis-server at ${server.url} (its data goes when tickql stops; set REDIS_URL to use your own)`,
     );
     return { url: server.url, privateServer: server };
   } catch (err) {
     if (err instanceof RedisNotInstalledError) {
       throw new NoRedisError(
-        `no Redis: nothing answers at ${DEFAULT_REDIS_URL} and redis-server is not on PATH; start Redis there, install redis-server, or set REDIS_URL=redis://host:port`,
+        `no Redis: nothing answers at ${defaultUrl} and redis-server is not on PATH; start Redis there, install redis-server, or set REDIS_URL=redis://host:port`,
       );
     }
     throw err;
