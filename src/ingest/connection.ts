@@ -290,7 +290,18 @@ export class FeedConnection {
       link.pacer.enqueue(text, last ? () => this.markSubscribed(link) : undefined);
     });
     const heartbeat = this.adapter.clientHeartbeat;
-    if (heartbeat) link.timers.interval(heartbeat.intervalMs, () => link.pacer.enqueue(heartbeat.message));
+    if (heartbeat) {
+      // At most one heartbeat waits in the queue: when pacing is slower than the heartbeat
+      // interval, piling more up would only grow the queue.
+      let waiting = false;
+      link.timers.interval(heartbeat.intervalMs, () => {
+        if (waiting) return;
+        waiting = true;
+        link.pacer.enqueue(heartbeat.message, () => {
+          waiting = false;
+        });
+      });
+    }
     const maxAge = this.maxConnectionAgeMs;
     if (maxAge !== null) {
       link.timers.timeout(maxAge, () => {
