@@ -63,8 +63,10 @@ export interface ExchangeAdapter {
   symbolInfo(nativeSymbol: string): SymbolInfo;
   /**
    * Loads symbol metadata (base/quote) from the exchange's REST API. Resolves to a warning
-   * text when the metadata could not be fetched and names were derived from the symbol text
-   * instead; start-up never depends on it.
+   * text when something needs an operator's attention (the metadata could not be fetched and
+   * names were derived from the symbol text instead; configured symbols the exchange does not
+   * list or one connection cannot carry), else null. Start-up never depends on it: the feed
+   * aborts `signal` when it stops waiting, and names must not change after that.
    */
   loadSymbols(signal: AbortSignal): Promise<string | null>;
 }

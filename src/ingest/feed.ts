@@ -116,7 +116,8 @@ export class Feed {
       listener: {
         frame: (event, receivedAt) => this.onFrame(event, receivedAt),
         status: (status, reason) => this.setStatus(STATUS[status], reason),
-        failure: (message) => this.recordError(message),
+        // The loop has already logged the failure with its retry plan; only count it here.
+        failure: (message) => this.recordError(message, false),
       },
     });
   }
@@ -229,10 +230,10 @@ export class Feed {
     }
   }
 
-  private recordError(message: string): void {
+  private recordError(message: string, log = true): void {
     this.errors++;
     this.lastError = message;
-    if (sampled(this.errors)) this.log.warn({ error: message, errors: this.errors }, 'feed error');
+    if (log && sampled(this.errors)) this.log.warn({ error: message, errors: this.errors }, 'feed error');
   }
 
   private setStatus(status: FeedStatus, reason: string | null): void {
