@@ -1,23 +1,12 @@
 import type { Market } from '../src/ingest/market';
-
-/** Deterministic pseudo-random numbers (mulberry32), so every run benchmarks the same data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createPrng } from '../src/ingest/sim/prng';
 
 const EXCHANGES = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'];
 const QUOTES = ['USDT', 'USDT', 'USDT', 'USD', 'USDC', 'BTC', 'EUR'];
 
 /** `count` distinct markets with plausible, varied values; about 1 in 20 lacks a spread. */
 export function syntheticMarkets(count: number, seed: number): Market[] {
-  const random = prng(seed);
+  const random = createPrng(seed); // deterministic: every run benchmarks the same data
   const out: Market[] = [];
   const seen = new Set<string>();
   for (let i = 0; out.length < count; i++) {

@@ -101,6 +101,20 @@ export interface Market {
   readonly receivedAt: number;
 }
 
+/** The Market fields that are numbers or null (everything an exchange may not provide). */
+export const NULLABLE_MARKET_FIELDS = [
+  'bid',
+  'ask',
+  'open24h',
+  'high24h',
+  'low24h',
+  'volume24h',
+  'quoteVolume24h',
+  'change24h',
+  'changePercent24h',
+  'spreadPercent',
+] as const satisfies readonly (keyof Market)[];
+
 export function marketId(exchange: string, symbol: string): string {
   return `${exchange}:${symbol}`;
 }

@@ -4,7 +4,7 @@
  * stored text doubles as the pub/sub payload, so an update is serialized once, and a decoder
  * that checks the shape keeps a corrupt value from reaching a client.
  */
-import type { Market } from '../ingest/market';
+import { NULLABLE_MARKET_FIELDS, type Market } from '../ingest/market';
 
 export function encodeMarket(market: Market): string {
   return JSON.stringify(market);
@@ -12,18 +12,6 @@ export function encodeMarket(market: Market): string {
 
 const REQUIRED_STRINGS = ['id', 'exchange', 'symbol', 'nativeSymbol', 'base', 'quote'] as const;
 const REQUIRED_NUMBERS = ['price', 'updatedAt', 'receivedAt'] as const;
-const OPTIONAL_NUMBERS = [
-  'bid',
-  'ask',
-  'open24h',
-  'high24h',
-  'low24h',
-  'volume24h',
-  'quoteVolume24h',
-  'change24h',
-  'changePercent24h',
-  'spreadPercent',
-] as const;
 
 export class CorruptMarketError extends Error {
   override readonly name = 'CorruptMarketError';
@@ -45,7 +33,7 @@ export function decodeMarket(text: string): Market {
   for (const key of REQUIRED_NUMBERS) {
     if (typeof record[key] !== 'number') throw new CorruptMarketError(`stored market lacks ${key}`);
   }
-  for (const key of OPTIONAL_NUMBERS) {
+  for (const key of NULLABLE_MARKET_FIELDS) {
     if (record[key] === undefined) record[key] = null;
     else if (record[key] !== null && typeof record[key] !== 'number') throw new CorruptMarketError(`stored market has a bad ${key}`);
   }

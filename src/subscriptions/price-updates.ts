@@ -69,6 +69,11 @@ function isMarket(value: unknown): value is Market {
   return typeof value === 'object' && value !== null && typeof (value as Market).id === 'string';
 }
 
+/** A subscription's stream; `ready` settles once Redis confirmed every channel and pattern. */
+export class PriceStream extends LatestByKey<Market> {
+  ready: Promise<void> = Promise.resolve();
+}
+
 export class PriceUpdates {
   /** Messages that were not a market (corrupt payloads), dropped. */
   droppedMessages = 0;
@@ -86,11 +91,11 @@ export class PriceUpdates {
   }
 
   /** A conflating stream of matching market states; `return()` releases its subscriptions. */
-  subscribe(selection: PriceSelection): LatestByKey<Market> {
+  subscribe(selection: PriceSelection): PriceStream {
     const triggers = triggersFor(this.keys, selection);
     const matches = selectionMatcher(selection);
     const subscriptionIds: Promise<number | null>[] = [];
-    const stream = new LatestByKey<Market>(
+    const stream = new PriceStream(
       (m) => m.id,
       () => {
         // A subscription may still be pending when the client leaves: release it once made.
@@ -119,6 +124,7 @@ export class PriceUpdates {
         }),
       );
     }
+    stream.ready = Promise.all(subscriptionIds).then(() => undefined);
     return stream;
   }
 }
