@@ -61,6 +61,13 @@ export interface TickerPatch {
   /** Exchange event time, epoch milliseconds (may carry a sub-millisecond fraction). */
   readonly eventTime: number;
   readonly fields: Partial<TickerFields>;
+  /**
+   * The exchange stream this patch came from, when one market is fed by several (Bybit's
+   * `tickers` and `orderbook.1`). Event times are compared within a stream only: two streams
+   * are stamped independently, so a book update may carry an earlier time than the latest
+   * ticker and still be the newest book. Default: one stream.
+   */
+  readonly stream?: string;
 }
 
 /** Base and quote asset of a native symbol, in common asset codes (upper case). */
@@ -178,11 +185,12 @@ const EMPTY_FIELDS: TickerFields = {
 
 /**
  * The merged raw state of one feed's markets. Patches merge field by field; a market is
- * emitted once its price is known. Event time only moves forward: a patch older than the
- * market's latest is ignored (returns null), so a late frame never overwrites newer state.
+ * emitted once its price is known. Event time only moves forward within each stream: a patch
+ * older than its stream's latest for that market is ignored (returns null), so a late frame
+ * never overwrites newer state. The market's `updatedAt` is the latest time of any stream.
  */
 export class MarketBook {
-  private readonly raw = new Map<string, { fields: TickerFields; updatedAt: number }>();
+  private readonly raw = new Map<string, { fields: TickerFields; updatedAt: number; streams: Map<string, number> }>();
 
   constructor(
     private readonly exchange: string,
@@ -190,16 +198,21 @@ export class MarketBook {
   ) {}
 
   apply(patch: TickerPatch, receivedAt: number): Market | null {
+    const stream = patch.stream ?? '';
     const previous = this.raw.get(patch.nativeSymbol);
-    if (previous && patch.eventTime < previous.updatedAt) return null;
+    const streams = previous?.streams ?? new Map<string, number>();
+    const streamTime = streams.get(stream);
+    if (streamTime !== undefined && patch.eventTime < streamTime) return null;
+    streams.set(stream, patch.eventTime);
     const fields: TickerFields = { ...(previous?.fields ?? EMPTY_FIELDS), ...patch.fields };
-    this.raw.set(patch.nativeSymbol, { fields, updatedAt: patch.eventTime });
+    const updatedAt = Math.max(patch.eventTime, previous?.updatedAt ?? -Infinity);
+    this.raw.set(patch.nativeSymbol, { fields, updatedAt, streams });
     const { price } = fields;
     if (price === null) return null;
     return deriveMarket(
       { exchange: this.exchange, info: this.symbolInfo(patch.nativeSymbol) },
       { ...fields, price },
-      patch.eventTime,
+      updatedAt,
       receivedAt,
     );
   }

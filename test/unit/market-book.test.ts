@@ -100,3 +100,25 @@ describe('MarketBook', () => {
     expect(b.size).toBe(2);
   });
 });
+
+describe('MarketBook with several streams per market', () => {
+  const info = (nativeSymbol: string) => ({ nativeSymbol, base: 'BTC', quote: 'USDT' });
+
+  it('orders event times within each stream, not across streams', () => {
+    const book = new MarketBook('bybit', info);
+    expect(book.apply({ nativeSymbol: 'BTCUSDT', stream: 'ticker', eventTime: 2000, fields: { price: 100 } }, 1)).not.toBeNull();
+    // The book is stamped on its own clock: an earlier time than the ticker is still news.
+    const withBook = book.apply({ nativeSymbol: 'BTCUSDT', stream: 'book', eventTime: 1990, fields: { bid: 99, ask: 101 } }, 2);
+    expect(withBook).toMatchObject({ price: 100, bid: 99, ask: 101, updatedAt: 2000 });
+    // But an older book than the last book is not.
+    expect(book.apply({ nativeSymbol: 'BTCUSDT', stream: 'book', eventTime: 1980, fields: { bid: 1, ask: 2 } }, 3)).toBeNull();
+    const later = book.apply({ nativeSymbol: 'BTCUSDT', stream: 'book', eventTime: 2010, fields: { bid: 98, ask: 102 } }, 4);
+    expect(later).toMatchObject({ price: 100, bid: 98, ask: 102, updatedAt: 2010 });
+  });
+
+  it('emits nothing until some stream has given a price', () => {
+    const book = new MarketBook('bybit', info);
+    expect(book.apply({ nativeSymbol: 'BTCUSDT', stream: 'book', eventTime: 1, fields: { bid: 99, ask: 101 } }, 1)).toBeNull();
+    expect(book.apply({ nativeSymbol: 'BTCUSDT', stream: 'ticker', eventTime: 2, fields: { price: 100 } }, 2)).toMatchObject({ bid: 99, ask: 101, price: 100 });
+  });
+});
