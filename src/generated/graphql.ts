@@ -32,6 +32,12 @@ export type Feed = {
   messagesPerSecond: Scalars['Float']['output'];
   /** Connections re-established after a loss (a planned rotation is not a reconnect). */
   reconnects: Scalars['Int']['output'];
+  /**
+   * Subscribed symbols that have sent no data since a minute after the feed first went LIVE.
+   * Some exchanges accept a subscription to a symbol they do not list and then stay silent, so
+   * a misspelt `<EXCHANGE>_SYMBOLS` entry shows up here.
+   */
+  silentSymbols: Array<Scalars['String']['output']>;
   /** Connection state. */
   status: FeedStatus;
 };
@@ -335,6 +341,7 @@ export type FeedResolvers<ContextType = Context, ParentType extends ResolversPar
   markets?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   messagesPerSecond?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   reconnects?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  silentSymbols?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['FeedStatus'], ParentType, ContextType>;
 };
 

@@ -42,6 +42,12 @@ export interface FeedHealth {
   readonly lastError: string | null;
   /** Distinct markets this feed has emitted. */
   readonly markets: number;
+  /**
+   * Subscribed symbols that have produced no data, once `silentSymbolsAfterMs` have passed
+   * since the feed first went LIVE (empty before). Binance and Coinbase accept a subscription
+   * to a symbol they do not list and then send nothing, so this is how a typo shows up.
+   */
+  readonly silentSymbols: readonly string[];
 }
 
 export interface FeedOptions {
@@ -55,6 +61,8 @@ export interface FeedOptions {
   readonly timing?: ConnectionTiming;
   /** Longest wait for symbol metadata before connecting anyway. Default 5 000 ms. */
   readonly symbolsTimeoutMs?: number;
+  /** How long after first going LIVE a subscribed symbol may stay silent before it is reported. Default 60 000 ms. */
+  readonly silentSymbolsAfterMs?: number;
   /** Clock for receive times. Default `Date.now`. */
   readonly now?: () => number;
   /** Backoff jitter source. Default `Math.random`. */
@@ -83,6 +91,11 @@ export class Feed {
   private readonly connection: FeedConnection;
   private readonly rate = new RateMeter();
   private readonly emitted = new Set<string>();
+  /** Native symbols that have sent at least one ticker patch. */
+  private readonly heard = new Set<string>();
+  private readonly silentSymbolsAfterMs: number;
+  private silentChecked = false;
+  private wentLive = false;
   private readonly timers = new TimerSet();
 
   private phase: 'new' | 'started' | 'stopped' = 'new';
@@ -105,6 +118,7 @@ export class Feed {
     this.log = options.logger.child({ exchange: adapter.exchange });
     this.now = options.now ?? Date.now;
     this.symbolsTimeoutMs = options.symbolsTimeoutMs ?? 5_000;
+    this.silentSymbolsAfterMs = options.silentSymbolsAfterMs ?? 60_000;
     this.book = new MarketBook(adapter.exchange, (nativeSymbol) => adapter.symbolInfo(nativeSymbol));
     this.connection = new FeedConnection({
       adapter,
@@ -157,7 +171,25 @@ export class Feed {
       errors: this.errors,
       lastError: this.lastError,
       markets: this.emitted.size,
+      silentSymbols: this.silentChecked ? this.silentSymbols() : [],
     };
+  }
+
+  private silentSymbols(): string[] {
+    return this.adapter.symbols.filter((symbol) => !this.heard.has(symbol));
+  }
+
+  private scheduleSilentSymbolCheck(): void {
+    this.timers.timeout(this.silentSymbolsAfterMs, () => {
+      this.silentChecked = true;
+      const silent = this.silentSymbols();
+      if (silent.length === 0) return;
+      const shown = silent.slice(0, 20).join(', ') + (silent.length > 20 ? ` (+${silent.length - 20} more)` : '');
+      this.log.warn(
+        { silentSymbols: silent.length, subscribed: this.adapter.symbols.length },
+        `subscribed symbols sent no data in ${this.silentSymbolsAfterMs} ms: ${shown}; check <EXCHANGE>_SYMBOLS (the exchange may not list them)`,
+      );
+    });
   }
 
   /** Sockets and timers held right now; all zero once `stop()` has resolved. */
@@ -220,6 +252,7 @@ export class Feed {
   }
 
   private applyPatch(patch: TickerPatch, receivedAt: number): void {
+    this.heard.add(patch.nativeSymbol);
     const market = this.book.apply(patch, receivedAt);
     if (market === null) return;
     this.emitted.add(market.id);
@@ -240,6 +273,10 @@ export class Feed {
     if (status === this.status) return;
     const from = this.status;
     this.status = status;
+    if (status === 'LIVE' && !this.wentLive) {
+      this.wentLive = true;
+      this.scheduleSilentSymbolCheck();
+    }
     const line = { from, to: status, reason };
     if (status === 'DOWN' && reason !== 'stopped') this.log.error(line, 'feed status');
     else this.log.info(line, 'feed status');

@@ -18,6 +18,8 @@ export interface FeedHealthReport {
   readonly messagesPerSecond: number;
   readonly invalidFrames: number;
   readonly lastError: string | null;
+  /** Subscribed symbols that never produced data. */
+  readonly silentSymbols: readonly string[];
 }
 
 /** A feed as `Query.feeds` returns it. */
@@ -43,6 +45,7 @@ export async function writeFeedHealth(redis: Redis, keys: Keys, reports: readonl
       messagesPerSecond: String(r.messagesPerSecond),
       invalidFrames: String(r.invalidFrames),
       lastError: r.lastError ?? '',
+      silentSymbols: JSON.stringify(r.silentSymbols),
     });
     pipeline.pexpire(key, FEED_HEALTH_TTL_MS);
     pipeline.sadd(keys.exchanges, r.exchange);
@@ -66,7 +69,17 @@ function decodeHealth(exchange: string, hash: Record<string, string>): FeedHealt
     messagesPerSecond: toNumber(hash.messagesPerSecond),
     invalidFrames: toNumber(hash.invalidFrames),
     lastError: hash.lastError ? hash.lastError : null,
+    silentSymbols: stringList(hash.silentSymbols),
   };
+}
+
+function stringList(text: string | undefined): string[] {
+  try {
+    const value: unknown = JSON.parse(text ?? '[]');
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /**

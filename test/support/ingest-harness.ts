@@ -29,6 +29,7 @@ export interface FeedSetup {
   readonly timing?: ConnectionTiming;
   readonly backoff?: BackoffOptions;
   readonly symbolsTimeoutMs?: number;
+  readonly silentSymbolsAfterMs?: number;
 }
 
 /**
@@ -73,6 +74,7 @@ export class IngestHarness {
       backoff: setup.backoff ?? { baseMs: 20, capMs: 100 },
       timing: setup.timing,
       symbolsTimeoutMs: setup.symbolsTimeoutMs,
+      silentSymbolsAfterMs: setup.silentSymbolsAfterMs,
     });
     this.feeds.push(feed);
     feed.start();
