@@ -1,0 +1,412 @@
+/**
+ * OKX API v5, public spot tickers (protocol: /work/shared/exchanges/okx.md; docs-v5 "WebSocket"
+ * and "Error Code / WebSocket / Public").
+ *
+ * - One socket on `/ws/v5/public`, one `tickers` argument per instId, batched into as few
+ *   `{"op":"subscribe","args":[...]}` requests as fit under OKX's 64 KB limit on `args`. OKX
+ *   allows 480 subscribe/unsubscribe/login requests per connection per hour, so a request per
+ *   symbol would run out after a few reconnect-heavy hours; one batch costs one of them. OKX
+ *   acknowledges each argument with its own `{"event":"subscribe","arg":{...}}`.
+ * - Keep-alive is ours to drive: OKX closes a connection (code 4004) after 30 s without a push
+ *   and sends no protocol pings. We send the text `ping` every 15 s, half the server's limit,
+ *   so one delayed ping still lands in time; the server answers the text `pong`. A quiet
+ *   market may push nothing for minutes, so the pong is what proves the socket alive: with
+ *   a ping every 15 s some frame arrives at least every 15 s plus a round trip, and 20 s of
+ *   silence means the socket is dead.
+ * - About 60 s before a service upgrade OKX sends `notice` 64008; that becomes a `rotate`
+ *   event, and the shared loop opens and subscribes the replacement before closing this one.
+ * - Limits honoured: 3 connection requests per second per IP is the only per-second figure
+ *   OKX documents, and some clients read it as a subscribe-request rate too, so our own
+ *   frames are paced to that (we send one batch and a ping every 15 s, far below it).
+ *
+ * Numeric policy for tickers (see market.ts): every ticker field is a decimal STRING, `ts`
+ * included. `last` and `ts` are required. Any other field may be absent (the frame says
+ * nothing about it) or the empty string, which OKX uses for "no value" (an empty book side, a
+ * pair too new for a 24h window): that is a known-missing `null`, never 0. A field that is
+ * present and neither "" nor a decimal string rejects the whole frame. A bid or ask of 0 is
+ * an empty book side too, so it becomes null rather than a price that would make a 200 % spread.
+ *
+ * Volumes, verified against the field notes: for SPOT, `vol24h` is in the base currency and
+ * `volCcy24h` in the quote currency (for derivatives `volCcy24h` is base, which is why a
+ * non-SPOT ticker is rejected rather than mapped). OKX sends no change fields; `open24h` is
+ * the open of the same rolling 24 h window, so `deriveMarket` computes change and percent
+ * exactly from `last` and `open24h`. `sodUtc0`/`sodUtc8` (UTC-day opens) have no field in
+ * `Market` and are not read.
+ */
+import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
+import { parseDecimal } from '../decimal';
+import { describe, isRecord, parseJson } from '../json-frame';
+import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import { UNKNOWN_ASSET } from '../symbols';
+
+export const OKX_WS_URL = 'wss://ws.okx.com:8443/ws/v5/public';
+export const OKX_REST_URL = 'https://www.okx.com';
+/** The only per-second limit OKX documents (connections per IP); our own frames stay under it too. */
+export const OKX_MAX_MESSAGES_PER_SECOND = 3;
+/** OKX closes a connection that has had nothing pushed for this long. */
+export const OKX_IDLE_CLOSE_MS = 30_000;
+export const OKX_PING_INTERVAL_MS = 15_000;
+export const OKX_SILENCE_TIMEOUT_MS = 20_000;
+/**
+ * Budget for one subscribe request, measured on the whole message in UTF-8 bytes. OKX's limit
+ * is 64 KB for the `args`; the whole message is a superset of them, and staying 4 KB under
+ * 64 000 leaves room for whichever way OKX counts a kilobyte. About 1 400 instIds per request.
+ */
+export const OKX_MAX_SUBSCRIBE_BYTES = 60_000;
+/**
+ * After `60014 Requests too frequent`, connect again no sooner than this. OKX's limits are per
+ * second (3 connections per IP) or per connection (480 requests per hour, which a new
+ * connection starts afresh), so a couple of seconds clears either; longer only delays recovery.
+ */
+export const OKX_RATE_LIMIT_RETRY_MS = 2_000;
+
+/** Liquid spot pairs subscribed when `OKX_SYMBOLS` is not set. */
+export const OKX_DEFAULT_SYMBOLS: readonly string[] = [
+  'BTC-USDT', 'ETH-USDT', 'SOL-USDT', 'XRP-USDT', 'DOGE-USDT', 'OKB-USDT', 'ADA-USDT', 'TRX-USDT',
+  'TON-USDT', 'AVAX-USDT', 'LINK-USDT', 'DOT-USDT', 'LTC-USDT', 'BCH-USDT', 'SHIB-USDT', 'PEPE-USDT',
+  'SUI-USDT', 'NEAR-USDT', 'UNI-USDT', 'ETH-BTC', 'BTC-USDC', 'ETH-USDC',
+];
+
+export interface OkxTuning {
+  /** Byte budget of one subscribe request. Default `OKX_MAX_SUBSCRIBE_BYTES`. */
+  readonly maxSubscribeBytes?: number;
+  /** Milliseconds between two text pings. Default 15 000; tests use a short one. */
+  readonly pingIntervalMs?: number;
+  /** HTTP client for the instruments list. Default: the global `fetch`. */
+  readonly fetch?: typeof fetch;
+}
+
+export function createOkxAdapter(options: AdapterOptions, tuning: OkxTuning = {}): OkxAdapter {
+  return new OkxAdapter(options, tuning);
+}
+
+export class OkxAdapter implements ExchangeAdapter {
+  readonly exchange: string;
+  readonly wsUrl: string;
+  readonly maxMessagesPerSecond = OKX_MAX_MESSAGES_PER_SECOND;
+  readonly silenceTimeoutMs = OKX_SILENCE_TIMEOUT_MS;
+  readonly clientHeartbeat: { readonly intervalMs: number; readonly message: string };
+
+  private readonly restUrl: string | null;
+  private readonly maxSubscribeBytes: number;
+  private readonly fetch: typeof fetch;
+  /** Configured symbols: upper case (OKX instIds are), de-duplicated, in configuration order. */
+  private readonly configured: readonly string[];
+  /** What is subscribed: the configured symbols minus those the instruments list proved unknown. */
+  private subscribed: readonly string[];
+  private listed = new Map<string, SymbolInfo>();
+  private readonly derived = new Map<string, SymbolInfo>();
+
+  constructor(options: AdapterOptions, tuning: OkxTuning = {}) {
+    this.exchange = options.exchange;
+    this.wsUrl = options.wsUrl;
+    this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
+    this.configured = [...new Set(options.symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+    this.subscribed = this.configured;
+    this.maxSubscribeBytes = Math.max(1, Math.floor(tuning.maxSubscribeBytes ?? OKX_MAX_SUBSCRIBE_BYTES));
+    this.clientHeartbeat = { intervalMs: tuning.pingIntervalMs ?? OKX_PING_INTERVAL_MS, message: 'ping' };
+    this.fetch = tuning.fetch ?? fetch;
+  }
+
+  /**
+   * Exactly the instIds the subscribe requests carry. After `loadSymbols` this leaves out
+   * configured symbols OKX's instruments list does not have: OKX refuses them with 60018,
+   * and whether it then drops the rest of the same request is not documented.
+   */
+  get symbols(): readonly string[] {
+    return this.subscribed;
+  }
+
+  subscribeMessages(): string[] {
+    const messages: string[] = [];
+    let batch: string[] = [];
+    let bytes = SUBSCRIBE_FRAME_BYTES;
+    for (const instId of this.subscribed) {
+      const arg = JSON.stringify({ channel: 'tickers', instId });
+      const cost = Buffer.byteLength(arg) + (batch.length > 0 ? 1 : 0); // the comma
+      if (batch.length > 0 && bytes + cost > this.maxSubscribeBytes) {
+        messages.push(subscribeText(batch));
+        batch = [];
+        bytes = SUBSCRIBE_FRAME_BYTES;
+      }
+      bytes += Buffer.byteLength(arg) + (batch.length > 0 ? 1 : 0);
+      batch.push(arg);
+    }
+    if (batch.length > 0) messages.push(subscribeText(batch));
+    return messages;
+  }
+
+  parse(frame: string): FrameEvent {
+    return parseOkxFrame(frame);
+  }
+
+  symbolInfo(nativeSymbol: string): SymbolInfo {
+    const known = this.listed.get(nativeSymbol);
+    if (known) return known;
+    let derived = this.derived.get(nativeSymbol);
+    if (!derived) {
+      derived = splitInstId(nativeSymbol) ?? { nativeSymbol, base: nativeSymbol.toUpperCase(), quote: UNKNOWN_ASSET };
+      this.derived.set(nativeSymbol, derived);
+    }
+    return derived;
+  }
+
+  async loadSymbols(signal: AbortSignal): Promise<string | null> {
+    const warnings: string[] = [];
+    if (this.restUrl !== null) {
+      try {
+        const instruments = await this.fetchInstruments(this.restUrl, signal);
+        // Once the caller has given up waiting, the socket may already be subscribing with
+        // derived names; changing names or the symbol list now would split a market in two.
+        if (signal.aborted) throw new Error('aborted');
+        const mine = new Map<string, SymbolInfo>();
+        const notLive: string[] = [];
+        for (const symbol of this.configured) {
+          const instrument = instruments.get(symbol);
+          if (!instrument) continue;
+          mine.set(symbol, instrument.info);
+          if (instrument.state !== 'live') notLive.push(`${symbol} (${instrument.state})`);
+        }
+        const missing = this.configured.filter((symbol) => !mine.has(symbol));
+        this.listed = mine;
+        this.subscribed = this.configured.filter((symbol) => mine.has(symbol));
+        if (missing.length > 0) {
+          warnings.push(
+            `the SPOT instruments list does not have ${missing.length} configured symbols, so they are not subscribed (OKX would refuse them with error 60018): ${listOf(missing)}`,
+          );
+        }
+        if (notLive.length > 0) {
+          warnings.push(`${notLive.length} configured symbols are listed but not trading, and may send nothing until they are: ${listOf(notLive)}`);
+        }
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        warnings.push(`instruments from ${this.restUrl} failed (${reason}); base and quote are derived from the instId text`);
+      }
+    }
+    const unsplittable = this.subscribed.filter((symbol) => !this.listed.has(symbol) && splitInstId(symbol) === null);
+    if (unsplittable.length > 0) {
+      warnings.push(`these are not spot instIds of the form BASE-QUOTE, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
+    }
+    return warnings.length > 0 ? warnings.join('; ') : null;
+  }
+
+  private async fetchInstruments(restUrl: string, signal: AbortSignal): Promise<Map<string, { info: SymbolInfo; state: string }>> {
+    const response = await this.fetch(`${restUrl}/api/v5/public/instruments?instType=SPOT`, {
+      signal,
+      headers: { accept: 'application/json' },
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`HTTP ${response.status}`);
+    }
+    const body: unknown = await response.json();
+    if (!isRecord(body)) throw new Error(`expected a JSON object, got ${describe(body)}`);
+    // OKX reports failures in the body too: `code` is "0" only on success.
+    if (body.code !== '0') throw new Error(`OKX code ${describe(body.code)}: ${typeof body.msg === 'string' ? body.msg : describe(body.msg)}`);
+    if (!Array.isArray(body.data)) throw new Error(`expected "data" as an array, got ${describe(body.data)}`);
+    const instruments = new Map<string, { info: SymbolInfo; state: string }>();
+    for (const entry of body.data) {
+      if (!isRecord(entry)) continue;
+      const { instId, baseCcy, quoteCcy, state } = entry;
+      if (typeof instId !== 'string' || typeof baseCcy !== 'string' || typeof quoteCcy !== 'string') continue;
+      if (instId === '' || baseCcy === '' || quoteCcy === '') continue;
+      instruments.set(instId, {
+        info: { nativeSymbol: instId, base: baseCcy.toUpperCase(), quote: quoteCcy.toUpperCase() },
+        state: typeof state === 'string' ? state : 'unknown',
+      });
+    }
+    return instruments;
+  }
+}
+
+/** `{"op":"subscribe","args":[` and `]}`, around the comma-separated args. */
+const SUBSCRIBE_FRAME_BYTES = Buffer.byteLength('{"op":"subscribe","args":[]}');
+
+function subscribeText(args: readonly string[]): string {
+  return `{"op":"subscribe","args":[${args.join(',')}]}`;
+}
+
+/**
+ * Spot instIds are `BASE-QUOTE` (`BTC-USDT`, `ETH-BTC`); anything else (`BTC-USDT-SWAP`,
+ * `BTC/USDT`) is not a spot instId and gets null. Only used when the instruments list is not.
+ */
+export function splitInstId(instId: string): SymbolInfo | null {
+  const parts = instId.split('-');
+  if (parts.length !== 2) return null;
+  const [base, quote] = parts as [string, string];
+  if (base === '' || quote === '') return null;
+  return { nativeSymbol: instId, base: base.toUpperCase(), quote: quote.toUpperCase() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frames
+
+type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+const ACK: FrameEvent = { kind: 'ack' };
+const HEARTBEAT: FrameEvent = { kind: 'heartbeat' };
+const IGNORED: FrameEvent = { kind: 'ignored' };
+
+/** Error codes that mean "slow down". */
+const RATE_LIMIT_CODES = new Set(['60014']);
+/** `notice` code announcing that the server will close this connection for an upgrade. */
+const SERVICE_UPGRADE_NOTICE = '64008';
+
+/** Wire field -> normalized field, with the wire meaning for error messages. */
+const TICKER_FIELDS: ReadonlyArray<readonly [string, TickerField, string]> = [
+  ['bidPx', 'bid', 'best bid'],
+  ['askPx', 'ask', 'best ask'],
+  ['open24h', 'open24h', '24h open'],
+  ['high24h', 'high24h', '24h high'],
+  ['low24h', 'low24h', '24h low'],
+  ['vol24h', 'volume24h', '24h base volume'],
+  ['volCcy24h', 'quoteVolume24h', '24h quote volume'],
+];
+
+/**
+ * Reads one OKX public text frame. Pure and total: anything unexpected is an `invalid` event
+ * whose reason names the field, what was expected and what came.
+ *
+ * Three kinds of frame: the bare text `pong` (not JSON); JSON with `event` (acks, errors,
+ * notices); JSON with `arg` and `data` (pushes).
+ */
+export function parseOkxFrame(text: string): FrameEvent {
+  if (text === 'pong') return HEARTBEAT;
+  const json = parseJson(text);
+  if (!json.ok) return invalid(`${json.reason} (the only non-JSON frame OKX sends is the text "pong")`);
+  const message = json.value;
+  if (!isRecord(message)) return invalid(`expected a JSON object, got ${describe(message)}`);
+  if ('event' in message) return readEvent(message);
+  if ('arg' in message) return readPush(message);
+  return invalid(`unrecognized frame: expected an "event" or an "arg" with "data"; keys: ${Object.keys(message).slice(0, 8).join(', ')}`);
+}
+
+function readEvent(message: Readonly<Record<string, unknown>>): FrameEvent {
+  const { event } = message;
+  if (typeof event !== 'string') return invalid(`expected "event" as a string, got ${describe(event)}`);
+  switch (event) {
+    case 'subscribe':
+    case 'unsubscribe':
+      return ACK;
+    case 'error':
+    case 'channel-conn-count-error':
+      return readError(event, message);
+    case 'notice': {
+      const code = readCode(message.code);
+      if (!code.ok) return invalid(`notice: ${code.reason}`);
+      if (code.value === SERVICE_UPGRADE_NOTICE) {
+        return { kind: 'rotate', reason: `OKX notice ${code.value}: ${textOf(message.msg)}${connIdOf(message)}` };
+      }
+      return IGNORED; // no other notice is documented; none asks anything of a public client
+    }
+    default:
+      return IGNORED; // `channel-conn-count`, `login`, and events of other products
+  }
+}
+
+function readError(event: string, message: Readonly<Record<string, unknown>>): FrameEvent {
+  const code = readCode(message.code);
+  if (!code.ok) return invalid(`${event}: ${code.reason}`);
+  const detail = event === 'error' ? textOf(message.msg) : `${event} on channel ${textOf(message.channel)}, ${textOf(message.connCount)} connections`;
+  const label = code.value === null ? 'OKX error' : `OKX error ${code.value}`;
+  const text = `${label}: ${detail}${connIdOf(message)}`;
+  return code.value !== null && RATE_LIMIT_CODES.has(code.value)
+    ? { kind: 'error', message: text, retryAfterMs: OKX_RATE_LIMIT_RETRY_MS }
+    : { kind: 'error', message: text };
+}
+
+/** OKX codes are strings ("60018"); a number is read the same way, absence as no code. */
+function readCode(code: unknown): Result<string | null> {
+  if (code === undefined) return { ok: true, value: null };
+  if (typeof code === 'string') return { ok: true, value: code };
+  if (typeof code === 'number' && Number.isFinite(code)) return { ok: true, value: String(code) };
+  return fail(`expected "code" as a string, got ${describe(code)}`);
+}
+
+function readPush(message: Readonly<Record<string, unknown>>): FrameEvent {
+  const { arg } = message;
+  if (!isRecord(arg)) return invalid(`expected "arg" as an object, got ${describe(arg)}`);
+  const { channel } = arg;
+  if (typeof channel !== 'string') return invalid(`expected "arg.channel" as a string, got ${describe(channel)}`);
+  if (channel !== 'tickers') return IGNORED; // another channel someone subscribed; not ours to read
+  const subscribedId = typeof arg.instId === 'string' ? arg.instId : null;
+  const where = `tickers ${subscribedId ?? '(no instId)'}`;
+  if (!('data' in message)) return invalid(`${where}: push has no "data"`);
+  const { data } = message;
+  if (!Array.isArray(data)) return invalid(`${where}: expected "data" as an array, got ${describe(data)}`);
+  const patches: TickerPatch[] = [];
+  // One push is one frame: one bad element rejects it, like one bad field rejects a ticker.
+  for (const [index, item] of data.entries()) {
+    const patch = readTicker(item, subscribedId, `${where} data[${index}]`);
+    if (!patch.ok) return invalid(patch.reason);
+    patches.push(patch.value);
+  }
+  return { kind: 'tickers', patches };
+}
+
+function readTicker(item: unknown, subscribedId: string | null, where: string): Result<TickerPatch> {
+  if (!isRecord(item)) return fail(`${where}: expected a ticker object, got ${describe(item)}`);
+  const { instType, instId, ts } = item;
+  if (typeof instId !== 'string' || instId === '') return fail(`${where}: expected "instId" as a non-empty string, got ${describe(instId)}`);
+  if (subscribedId !== null && instId !== subscribedId) return fail(`${where}: ticker is for ${instId}, not the subscribed ${subscribedId}`);
+  // For derivatives `volCcy24h` is a base amount: mapping it as quote volume would be wrong.
+  if (instType !== undefined && instType !== 'SPOT') {
+    return fail(`${where}: expected "instType" SPOT, got ${describe(instType)}; only spot tickers are read`);
+  }
+  // 15 digits at most keeps the value exact in a double (milliseconds need 13 until 2286).
+  if (typeof ts !== 'string' || !/^\d{1,15}$/.test(ts) || Number(ts) <= 0) {
+    return fail(`${where}: expected "ts" as a string of epoch milliseconds, got ${describe(ts)}`);
+  }
+  const last = readDecimal(item, 'last', 'last price', where);
+  if (!last.ok) return last;
+  if (last.value === undefined) return fail(`${where}: required field "last" (last price) is missing`);
+  if (last.value === null) return fail(`${where}: required field "last" (last price) is empty`);
+  if (last.value <= 0) return fail(`${where}: field "last" (last price) must be positive, got ${describe(item.last)}`);
+
+  const fields: { -readonly [K in TickerField]?: number | null } = { price: last.value };
+  for (const [wire, field, meaning] of TICKER_FIELDS) {
+    const value = readDecimal(item, wire, meaning, where);
+    if (!value.ok) return value;
+    if (value.value === undefined) continue;
+    fields[field] = (field === 'bid' || field === 'ask') && value.value === 0 ? null : value.value;
+  }
+  return { ok: true, value: { nativeSymbol: instId, eventTime: Number(ts), fields } };
+}
+
+/** undefined: absent; null: the empty string OKX sends for "no value"; else the number. */
+function readDecimal(item: Readonly<Record<string, unknown>>, key: string, meaning: string, where: string): Result<number | null | undefined> {
+  const raw = item[key];
+  if (raw === undefined) return { ok: true, value: undefined };
+  if (typeof raw !== 'string') return fail(`${where}: expected "${key}" (${meaning}) as a decimal string, got ${describe(raw)}`);
+  if (raw === '') return { ok: true, value: null };
+  const value = parseDecimal(raw);
+  if (value === null) return fail(`${where}: field "${key}" (${meaning}) is not a decimal number: ${describe(raw)}`);
+  return { ok: true, value };
+}
+
+/** Error texts can echo a whole request (60012 does); keep enough to name the instId, not all of it. */
+const MESSAGE_CHARS = 300;
+
+function textOf(value: unknown): string {
+  if (typeof value !== 'string') return describe(value);
+  return value.length <= MESSAGE_CHARS ? value : `${value.slice(0, MESSAGE_CHARS)}... (${value.length} chars)`;
+}
+
+function connIdOf(message: Readonly<Record<string, unknown>>): string {
+  return typeof message.connId === 'string' ? ` (connId ${message.connId})` : '';
+}
+
+function invalid(reason: string): FrameEvent {
+  return { kind: 'invalid', reason };
+}
+
+function fail(reason: string): Result<never> {
+  return { ok: false, reason };
+}
+
+const LISTED_NAMES = 10;
+
+function listOf(symbols: readonly string[]): string {
+  const shown = symbols.slice(0, LISTED_NAMES).join(', ');
+  return symbols.length > LISTED_NAMES ? `${shown} (+${symbols.length - LISTED_NAMES} more)` : shown;
+}
