@@ -1,0 +1,546 @@
+/**
+ * A local server speaking Bybit API v5 public spot (protocol: /work/shared/exchanges/bybit.md),
+ * for the Bybit adapter's tests. HTTP + WebSocket on one port (127.0.0.1, port 0 = a free one):
+ *
+ * - WebSocket on `/v5/public/spot` only; any other path is refused with HTTP 404;
+ * - `{"op":"subscribe","args":[...],"req_id":..}`: at most 10 args (else
+ *   `{"success":false,"ret_msg":"args size >10",..}`, as Bybit answers), topics
+ *   `tickers.<SYM>` and `orderbook.<1|50|200|1000>.<SYM>` for listed symbols; the reply is
+ *   `{"success":true,"ret_msg":"subscribe","conn_id":..,"req_id":..,"op":"subscribe"}` and the
+ *   current snapshot of every topic that has one follows at once, as on Bybit;
+ * - `{"op":"ping"}` is answered `{"success":true,"ret_msg":"pong","conn_id":..,"op":"ping"}`;
+ * - a connection that sends nothing for `idleTimeoutMs` (Bybit: about 10 minutes) is closed;
+ * - pushes `tickers.<SYM>` snapshots (`push`) and `orderbook.1.<SYM>` snapshots (`pushBook`);
+ *   the latest book is re-sent every `bookResendMs` (Bybit: 3 s) with the same `u`;
+ * - `GET /v5/market/instruments-info?category=spot` lists the instruments (baseCoin/quoteCoin).
+ *
+ * Choices where Bybit's behaviour is undocumented, taken strictly so the adapter is held to
+ * the safe reading: one bad topic fails the whole request and subscribes nothing; rejections
+ * read `Invalid symbol :[<topic>]` (seen in client code), `error:handler not found,topic:<t>`,
+ * `error:already subscribed,topic:<t>`, `args length exceeds 21000 characters per connection`
+ * and `Params Error`; only the client's own frames count against the idle limit (pushes do
+ * not), and an idle connection is closed with 1000 "idle timeout"; a REST category other than
+ * spot answers retCode 10001. Nothing limits how fast a client may send (Bybit documents no
+ * limit), but the busiest second is recorded.
+ *
+ * Every inbound frame that a correct client would not send is recorded in `violations`, so
+ * tests can assert the adapter's requests are exactly right.
+ *
+ * Test hooks: `push`, `pushBook`, `sendRaw`, `dropConnections`, `stall`, `setRestAvailable`,
+ * `connections`, `stats`, `violations`, `subscribeRequests`, `subscribers`, `close`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { isRecord } from '../../../src/ingest/json-frame';
+import { TimerSet, type TimerHandle } from '../../../src/ingest/timer-set';
+
+export interface BybitInstrument {
+  readonly symbol: string;
+  readonly baseCoin: string;
+  readonly quoteCoin: string;
+  /** Default `Trading`. */
+  readonly status?: string;
+}
+
+export interface BybitServerOptions {
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
+  /** Listed spot instruments. Default `BYBIT_TEST_INSTRUMENTS`. */
+  readonly instruments?: readonly BybitInstrument[];
+  /** A connection that sends nothing for this long is closed; 0 = never. Default 600 000 (Bybit's ~10 min). */
+  readonly idleTimeoutMs?: number;
+  /** Milliseconds between re-sends of an unchanged level-1 book; 0 = never. Default 3 000. */
+  readonly bookResendMs?: number;
+}
+
+/** The ticker's `data` object as spot sends it: every value a string. */
+export interface BybitTickerData {
+  readonly symbol: string;
+  readonly lastPrice: string;
+  readonly highPrice24h: string;
+  readonly lowPrice24h: string;
+  readonly prevPrice24h: string;
+  readonly volume24h: string;
+  readonly turnover24h: string;
+  readonly price24hPcnt: string;
+  readonly usdIndexPrice: string;
+}
+
+export type BybitLevel = readonly [price: string, size: string];
+
+export interface BybitBook {
+  readonly bids: readonly BybitLevel[];
+  readonly asks: readonly BybitLevel[];
+}
+
+/** Envelope values a test may set; by default `ts` is the server's clock and `cs` counts up. */
+export interface BybitEnvelope {
+  readonly ts?: number;
+  readonly cs?: number;
+}
+
+export interface BybitServerStats {
+  /** WebSocket upgrade requests, refused ones included. */
+  readonly upgrades: number;
+  /** Inbound text frames (requests of any kind, pings included). */
+  readonly requests: number;
+  readonly pings: number;
+  /** Subscribe requests accepted; subscribe or unsubscribe requests rejected. */
+  readonly subscribes: number;
+  readonly rejectedSubscribes: number;
+  /** Connections closed for sending nothing within `idleTimeoutMs`. */
+  readonly idleCloses: number;
+  /** Most inbound frames seen on one connection within any one second. */
+  readonly peakInboundPerSecond: number;
+  readonly instrumentsRequests: number;
+}
+
+/** A subscribe request as received, for asserting its exact shape. */
+export interface ReceivedSubscribe {
+  /** Connection number, 1 for the first accepted socket. */
+  readonly connection: number;
+  readonly request: Readonly<Record<string, unknown>>;
+}
+
+/** Enough instruments for the tests: USDT, USDC and BTC quotes, and one not trading. */
+export const BYBIT_TEST_INSTRUMENTS: readonly BybitInstrument[] = [
+  { symbol: 'BTCUSDT', baseCoin: 'BTC', quoteCoin: 'USDT' },
+  { symbol: 'ETHUSDT', baseCoin: 'ETH', quoteCoin: 'USDT' },
+  { symbol: 'SOLUSDT', baseCoin: 'SOL', quoteCoin: 'USDT' },
+  { symbol: 'ETHBTC', baseCoin: 'ETH', quoteCoin: 'BTC' },
+  { symbol: 'BTCUSDC', baseCoin: 'BTC', quoteCoin: 'USDC' },
+  { symbol: 'MNTUSDT', baseCoin: 'MNT', quoteCoin: 'USDT' },
+  // A base ending in letters of a quote: only metadata gets this one right.
+  { symbol: 'USDEUSDT', baseCoin: 'USDE', quoteCoin: 'USDT' },
+];
+
+const MAX_ARGS_PER_REQUEST = 10;
+const MAX_ARGS_CHARS = 21_000;
+const TOPIC = /^(tickers|orderbook\.(?:1|50|200|1000))\.([A-Za-z0-9]+)$/;
+const REQUEST_KEYS = new Set(['req_id', 'op', 'args']);
+
+interface Client {
+  readonly id: number;
+  readonly connId: string;
+  readonly ws: WebSocket;
+  readonly topics: Set<string>;
+  argsChars: number;
+  /** Arrival times of inbound frames within the last second. */
+  readonly inbound: number[];
+  /** Stalled connections send nothing and read nothing, like a black-holed network. */
+  stalled: boolean;
+  idleTimer: TimerHandle | null;
+}
+
+interface BookState {
+  readonly book: BybitBook;
+  readonly u: number;
+  readonly seq: number;
+  ts: number;
+}
+
+type Reply = Readonly<Record<string, unknown>>;
+
+export class BybitServer {
+  /** `ws://127.0.0.1:<port>/v5/public/spot` */
+  readonly wsUrl: string;
+  /** `http://127.0.0.1:<port>` */
+  readonly restUrl: string;
+  readonly instruments: readonly BybitInstrument[];
+  /** Inbound frames a correct client would not send, each with the reason. */
+  readonly violations: string[] = [];
+  /** Every subscribe request, in arrival order. */
+  readonly subscribeRequests: ReceivedSubscribe[] = [];
+
+  private readonly listed: ReadonlySet<string>;
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  private readonly clients = new Set<Client>();
+  private readonly timers = new TimerSet();
+  private readonly tickers = new Map<string, BybitTickerData>();
+  private readonly books = new Map<string, BookState>();
+  private readonly lastTs = new Map<string, number>();
+  private cs = 94_411_870_000;
+  private updateId = 18_521_000;
+  private nextClientId = 1;
+  private restAvailable = true;
+  private counters = { upgrades: 0, requests: 0, pings: 0, subscribes: 0, rejectedSubscribes: 0, idleCloses: 0, peakInboundPerSecond: 0, instrumentsRequests: 0 };
+  private closing: Promise<void> | null = null;
+
+  static async start(options: BybitServerOptions = {}): Promise<BybitServer> {
+    const server = createServer();
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    return new BybitServer(server, host, port, options);
+  }
+
+  private constructor(
+    private readonly server: Server,
+    host: string,
+    readonly port: number,
+    private readonly options: BybitServerOptions,
+  ) {
+    this.instruments = options.instruments ?? BYBIT_TEST_INSTRUMENTS;
+    this.listed = new Set(this.instruments.map((i) => i.symbol));
+    this.wsUrl = `ws://${host}:${port}/v5/public/spot`;
+    this.restUrl = `http://${host}:${port}`;
+    server.on('request', (request, response) => this.onHttp(request, response));
+    server.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
+    const resendMs = options.bookResendMs ?? 3_000;
+    if (resendMs > 0) this.timers.interval(resendMs, () => this.resendBooks());
+  }
+
+  /** Open WebSocket connections. */
+  get connections(): number {
+    return this.clients.size;
+  }
+
+  get stats(): BybitServerStats {
+    return { ...this.counters };
+  }
+
+  /** Connections subscribed to a topic. */
+  subscribers(topic: string): number {
+    let count = 0;
+    for (const client of this.clients) if (client.topics.has(topic)) count++;
+    return count;
+  }
+
+  /**
+   * Updates the symbol's ticker with `data` and sends the snapshot to every subscriber of
+   * `tickers.<symbol>`. Returns the frame sent and how many connections it reached.
+   */
+  push(symbol: string, data: Partial<BybitTickerData> = {}, envelope: BybitEnvelope = {}): { readonly frame: string; readonly delivered: number } {
+    const ticker: BybitTickerData = { ...(this.tickers.get(symbol) ?? defaultTicker(symbol)), ...data };
+    this.tickers.set(symbol, ticker);
+    const topic = `tickers.${symbol}`;
+    const frame = this.tickerFrame(topic, ticker, envelope);
+    return { frame, delivered: this.deliver(topic, frame) };
+  }
+
+  /** Replaces the symbol's level-1 book and sends it to every subscriber of `orderbook.1.<symbol>`. */
+  pushBook(symbol: string, book: BybitBook, envelope: BybitEnvelope = {}): { readonly frame: string; readonly delivered: number } {
+    const topic = `orderbook.1.${symbol}`;
+    const state: BookState = { book, u: ++this.updateId, seq: ++this.cs, ts: this.stamp(topic, envelope.ts) };
+    this.books.set(symbol, state);
+    const frame = bookFrame(topic, symbol, state);
+    return { frame, delivered: this.deliver(topic, frame) };
+  }
+
+  /** Sends any frame (text, or binary for a Buffer) to every connection. Returns how many got it. */
+  sendRaw(data: string | Buffer): number {
+    let sent = 0;
+    for (const client of this.clients) if (this.send(client, data)) sent++;
+    return sent;
+  }
+
+  /** Cuts every connection without a close frame, like a network failure. */
+  dropConnections(): void {
+    for (const client of this.clients) client.ws.terminate();
+  }
+
+  /** Current connections go silent both ways (no pushes, pongs or replies); new ones behave normally. */
+  stall(): void {
+    for (const client of this.clients) {
+      client.stalled = true;
+      this.timers.clear(client.idleTimer);
+    }
+  }
+
+  /** When false, instruments-info answers HTTP 503. */
+  setRestAvailable(available: boolean): void {
+    this.restAvailable = available;
+  }
+
+  /** Stops every timer, cuts every connection and stops listening. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.timers.clearAll();
+    const closed = [...this.clients].map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          if (client.ws.readyState === WebSocket.CLOSED) resolve();
+          else client.ws.once('close', () => resolve());
+        }),
+    );
+    for (const client of this.clients) client.ws.terminate();
+    await Promise.all(closed);
+    this.wss.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // HTTP
+
+  private onHttp(request: IncomingMessage, response: ServerResponse): void {
+    const url = new URL(request.url ?? '/', 'http://bybit');
+    if (request.method === 'GET' && url.pathname === '/v5/market/instruments-info') {
+      this.counters.instrumentsRequests++;
+      if (!this.restAvailable) return json(response, 503, { retCode: 10006, retMsg: 'Service unavailable' });
+      if (url.searchParams.get('category') !== 'spot') {
+        return json(response, 200, { retCode: 10001, retMsg: 'params error: category', result: {}, retExtInfo: {}, time: Date.now() });
+      }
+      return json(response, 200, {
+        retCode: 0,
+        retMsg: 'OK',
+        result: { category: 'spot', list: this.instruments.map(instrumentEntry) },
+        retExtInfo: {},
+        time: Date.now(),
+      });
+    }
+    json(response, 404, { retCode: 10404, retMsg: `unknown path ${url.pathname}` });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // WebSocket
+
+  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.counters.upgrades++;
+    socket.on('error', () => socket.destroy());
+    const url = new URL(request.url ?? '/', 'http://bybit');
+    if (url.pathname !== '/v5/public/spot') return refuse(socket, 404);
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+  }
+
+  private accept(ws: WebSocket): void {
+    const client: Client = {
+      id: this.nextClientId++,
+      connId: randomUUID(),
+      ws,
+      topics: new Set(),
+      argsChars: 0,
+      inbound: [],
+      stalled: false,
+      idleTimer: null,
+    };
+    this.clients.add(client);
+    this.armIdle(client);
+    ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
+    ws.on('error', () => undefined); // a reset client; 'close' follows
+    ws.on('close', () => {
+      this.timers.clear(client.idleTimer);
+      this.clients.delete(client);
+    });
+  }
+
+  private armIdle(client: Client): void {
+    const idleMs = this.options.idleTimeoutMs ?? 600_000;
+    if (idleMs <= 0) return;
+    this.timers.clear(client.idleTimer);
+    client.idleTimer = this.timers.timeout(idleMs, () => {
+      if (client.ws.readyState !== WebSocket.OPEN) return;
+      this.counters.idleCloses++;
+      client.ws.close(1000, 'idle timeout');
+    });
+  }
+
+  private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+    if (client.stalled) return;
+    this.armIdle(client);
+    this.countInbound(client);
+    this.counters.requests++;
+    if (isBinary) {
+      this.violations.push(`connection ${client.id}: binary frame`);
+      return;
+    }
+    const text = rawText(data);
+    let request: unknown;
+    try {
+      request = JSON.parse(text);
+    } catch {
+      this.violations.push(`connection ${client.id}: not JSON: ${text.slice(0, 80)}`);
+      this.reply(client, { success: false, ret_msg: 'Params Error', op: '' });
+      return;
+    }
+    if (!isRecord(request)) {
+      this.violations.push(`connection ${client.id}: not a JSON object: ${text.slice(0, 80)}`);
+      this.reply(client, { success: false, ret_msg: 'Params Error', op: '' });
+      return;
+    }
+    const extra = Object.keys(request).filter((key) => !REQUEST_KEYS.has(key));
+    if (extra.length > 0) this.violations.push(`connection ${client.id}: unexpected keys ${extra.join(', ')}`);
+    const { op, req_id: reqId } = request;
+    if (reqId !== undefined && typeof reqId !== 'string') this.violations.push(`connection ${client.id}: req_id is not a string`);
+    const echo = typeof reqId === 'string' ? { req_id: reqId } : {};
+    switch (op) {
+      case 'ping':
+        this.counters.pings++;
+        if (request.args !== undefined) this.violations.push(`connection ${client.id}: ping with args`);
+        this.reply(client, { success: true, ret_msg: 'pong', conn_id: client.connId, ...echo, op: 'ping' });
+        return;
+      case 'subscribe':
+      case 'unsubscribe':
+        this.subscription(client, op, request, echo);
+        return;
+      default:
+        this.violations.push(`connection ${client.id}: unknown op ${JSON.stringify(op)}`);
+        this.reply(client, { success: false, ret_msg: `Invalid op: ${String(op)}`, conn_id: client.connId, ...echo, op: typeof op === 'string' ? op : '' });
+    }
+  }
+
+  private subscription(client: Client, op: 'subscribe' | 'unsubscribe', request: Readonly<Record<string, unknown>>, echo: Reply): void {
+    if (op === 'subscribe') this.subscribeRequests.push({ connection: client.id, request });
+    // An unlisted symbol is the configuration's fault, not the client's: rejected, not a violation.
+    const rejected = (message: string, violation = true): void => {
+      this.counters.rejectedSubscribes++;
+      if (violation) this.violations.push(`connection ${client.id}: ${op} rejected: ${message}`);
+      this.reply(client, { success: false, ret_msg: message, conn_id: client.connId, ...echo, op });
+    };
+    const { args } = request;
+    if (!Array.isArray(args) || args.length === 0 || !args.every((arg): arg is string => typeof arg === 'string')) {
+      return rejected('Params Error');
+    }
+    if (args.length > MAX_ARGS_PER_REQUEST) return rejected(`args size >${MAX_ARGS_PER_REQUEST}`);
+    for (const topic of args) {
+      const match = TOPIC.exec(topic);
+      if (match === null) return rejected(`error:handler not found,topic:${topic}`);
+      if (!this.listed.has(match[2]!)) return rejected(`Invalid symbol :[${topic}]`, false);
+      if (op === 'subscribe' && client.topics.has(topic)) return rejected(`error:already subscribed,topic:${topic}`);
+    }
+    if (op === 'unsubscribe') {
+      for (const topic of args) client.topics.delete(topic);
+      this.reply(client, { success: true, ret_msg: '', conn_id: client.connId, ...echo, op });
+      return;
+    }
+    const chars = args.reduce((sum, topic) => sum + topic.length, 0);
+    if (client.argsChars + chars > MAX_ARGS_CHARS) return rejected(`args length exceeds ${MAX_ARGS_CHARS} characters per connection`);
+    client.argsChars += chars;
+    for (const topic of args) client.topics.add(topic);
+    this.counters.subscribes++;
+    this.reply(client, { success: true, ret_msg: 'subscribe', conn_id: client.connId, ...echo, op });
+    // Like Bybit: a snapshot of each topic right after the subscription.
+    for (const topic of args) {
+      const frame = this.currentSnapshot(topic);
+      if (frame !== null) this.send(client, frame);
+    }
+  }
+
+  private currentSnapshot(topic: string): string | null {
+    const match = TOPIC.exec(topic);
+    if (match === null) return null;
+    const symbol = match[2]!;
+    if (match[1] === 'tickers') {
+      const ticker = this.tickers.get(symbol);
+      return ticker ? this.tickerFrame(topic, ticker, {}) : null;
+    }
+    const book = this.books.get(symbol);
+    if (!book || topic !== `orderbook.1.${symbol}`) return null;
+    book.ts = this.stamp(topic, undefined);
+    return bookFrame(topic, symbol, book);
+  }
+
+  private tickerFrame(topic: string, ticker: BybitTickerData, envelope: BybitEnvelope): string {
+    const frame = { topic, ts: this.stamp(topic, envelope.ts), type: 'snapshot', cs: envelope.cs ?? ++this.cs, data: ticker };
+    return JSON.stringify(frame);
+  }
+
+  /** Server time for a topic, never behind the last time that topic was stamped with. */
+  private stamp(topic: string, ts: number | undefined): number {
+    const value = ts ?? Math.max(Date.now(), (this.lastTs.get(topic) ?? 0) + 1);
+    this.lastTs.set(topic, value);
+    return value;
+  }
+
+  /** Bybit re-sends an unchanged level-1 book every 3 s, with the same `u`. */
+  private resendBooks(): void {
+    for (const [symbol, state] of this.books) {
+      const topic = `orderbook.1.${symbol}`;
+      if (this.subscribers(topic) === 0) continue;
+      state.ts = this.stamp(topic, undefined);
+      this.deliver(topic, bookFrame(topic, symbol, state));
+    }
+  }
+
+  private countInbound(client: Client): void {
+    const now = Date.now();
+    client.inbound.push(now);
+    while (client.inbound.length > 0 && client.inbound[0]! <= now - 1000) client.inbound.shift();
+    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, client.inbound.length);
+  }
+
+  private deliver(topic: string, frame: string): number {
+    let sent = 0;
+    for (const client of this.clients) if (client.topics.has(topic) && this.send(client, frame)) sent++;
+    return sent;
+  }
+
+  private reply(client: Client, body: Reply): void {
+    this.send(client, JSON.stringify(body));
+  }
+
+  private send(client: Client, data: string | Buffer): boolean {
+    if (client.stalled || client.ws.readyState !== WebSocket.OPEN) return false;
+    client.ws.send(data, { binary: typeof data !== 'string' });
+    return true;
+  }
+}
+
+function defaultTicker(symbol: string): BybitTickerData {
+  return {
+    symbol,
+    lastPrice: '100',
+    highPrice24h: '101',
+    lowPrice24h: '99',
+    prevPrice24h: '100',
+    volume24h: '10',
+    turnover24h: '1000',
+    price24hPcnt: '0',
+    usdIndexPrice: '',
+  };
+}
+
+function bookFrame(topic: string, symbol: string, state: BookState): string {
+  return JSON.stringify({
+    topic,
+    ts: state.ts,
+    type: 'snapshot',
+    data: { s: symbol, b: state.book.bids, a: state.book.asks, u: state.u, seq: state.seq },
+    cts: state.ts - 2,
+  });
+}
+
+function instrumentEntry(instrument: BybitInstrument): Readonly<Record<string, unknown>> {
+  return {
+    symbol: instrument.symbol,
+    baseCoin: instrument.baseCoin,
+    quoteCoin: instrument.quoteCoin,
+    innovation: '0',
+    status: instrument.status ?? 'Trading',
+    marginTrading: 'none',
+    lotSizeFilter: { basePrecision: '0.000001', quotePrecision: '0.0000001', minOrderQty: '0.000048', maxOrderQty: '71.73956243', minOrderAmt: '1', maxOrderAmt: '2000000' },
+    priceFilter: { tickSize: '0.01' },
+  };
+}
+
+function refuse(socket: Duplex, status: number): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
