@@ -106,7 +106,7 @@ export interface ReceivedSubscribe {
   readonly request: Readonly<Record<string, unknown>>;
 }
 
-/** Enough instruments for the tests: USDT, USDC and BTC quotes, and one not trading. */
+/** Enough instruments for the tests: USDT, USDC and BTC quotes, and one quote only metadata knows. */
 export const BYBIT_TEST_INSTRUMENTS: readonly BybitInstrument[] = [
   { symbol: 'BTCUSDT', baseCoin: 'BTC', quoteCoin: 'USDT' },
   { symbol: 'ETHUSDT', baseCoin: 'ETH', quoteCoin: 'USDT' },
@@ -114,8 +114,8 @@ export const BYBIT_TEST_INSTRUMENTS: readonly BybitInstrument[] = [
   { symbol: 'ETHBTC', baseCoin: 'ETH', quoteCoin: 'BTC' },
   { symbol: 'BTCUSDC', baseCoin: 'BTC', quoteCoin: 'USDC' },
   { symbol: 'MNTUSDT', baseCoin: 'MNT', quoteCoin: 'USDT' },
-  // A base ending in letters of a quote: only metadata gets this one right.
-  { symbol: 'USDEUSDT', baseCoin: 'USDE', quoteCoin: 'USDT' },
+  // A quote the text fallback does not know: only metadata names it.
+  { symbol: 'BTCBRZ', baseCoin: 'BTC', quoteCoin: 'BRZ' },
 ];
 
 const MAX_ARGS_PER_REQUEST = 10;
