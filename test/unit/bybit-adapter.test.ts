@@ -324,16 +324,16 @@ describe('Bybit adapter: subscribing', () => {
     const a = adapter({ symbols: ['BTCUSDT', 'NOPEUSDT', 'ETHUSDT', 'SOLUSDT'], fetch: respond({ retCode: 0, retMsg: 'OK', result: { category: 'spot', list } }) });
     expect(await a.loadSymbols(new AbortController().signal)).toMatch(/does not list 1 configured symbols; each is subscribed in a request of its own.*: NOPEUSDT$/);
     expect(requests(a).map((r) => r.args)).toEqual([
-      ['tickers.NOPEUSDT', 'orderbook.1.NOPEUSDT'],
       ['tickers.BTCUSDT', 'orderbook.1.BTCUSDT', 'tickers.ETHUSDT', 'orderbook.1.ETHUSDT', 'tickers.SOLUSDT', 'orderbook.1.SOLUSDT'],
+      ['tickers.NOPEUSDT', 'orderbook.1.NOPEUSDT'],
     ]);
     expect(a.symbols).toEqual(['BTCUSDT', 'NOPEUSDT', 'ETHUSDT', 'SOLUSDT']);
   });
 
   it('without metadata, isolates only symbols that cannot be Bybit symbols', () => {
     expect(requests(adapter({ symbols: ['BTCUSDT', 'BTC-USDT', 'ETHUSDT'], restUrl: null })).map((r) => r.args)).toEqual([
-      ['tickers.BTC-USDT', 'orderbook.1.BTC-USDT'],
       ['tickers.BTCUSDT', 'orderbook.1.BTCUSDT', 'tickers.ETHUSDT', 'orderbook.1.ETHUSDT'],
+      ['tickers.BTC-USDT', 'orderbook.1.BTC-USDT'],
     ]);
   });
 

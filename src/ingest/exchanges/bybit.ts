@@ -117,11 +117,13 @@ export class BybitAdapter implements ExchangeAdapter {
     const listed = this.listed;
     const suspect = (symbol: string): boolean => (listed === null ? !SYMBOL_TEXT.test(symbol) : !listed.has(symbol));
     const batches: string[][] = [];
+    // Suspect symbols go last, one request each: the good ones start flowing first.
+    const isolated: string[][] = [];
     let current: string[] = [];
     for (const symbol of this.symbols) {
       const topics = bybitTopics(symbol);
       if (suspect(symbol)) {
-        batches.push([...topics]);
+        isolated.push([...topics]);
         continue;
       }
       if (current.length + topics.length > BYBIT_MAX_ARGS_PER_REQUEST) {
@@ -131,7 +133,7 @@ export class BybitAdapter implements ExchangeAdapter {
       current.push(...topics);
     }
     if (current.length > 0) batches.push(current);
-    return batches.map((args) => {
+    return [...batches, ...isolated].map((args) => {
       const reqId = `sub-${this.nextRequestId++}`;
       this.remember(reqId, args);
       return JSON.stringify({ req_id: reqId, op: 'subscribe', args });
