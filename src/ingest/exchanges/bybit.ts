@@ -7,7 +7,7 @@
  *   stream's event times separately (the two are stamped independently).
  * - Subscribe requests carry at most 10 args (Bybit answers `args size >10` otherwise), the two
  *   topics of a symbol side by side, and each a `req_id` so a rejection can name its args.
- *   Symbols the exchange does not list go in requests of their own: one bad topic may fail
+ *   Symbols the exchange does not list go last, in requests of their own: one bad topic may fail
  *   the whole request, and it must not take four good symbols with it.
  * - The args of one connection may total 21 000 characters; symbols beyond that budget are
  *   not subscribed and are named in the `loadSymbols` warning.
