@@ -6,7 +6,7 @@ import { simSymbols } from '../../src/ingest/sim/binance-sim';
 
 describe('feed registry', () => {
   it('lists the feeds that have an adapter', () => {
-    expect(implementedFeeds).toEqual(['binance', 'sim']);
+    expect(implementedFeeds).toEqual(['binance', 'bybit', 'sim']);
     expect(isImplemented('binance')).toBe(true);
     expect(isImplemented('kraken')).toBe(false);
   });
@@ -47,7 +47,7 @@ describe('feed registry', () => {
     const config = loadConfig({});
     expect(() => adapterOptions(config, 'kraken')).toThrow(FeedNotImplementedError);
     expect(() => createAdapter('okx', { exchange: 'okx', wsUrl: 'wss://x', restUrl: null, symbols: [] })).toThrow(
-      'feed "okx" is not implemented yet (implemented: binance, sim)',
+      'feed "okx" is not implemented yet (implemented: binance, bybit, sim)',
     );
   });
 });
