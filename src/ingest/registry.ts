@@ -14,6 +14,7 @@ import type { Config, ExchangeId, FeedId } from '../config';
 import type { AdapterOptions, ExchangeAdapter } from './adapter';
 import { BINANCE_DEFAULT_SYMBOLS, BINANCE_REST_URL, BINANCE_WS_URL, createBinanceAdapter } from './exchanges/binance';
 import { BYBIT_DEFAULT_SYMBOLS, BYBIT_REST_URL, BYBIT_WS_URL, createBybitAdapter } from './exchanges/bybit';
+import { KRAKEN_DEFAULT_SYMBOLS, KRAKEN_REST_URL, KRAKEN_WS_URL, createKrakenAdapter } from './exchanges/kraken';
 import type { SimEndpoint } from './sim/binance-sim';
 
 export type AdapterFactory = (options: AdapterOptions) => ExchangeAdapter;
@@ -28,12 +29,14 @@ export interface ExchangeDefaults {
 const FACTORIES: { readonly [id in FeedId]?: AdapterFactory } = {
   binance: (options) => createBinanceAdapter(options),
   bybit: (options) => createBybitAdapter(options),
+  kraken: (options) => createKrakenAdapter(options),
   sim: (options) => createBinanceAdapter(options),
 };
 
 const DEFAULTS: { readonly [id in ExchangeId]?: ExchangeDefaults } = {
   binance: { wsUrl: BINANCE_WS_URL, restUrl: BINANCE_REST_URL, symbols: BINANCE_DEFAULT_SYMBOLS },
   bybit: { wsUrl: BYBIT_WS_URL, restUrl: BYBIT_REST_URL, symbols: BYBIT_DEFAULT_SYMBOLS },
+  kraken: { wsUrl: KRAKEN_WS_URL, restUrl: KRAKEN_REST_URL, symbols: KRAKEN_DEFAULT_SYMBOLS },
 };
 
 /** Feed ids that have an adapter, in a stable order. */
