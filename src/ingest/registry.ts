@@ -15,6 +15,7 @@ import type { AdapterOptions, ExchangeAdapter } from './adapter';
 import { BINANCE_DEFAULT_SYMBOLS, BINANCE_REST_URL, BINANCE_WS_URL, createBinanceAdapter } from './exchanges/binance';
 import { BYBIT_DEFAULT_SYMBOLS, BYBIT_REST_URL, BYBIT_WS_URL, createBybitAdapter } from './exchanges/bybit';
 import { KRAKEN_DEFAULT_SYMBOLS, KRAKEN_REST_URL, KRAKEN_WS_URL, createKrakenAdapter } from './exchanges/kraken';
+import { OKX_DEFAULT_SYMBOLS, OKX_REST_URL, OKX_WS_URL, createOkxAdapter } from './exchanges/okx';
 import type { SimEndpoint } from './sim/binance-sim';
 
 export type AdapterFactory = (options: AdapterOptions) => ExchangeAdapter;
@@ -30,6 +31,7 @@ const FACTORIES: { readonly [id in FeedId]?: AdapterFactory } = {
   binance: (options) => createBinanceAdapter(options),
   bybit: (options) => createBybitAdapter(options),
   kraken: (options) => createKrakenAdapter(options),
+  okx: (options) => createOkxAdapter(options),
   sim: (options) => createBinanceAdapter(options),
 };
 
@@ -37,6 +39,7 @@ const DEFAULTS: { readonly [id in ExchangeId]?: ExchangeDefaults } = {
   binance: { wsUrl: BINANCE_WS_URL, restUrl: BINANCE_REST_URL, symbols: BINANCE_DEFAULT_SYMBOLS },
   bybit: { wsUrl: BYBIT_WS_URL, restUrl: BYBIT_REST_URL, symbols: BYBIT_DEFAULT_SYMBOLS },
   kraken: { wsUrl: KRAKEN_WS_URL, restUrl: KRAKEN_REST_URL, symbols: KRAKEN_DEFAULT_SYMBOLS },
+  okx: { wsUrl: OKX_WS_URL, restUrl: OKX_REST_URL, symbols: OKX_DEFAULT_SYMBOLS },
 };
 
 /** Feed ids that have an adapter, in a stable order. */
