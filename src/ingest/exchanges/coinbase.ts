@@ -84,7 +84,9 @@ export class CoinbaseAdapter implements ExchangeAdapter {
   readonly wsUrl: string;
   /** Product ids subscribed: trimmed, upper case, de-duplicated, in configuration order. */
   readonly symbols: readonly string[];
+  /** Below COINBASE_MAX_MESSAGES_PER_SECOND on purpose: that budget is per IP, not per socket. */
   readonly maxMessagesPerSecond = 5;
+  /** Ten missed one-second heartbeats. */
   readonly silenceTimeoutMs = 10_000;
 
   private readonly restUrl: string | null;
