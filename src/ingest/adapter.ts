@@ -10,8 +10,11 @@ import type { SymbolInfo, TickerPatch } from './market';
 export type FrameEvent =
   /** Market data: zero or more patches (an empty list is a valid, quiet frame). */
   | { readonly kind: 'tickers'; readonly patches: readonly TickerPatch[] }
-  /** A reply confirming a subscription or another control request. */
-  | { readonly kind: 'ack' }
+  /**
+   * A reply confirming a subscription or another control request. `warnings` carries notices
+   * the exchange attached (Kraken announces deprecations this way); the feed logs each once.
+   */
+  | { readonly kind: 'ack'; readonly warnings?: readonly string[] }
   /** A keep-alive from the server, or the reply to ours. */
   | { readonly kind: 'heartbeat' }
   /** A well-formed frame this adapter has no use for (status banners, other channels). */

@@ -96,6 +96,8 @@ export class Feed {
   private readonly silentSymbolsAfterMs: number;
   private silentChecked = false;
   private wentLive = false;
+  /** Ack warnings already logged: an exchange repeats them on every subscription. */
+  private readonly exchangeWarnings = new Set<string>();
   private readonly timers = new TimerSet();
 
   private phase: 'new' | 'started' | 'stopped' = 'new';
@@ -241,6 +243,12 @@ export class Feed {
           this.log.info({ reason: event.reason }, 'exchange asked for a new connection');
           break;
         case 'ack':
+          for (const warning of event.warnings ?? []) {
+            if (this.exchangeWarnings.has(warning)) continue;
+            this.exchangeWarnings.add(warning);
+            this.log.warn({ warning }, 'exchange attached a warning to an ack');
+          }
+          break;
         case 'heartbeat':
         case 'ignored':
           break;

@@ -261,4 +261,13 @@ describe('Feed against the local Kraken v2 server', () => {
     await sleep(200);
     expect(server.stats).toMatchObject({ upgrades: 1, pings });
   });
+
+  it('logs each warning Kraken attaches to its acks once, however many acks repeat it', async () => {
+    const server = await startServer({ ackWarnings: ['ticker event_trigger "trades" is deprecated'] });
+    const t = krakenFeed(server);
+    await live(t);
+    await waitFor(() => t.markets.length === 2, 'both snapshots');
+    const logged = t.warnings.filter((w) => w.msg === 'exchange attached a warning to an ack');
+    expect(logged.map((w) => w.warning)).toEqual(['ticker event_trigger "trades" is deprecated']);
+  });
 });

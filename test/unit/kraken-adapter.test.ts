@@ -476,3 +476,10 @@ describe('Kraken adapter: symbol metadata (AssetPairs)', () => {
     expect(await adapter({ restUrl: null }).loadSymbols(new AbortController().signal)).toBeNull();
   });
 });
+
+describe('Kraken ack warnings', () => {
+  it('passes the warnings an ack carries on to the feed', () => {
+    const ack = '{"method":"subscribe","result":{"channel":"ticker","symbol":"BTC/USD"},"success":true,"warnings":["channel ticker event_trigger bbo is deprecated"],"time_in":"2026-07-29T04:40:00.224402Z","time_out":"2026-07-29T04:40:00.224431Z"}';
+    expect(parseKrakenFrame(ack)).toEqual({ kind: 'ack', warnings: ['channel ticker event_trigger bbo is deprecated'] });
+  });
+});

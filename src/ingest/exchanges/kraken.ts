@@ -307,7 +307,11 @@ function readMethod(message: Readonly<Record<string, unknown>>): FrameEvent {
   if (typeof method !== 'string') return invalid(`expected "method" as a string, got ${describe(method)}`);
   if (method === 'pong') return HEARTBEAT;
   if (method === 'error') return { kind: 'error', message: `Kraken refused a request: ${errorText(message)}` };
-  if (success === true) return ACK;
+  if (success === true) {
+    // Kraken announces deprecations in `warnings` on acks; its notes ask clients to log them.
+    const warnings = Array.isArray(message.warnings) ? message.warnings.filter((w): w is string => typeof w === 'string') : [];
+    return warnings.length > 0 ? { kind: 'ack', warnings } : ACK;
+  }
   if (success === false) return { kind: 'error', message: rejectionText(method, message) };
   return invalid(`reply to "${method}": expected "success" as a boolean, got ${describe(success)}`);
 }

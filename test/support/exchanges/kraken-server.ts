@@ -68,6 +68,8 @@ export interface KrakenServerOptions {
   readonly idleTimeoutMs?: number;
   /** Requests allowed per second per connection. Default 10. */
   readonly maxMessagesPerSecond?: number;
+  /** Deprecation notices attached to every successful subscribe ack, as Kraken may. Default none. */
+  readonly ackWarnings?: readonly string[];
 }
 
 export type RestMode = 'ok' | 'http-error' | 'api-error';
@@ -426,7 +428,8 @@ export class KrakenServer {
         }
         client.symbols.add(symbol);
       }
-      this.reply(client, { method, result: { channel: 'ticker', event_trigger: trigger, snapshot, symbol }, ...echo, success: true, time_in: timeIn });
+      const warnings = this.options.ackWarnings?.length ? { warnings: this.options.ackWarnings } : {};
+      this.reply(client, { method, result: { channel: 'ticker', event_trigger: trigger, snapshot, symbol }, ...echo, success: true, ...warnings, time_in: timeIn });
       if (method === 'subscribe' && snapshot) {
         const entry = { symbol, ...this.tickers.get(symbol), timestamp: this.timestamp() };
         this.send(client, JSON.stringify({ channel: 'ticker', type: 'snapshot', data: [entry] }));
