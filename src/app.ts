@@ -11,7 +11,7 @@ import type { Config } from './config';
 import type { Services } from './context';
 import { BatchWriter } from './ingest/batch-writer';
 import { Feed } from './ingest/feed';
-import { adapterOptions, createAdapter, isImplemented } from './ingest/registry';
+import { adapterOptions, createAdapter } from './ingest/registry';
 import { startSimExchange, type SimExchange } from './ingest/sim/sim-exchange';
 import type { Logger } from './logger';
 import { createRedisClient, type RedisTarget } from './redis/connect';
@@ -68,12 +68,6 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   const sims: SimExchange[] = [];
   const feeds: Feed[] = [];
   for (const id of config.feeds) {
-    if (!isImplemented(id)) {
-      // Listed in the default FEEDS before its adapter exists: say so and serve the rest.
-      // `feeds` reports it as DOWN, since no process reports health for it.
-      logger.warn({ feed: id }, `feed ${id} has no adapter yet; skipping it`);
-      continue;
-    }
     let sim: SimExchange | null = null;
     if (id === 'sim') {
       sim = await startSimExchange({ markets: config.simMarkets, tickMs: config.simTickMs });

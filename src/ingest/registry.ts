@@ -1,19 +1,16 @@
 /**
- * Which feed ids have an adapter, and the options each one starts with. An explicit map, not
+ * Which adapter reads each feed, and the options each one starts with. An explicit map, not
  * directory scanning: adding an exchange is one module in `exchanges/` plus one line in each
- * table below.
+ * table below, and the compiler refuses a feed id without both.
  *
- * Implemented today: `binance`, and `sim` (the local simulator, which speaks Binance's
- * protocol and so reuses the Binance adapter). `coinbase`, `kraken`, `okx` and `bybit` are
- * valid ids in the configuration (the default FEEDS lists them) but have no module yet.
- * This file does not decide what that means at start-up: `implementedFeeds` / `isImplemented`
- * let the caller skip them with a warning or refuse to start, and `createAdapter` /
- * `adapterOptions` throw `FeedNotImplementedError` if asked for one anyway.
+ * `sim` is the local simulator (`sim/`), which speaks Binance's protocol and so is read by the
+ * Binance adapter.
  */
 import type { Config, ExchangeId, FeedId } from '../config';
 import type { AdapterOptions, ExchangeAdapter } from './adapter';
 import { BINANCE_DEFAULT_SYMBOLS, BINANCE_REST_URL, BINANCE_WS_URL, createBinanceAdapter } from './exchanges/binance';
 import { BYBIT_DEFAULT_SYMBOLS, BYBIT_REST_URL, BYBIT_WS_URL, createBybitAdapter } from './exchanges/bybit';
+import { COINBASE_DEFAULT_SYMBOLS, COINBASE_REST_URL, COINBASE_WS_URL, createCoinbaseAdapter } from './exchanges/coinbase';
 import { KRAKEN_DEFAULT_SYMBOLS, KRAKEN_REST_URL, KRAKEN_WS_URL, createKrakenAdapter } from './exchanges/kraken';
 import { OKX_DEFAULT_SYMBOLS, OKX_REST_URL, OKX_WS_URL, createOkxAdapter } from './exchanges/okx';
 import type { SimEndpoint } from './sim/binance-sim';
@@ -27,40 +24,25 @@ export interface ExchangeDefaults {
   readonly symbols: readonly string[];
 }
 
-const FACTORIES: { readonly [id in FeedId]?: AdapterFactory } = {
+const FACTORIES: { readonly [id in FeedId]: AdapterFactory } = {
   binance: (options) => createBinanceAdapter(options),
-  bybit: (options) => createBybitAdapter(options),
+  coinbase: (options) => createCoinbaseAdapter(options),
   kraken: (options) => createKrakenAdapter(options),
   okx: (options) => createOkxAdapter(options),
+  bybit: (options) => createBybitAdapter(options),
   sim: (options) => createBinanceAdapter(options),
 };
 
-const DEFAULTS: { readonly [id in ExchangeId]?: ExchangeDefaults } = {
+const DEFAULTS: { readonly [id in ExchangeId]: ExchangeDefaults } = {
   binance: { wsUrl: BINANCE_WS_URL, restUrl: BINANCE_REST_URL, symbols: BINANCE_DEFAULT_SYMBOLS },
-  bybit: { wsUrl: BYBIT_WS_URL, restUrl: BYBIT_REST_URL, symbols: BYBIT_DEFAULT_SYMBOLS },
+  coinbase: { wsUrl: COINBASE_WS_URL, restUrl: COINBASE_REST_URL, symbols: COINBASE_DEFAULT_SYMBOLS },
   kraken: { wsUrl: KRAKEN_WS_URL, restUrl: KRAKEN_REST_URL, symbols: KRAKEN_DEFAULT_SYMBOLS },
   okx: { wsUrl: OKX_WS_URL, restUrl: OKX_REST_URL, symbols: OKX_DEFAULT_SYMBOLS },
+  bybit: { wsUrl: BYBIT_WS_URL, restUrl: BYBIT_REST_URL, symbols: BYBIT_DEFAULT_SYMBOLS },
 };
 
-/** Feed ids that have an adapter, in a stable order. */
-export const implementedFeeds: readonly FeedId[] = Object.keys(FACTORIES) as FeedId[];
-
-export function isImplemented(id: FeedId): boolean {
-  return FACTORIES[id] !== undefined;
-}
-
-export class FeedNotImplementedError extends Error {
-  override readonly name = 'FeedNotImplementedError';
-
-  constructor(readonly feed: string) {
-    super(`feed "${feed}" is not implemented yet (implemented: ${implementedFeeds.join(', ')})`);
-  }
-}
-
 export function exchangeDefaults(id: ExchangeId): ExchangeDefaults {
-  const defaults = DEFAULTS[id];
-  if (!defaults) throw new FeedNotImplementedError(id);
-  return defaults;
+  return DEFAULTS[id];
 }
 
 /**
@@ -74,7 +56,7 @@ export function adapterOptions(config: Config, id: FeedId, sim?: SimEndpoint | n
     if (!sim) throw new Error('the sim feed needs a running simulator: pass the one startSimExchange() returned');
     return { exchange: 'sim', wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: sim.symbols.map((s) => s.symbol) };
   }
-  const defaults = exchangeDefaults(id);
+  const defaults = DEFAULTS[id];
   const overrides = config.exchanges[id];
   return {
     exchange: id,
@@ -85,7 +67,5 @@ export function adapterOptions(config: Config, id: FeedId, sim?: SimEndpoint | n
 }
 
 export function createAdapter(id: FeedId, options: AdapterOptions): ExchangeAdapter {
-  const factory = FACTORIES[id];
-  if (!factory) throw new FeedNotImplementedError(id);
-  return factory(options);
+  return FACTORIES[id](options);
 }

@@ -1,35 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config';
-import { BINANCE_DEFAULT_SYMBOLS, BINANCE_REST_URL, BINANCE_WS_URL } from '../../src/ingest/exchanges/binance';
-import { FeedNotImplementedError, adapterOptions, createAdapter, implementedFeeds, isImplemented } from '../../src/ingest/registry';
+import { EXCHANGES, loadConfig } from '../../src/config';
+import { adapterOptions, createAdapter, exchangeDefaults } from '../../src/ingest/registry';
 import { simSymbols } from '../../src/ingest/sim/binance-sim';
 
+const PUBLIC_ENDPOINTS = {
+  binance: 'wss://stream.binance.com:9443/stream',
+  coinbase: 'wss://advanced-trade-ws.coinbase.com',
+  kraken: 'wss://ws.kraken.com/v2',
+  okx: 'wss://ws.okx.com:8443/ws/v5/public',
+  bybit: 'wss://stream.bybit.com/v5/public/spot',
+} as const;
+
 describe('feed registry', () => {
-  it('lists the feeds that have an adapter', () => {
-    expect(implementedFeeds).toEqual(['binance', 'bybit', 'kraken', 'okx', 'sim']);
-    expect(isImplemented('binance')).toBe(true);
-    expect(isImplemented('coinbase')).toBe(false);
+  it.each(EXCHANGES)('starts %s on its public endpoint with its built-in symbols', (id) => {
+    const options = adapterOptions(loadConfig({}), id);
+    expect(options.wsUrl).toBe(PUBLIC_ENDPOINTS[id]);
+    expect(options.restUrl).toMatch(/^https:\/\//);
+    expect(options.symbols.length).toBeGreaterThanOrEqual(20);
+    expect(options).toEqual({ exchange: id, ...exchangeDefaults(id) });
+    const adapter = createAdapter(id, options);
+    expect(adapter.exchange).toBe(id);
+    expect(adapter.wsUrl).toBe(PUBLIC_ENDPOINTS[id]);
   });
 
-  it("starts Binance on its public endpoints and built-in symbols", () => {
-    expect(adapterOptions(loadConfig({}), 'binance')).toEqual({
-      exchange: 'binance',
-      wsUrl: BINANCE_WS_URL,
-      restUrl: BINANCE_REST_URL,
-      symbols: BINANCE_DEFAULT_SYMBOLS,
-    });
-    expect(BINANCE_WS_URL).toBe('wss://stream.binance.com:9443/stream');
-    expect(BINANCE_DEFAULT_SYMBOLS.length).toBeGreaterThanOrEqual(30);
-  });
-
-  it('applies the BINANCE_* overrides from the environment', () => {
-    const config = loadConfig({ BINANCE_WS_URL: 'ws://127.0.0.1:9001/ws', BINANCE_REST_URL: 'http://127.0.0.1:9001/', BINANCE_SYMBOLS: 'BTCUSDT, ETHBTC' });
-    expect(adapterOptions(config, 'binance')).toEqual({
-      exchange: 'binance',
-      wsUrl: 'ws://127.0.0.1:9001/ws',
-      restUrl: 'http://127.0.0.1:9001',
-      symbols: ['BTCUSDT', 'ETHBTC'],
-    });
+  it.each(EXCHANGES)('applies the %s overrides from the environment', (id) => {
+    const prefix = id.toUpperCase();
+    const config = loadConfig({ [`${prefix}_WS_URL`]: 'ws://127.0.0.1:9001/ws', [`${prefix}_REST_URL`]: 'http://127.0.0.1:9001/', [`${prefix}_SYMBOLS`]: 'A-B, C-D' });
+    expect(adapterOptions(config, id)).toEqual({ exchange: id, wsUrl: 'ws://127.0.0.1:9001/ws', restUrl: 'http://127.0.0.1:9001', symbols: ['A-B', 'C-D'] });
   });
 
   it('points the sim feed at the running simulator and subscribes everything it lists', () => {
@@ -41,13 +38,5 @@ describe('feed registry', () => {
 
   it('refuses the sim feed without a simulator', () => {
     expect(() => adapterOptions(loadConfig({}), 'sim', null)).toThrow(/needs a running simulator/);
-  });
-
-  it('says clearly that an exchange without a module is not implemented yet', () => {
-    const config = loadConfig({});
-    expect(() => adapterOptions(config, 'coinbase')).toThrow(FeedNotImplementedError);
-    expect(() => createAdapter('coinbase', { exchange: 'coinbase', wsUrl: 'wss://x', restUrl: null, symbols: [] })).toThrow(
-      'feed "coinbase" is not implemented yet (implemented: binance, bybit, kraken, okx, sim)',
-    );
   });
 });
