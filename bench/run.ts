@@ -1,42 +1,103 @@
 /**
- * `npm run bench`: starts a private redis-server (never someone's database), runs the
- * scenarios and prints a table. Options: BENCH_SIZES (default 1000,10000), BENCH_ITERATIONS
- * (default 1000 per query and path).
+ * `npm run bench`: runs the benchmark scenarios on one machine and writes BENCHMARKS.md and
+ * bench/charts/*.svg. Every figure is measured in the same run as its baseline.
+ *
+ *   BENCH_SCENARIOS  comma list of: markets, ingest, tick, fanout, ceiling (default: all)
+ *   BENCH_DURATION_S seconds per measured run (default 8)
+ *   BENCH_SMOKE=1    tiny sizes, no files written: what `npm test` runs so the bench cannot rot
+ *   BENCH_OUT        where to write the report (default BENCHMARKS.md)
+ *   POSTGRES_URL     PostgreSQL for the baseline (default postgres://postgres@127.0.0.1:5432/test)
  */
-import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
 import { startLocalRedis } from '../src/redis/local-server';
-import { benchMarketsQuery } from './markets-query';
+import type { ScenarioContext } from './lib/context';
+import { describeMachine } from './lib/machine';
+import { ROOT } from './lib/processes';
+import { renderScenario, type ScenarioReport } from './lib/report';
+import { renderBarChart } from './lib/svg-chart';
+import { SCENARIOS, type ScenarioName } from './scenarios';
 
-const sizes = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number);
-const iterations = Number(process.env.BENCH_ITERATIONS ?? 1000);
+const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
-const f = (n: number) => n.toFixed(3);
+async function reachablePostgres(url: string, log: (m: string) => void): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return url;
+  } catch (err) {
+    log(`PostgreSQL at ${url} is not reachable (${err instanceof Error ? err.message : String(err)}): the PostgreSQL baseline is skipped`);
+    return null;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
 
-async function main(): Promise<void> {
+export async function runBench(env: NodeJS.ProcessEnv = process.env): Promise<ScenarioReport[]> {
+  const smoke = env.BENCH_SMOKE === '1';
+  const names = (env.BENCH_SCENARIOS ?? Object.keys(SCENARIOS).join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '') as ScenarioName[];
+  for (const name of names) if (!(name in SCENARIOS)) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
   const redis = await startLocalRedis();
   try {
-    console.log(`# tickql bench: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-    console.log(`# command: BENCH_SIZES=${sizes.join(',')} BENCH_ITERATIONS=${iterations} npm run bench`);
-    console.log('# latency in ms, one request at a time; the client shares the machine with Redis and the server\n');
-    console.log('| markets | query | lua p50 | lua p99 | http p50 | http p99 | fetch-and-sort p50 | fetch-and-sort p99 | fetch-and-sort / http (p50) |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
-    const memory: string[] = [];
-    for (const size of sizes) {
-      const { seed, queries } = await benchMarketsQuery(redis.url, size, iterations);
-      memory.push(`${size} markets: ${seed.bytesPerMarket.toFixed(0)} bytes of Redis memory per market (used_memory growth, all indexes)`);
-      for (const r of queries) {
-        console.log(
-          `| ${size} | ${r.name} | ${f(r.lua.p50)} | ${f(r.lua.p99)} | ${f(r.http.p50)} | ${f(r.http.p99)} | ${f(r.baseline.p50)} | ${f(r.baseline.p99)} | ${(r.baseline.p50 / r.http.p50).toFixed(1)}x |`,
-        );
-      }
+    const context: ScenarioContext = {
+      redisUrl: redis.url,
+      postgresUrl: await reachablePostgres(env.POSTGRES_URL ?? DEFAULT_POSTGRES_URL, log),
+      smoke,
+      durationS: smoke ? 1 : Number(env.BENCH_DURATION_S ?? 8),
+      log,
+    };
+    const reports: ScenarioReport[] = [];
+    for (const name of names) {
+      log(`scenario ${name}`);
+      reports.push(await SCENARIOS[name](context));
     }
-    console.log(`\n${memory.join('\n')}`);
+    return reports;
   } finally {
     await redis.stop();
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const started = new Date();
+  const reports = await runBench();
+  if (process.env.BENCH_SMOKE === '1') return;
+  const chartsDir = join(ROOT, 'bench', 'charts');
+  mkdirSync(chartsDir, { recursive: true });
+  for (const chart of reports.flatMap((r) => r.charts)) writeFileSync(join(chartsDir, chart.file), renderBarChart(chart));
+  const command = ['BENCH_SCENARIOS', 'BENCH_DURATION_S']
+    .filter((k) => process.env[k] !== undefined)
+    .map((k) => `${k}=${process.env[k]}`)
+    .concat('npm run bench')
+    .join(' ');
+  const header = [
+    '# Benchmarks',
+    '',
+    `Written by \`${command}\` on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC; run it again to refresh every figure.`,
+    '',
+    await describeMachine(),
+    '',
+    'The load generator, the server under test, Redis (or PostgreSQL) and the background writer all',
+    'share the machine\'s cores, so absolute figures are lower than on separate machines. Every figure',
+    'is measured in the same run as its baseline and also given as a ratio, because the machine is',
+    'shared and noisy.',
+  ].join('\n');
+  const body = reports.map((r) => renderScenario(r, (chart) => `bench/charts/${chart.file}`)).join('\n\n');
+  writeFileSync(join(ROOT, process.env.BENCH_OUT ?? 'BENCHMARKS.md'), `${header}\n\n${body}\n`);
+  process.stderr.write('[bench] wrote BENCHMARKS.md and bench/charts/\n');
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

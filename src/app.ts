@@ -19,6 +19,7 @@ import { writeFeedHealth } from './redis/feed-health';
 import { createKeys } from './redis/keys';
 import { decodeMarket } from './redis/market-codec';
 import { defineScripts } from './redis/scripts';
+import { redisMarketSource } from './redis/query-markets';
 import { upsertMarkets } from './redis/upsert-markets';
 import { attachGraphqlWs, type GraphqlWsServer } from './server/graphql-ws';
 import { createYogaServer, GRAPHQL_PATH } from './server/yoga';
@@ -58,6 +59,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   const services: Services = {
     redis,
     keys,
+    marketSource: redisMarketSource(redis, keys),
     staleness,
     priceUpdates,
     configuredFeeds: config.feeds,

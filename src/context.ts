@@ -8,12 +8,15 @@ import type { Redis } from 'ioredis';
 import type { Market } from './ingest/market';
 import { getMarkets } from './redis/get-markets';
 import type { Keys } from './redis/keys';
+import type { MarketSource } from './redis/query-markets';
 import type { Staleness } from './staleness';
 import type { PriceUpdates } from './subscriptions/price-updates';
 
 export interface Services {
   readonly redis: Redis;
   readonly keys: Keys;
+  /** Computes `markets` pages. */
+  readonly marketSource: MarketSource;
   readonly staleness: Staleness;
   readonly priceUpdates: PriceUpdates;
   /** Feeds this process was configured with (reported even before they have markets). */

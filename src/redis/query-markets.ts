@@ -43,6 +43,18 @@ function bound(value: number | null, open: '-inf' | '+inf'): string {
   return value === null ? open : String(value);
 }
 
+/**
+ * Where `markets` pages come from. The service uses Redis with Lua (`redisMarketSource`); the
+ * benchmark plugs other implementations in behind the same GraphQL server to compare them.
+ */
+export interface MarketSource {
+  page(query: MarketQuery): Promise<MarketPageResult>;
+}
+
+export function redisMarketSource(redis: Redis, keys: Keys): MarketSource {
+  return { page: (query) => queryMarkets(redis, keys, query) };
+}
+
 /** Runs lua/queryMarkets-n.lua: one round trip for the page and its total. */
 export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery): Promise<MarketPageResult> {
   const { sort, filter } = query;

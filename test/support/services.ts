@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { Services } from '../../src/context';
 import { silentLogger } from '../../src/logger';
 import { decodeMarket } from '../../src/redis/market-codec';
+import { redisMarketSource } from '../../src/redis/query-markets';
 import { createYogaServer, type TickqlYoga } from '../../src/server/yoga';
 import { Staleness } from '../../src/staleness';
 import { PriceUpdates } from '../../src/subscriptions/price-updates';
@@ -25,6 +26,7 @@ export async function startTestServer(t: TestRedis, options: { staleAfterMs?: nu
   const services: Services = {
     redis: t.redis,
     keys: t.keys,
+    marketSource: redisMarketSource(t.redis, t.keys),
     staleness,
     priceUpdates: new PriceUpdates(pubsub, t.keys, logger),
     configuredFeeds: options.configuredFeeds ?? [],

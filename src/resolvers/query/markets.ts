@@ -1,7 +1,7 @@
 import type { MarketFilter, MarketSortField, QueryMarketsArgs, Resolvers } from '../../generated/graphql';
 import type { Market } from '../../ingest/market';
 import { badUserInput } from '../../errors';
-import { queryMarkets, type MarketQuery, type RangeCondition, type SortField } from '../../redis/query-markets';
+import type { MarketQuery, RangeCondition, SortField } from '../../redis/query-markets';
 
 /** What `markets` returns to the MarketPage field resolvers. */
 export interface MarketPageParent {
@@ -78,6 +78,6 @@ export function toMarketQuery(args: QueryMarketsArgs): MarketQuery {
 
 export const markets: NonNullable<Resolvers['Query']>['markets'] = async (_parent, args, { services }) => {
   const query = toMarketQuery(args);
-  const page = await queryMarkets(services.redis, services.keys, query);
+  const page = await services.marketSource.page(query);
   return { items: page.items, total: page.total, offset: query.offset, limit: query.limit };
 };

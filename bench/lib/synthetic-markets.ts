@@ -1,5 +1,5 @@
-import type { Market } from '../src/ingest/market';
-import { createPrng } from '../src/ingest/sim/prng';
+import type { Market } from '../../src/ingest/market';
+import { createPrng } from '../../src/ingest/sim/prng';
 
 const EXCHANGES = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'];
 const QUOTES = ['USDT', 'USDT', 'USDT', 'USD', 'USDC', 'BTC', 'EUR'];

@@ -1,0 +1,20 @@
+import type { ScenarioContext } from '../lib/context';
+import type { ScenarioReport } from '../lib/report';
+import { ceiling } from './ceiling';
+import { fanOut } from './fan-out';
+import { ingest } from './ingest';
+import { marketsQuery } from './markets-query';
+import { tickToSubscriber } from './tick-to-subscriber';
+
+export type Scenario = (context: ScenarioContext) => Promise<ScenarioReport>;
+
+/** In report order. */
+export const SCENARIOS = {
+  markets: marketsQuery,
+  ingest,
+  tick: tickToSubscriber,
+  fanout: fanOut,
+  ceiling,
+} satisfies Record<string, Scenario>;
+
+export type ScenarioName = keyof typeof SCENARIOS;
