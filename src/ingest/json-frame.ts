@@ -4,7 +4,18 @@
  * reason is enough to diagnose a frame without a packet capture.
  */
 
-export type JsonResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
+/**
+ * A value read from the wire, or the reason it could not be. Readers return this instead of
+ * throwing, so a parser stays total and the first bad field's reason reaches the log intact.
+ */
+export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+export type JsonResult = Result<unknown>;
+
+/** A failed `Result`; `never` lets it stand for a `Result` of any type. */
+export function fail(reason: string): Result<never> {
+  return { ok: false, reason };
+}
 
 export function parseJson(text: string): JsonResult {
   try {
@@ -27,6 +38,16 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') return `string ${snippet(JSON.stringify(value))}`;
   if (typeof value === 'object') return 'object';
   return `${typeof value} ${String(value)}`;
+}
+
+const DESCRIBED_KEYS = 8;
+
+/**
+ * The first keys of an object, comma-separated, for the reason of a frame no rule matched:
+ * the keys usually tell which message it was. Capped so a huge object cannot flood the logs.
+ */
+export function describeKeys(record: Readonly<Record<string, unknown>>): string {
+  return Object.keys(record).slice(0, DESCRIBED_KEYS).join(', ');
 }
 
 const SNIPPET_LENGTH = 120;

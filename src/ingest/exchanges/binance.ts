@@ -22,7 +22,8 @@
  */
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { parseDecimal } from '../decimal';
-import { describe, isRecord, parseJson } from '../json-frame';
+import { ACK, IGNORED, invalid } from '../frame-events';
+import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { deriveSymbolInfo, deriveSymbolInfoOrUnknown } from '../symbols';
 
@@ -176,11 +177,6 @@ export class BinanceAdapter implements ExchangeAdapter {
 // ---------------------------------------------------------------------------------------------
 // Frames
 
-type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
-
-const ACK: FrameEvent = { kind: 'ack' };
-const IGNORED: FrameEvent = { kind: 'ignored' };
-
 /** Wire field -> normalized field, with the wire meaning for error messages. */
 const FULL_TICKER_FIELDS: ReadonlyArray<readonly [string, TickerField, string]> = [
   ['b', 'bid', 'best bid'],
@@ -222,7 +218,7 @@ export function parseBinanceFrame(text: string, timeScale = 1): FrameEvent {
     return readEvent(data, timeScale);
   }
   if ('e' in message) return readEvent(message, timeScale);
-  return invalid(`unrecognized frame: expected an ack, an error, a combined-stream wrapper or an event; keys: ${Object.keys(message).slice(0, 8).join(', ')}`);
+  return invalid(`unrecognized frame: expected an ack, an error, a combined-stream wrapper or an event; keys: ${describeKeys(message)}`);
 }
 
 function readEvent(event: Readonly<Record<string, unknown>>, timeScale: number): FrameEvent {
@@ -305,14 +301,6 @@ function readError(body: Readonly<Record<string, unknown>>, id: unknown): FrameE
   if (typeof code !== 'number') return invalid(`error frame: expected a numeric "code", got ${describe(code)}`);
   const request = id === undefined || id === null ? '' : ` (request id ${String(id)})`;
   return { kind: 'error', message: `Binance error ${code}: ${typeof msg === 'string' ? msg : describe(msg)}${request}` };
-}
-
-function invalid(reason: string): FrameEvent {
-  return { kind: 'invalid', reason };
-}
-
-function fail(reason: string): Result<never> {
-  return { ok: false, reason };
 }
 
 function usesMicroseconds(wsUrl: string): boolean {

@@ -31,7 +31,8 @@
  */
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { parseDecimal } from '../decimal';
-import { describe, isRecord, parseJson } from '../json-frame';
+import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
+import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { deriveSymbolInfo, deriveSymbolInfoOrUnknown } from '../symbols';
 
@@ -262,13 +263,8 @@ function withinArgsBudget(symbols: readonly string[]): { kept: string[]; skipped
 // ---------------------------------------------------------------------------------------------
 // Frames
 
-type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 type Fields = { -readonly [K in TickerField]?: number | null };
 type Message = Readonly<Record<string, unknown>>;
-
-const ACK: FrameEvent = { kind: 'ack' };
-const HEARTBEAT: FrameEvent = { kind: 'heartbeat' };
-const IGNORED: FrameEvent = { kind: 'ignored' };
 
 const TICKER_PREFIX = 'tickers.';
 const BOOK_PREFIX = 'orderbook.1.';
@@ -294,7 +290,7 @@ export function parseBybitFrame(text: string, argsOf: (reqId: string) => readonl
   if (!isRecord(message)) return invalid(`expected a JSON object, got ${describe(message)}`);
   if ('topic' in message) return readPush(message);
   if ('op' in message || 'success' in message) return readReply(message, argsOf);
-  return invalid(`unrecognized frame: expected a topic push or an op reply; keys: ${Object.keys(message).slice(0, 8).join(', ')}`);
+  return invalid(`unrecognized frame: expected a topic push or an op reply; keys: ${describeKeys(message)}`);
 }
 
 function readPush(message: Message): FrameEvent {
@@ -438,14 +434,6 @@ function readPercentFromFraction(data: Message, topic: string): Result<number | 
 
 function text(value: unknown): string {
   return typeof value === 'string' && value !== '' ? value : describe(value);
-}
-
-function invalid(reason: string): FrameEvent {
-  return { kind: 'invalid', reason };
-}
-
-function fail(reason: string): Result<never> {
-  return { ok: false, reason };
 }
 
 const LISTED_NAMES = 10;

@@ -38,7 +38,8 @@
  */
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { parseDecimal } from '../decimal';
-import { describe, isRecord, parseJson } from '../json-frame';
+import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
+import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerFields, TickerPatch } from '../market';
 import { UNKNOWN_ASSET } from '../symbols';
 
@@ -313,12 +314,6 @@ export interface CoinbaseFrame {
   readonly tickerSubscriptions: readonly string[] | null;
 }
 
-type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
-
-const ACK: FrameEvent = { kind: 'ack' };
-const HEARTBEAT: FrameEvent = { kind: 'heartbeat' };
-const IGNORED: FrameEvent = { kind: 'ignored' };
-
 /** Wire field -> normalized field, with the wire meaning for error messages. */
 const TICKER_FIELDS: ReadonlyArray<readonly [string, 'bid' | 'ask' | 'high24h' | 'low24h' | 'volume24h' | 'changePercent24h', string]> = [
   ['best_bid', 'bid', 'best bid'],
@@ -350,7 +345,7 @@ export function readCoinbaseFrame(text: string): CoinbaseFrame {
     if (typeof message.type === 'string') {
       return only(invalid(`frame of type ${describe(message.type)} without "channel": this looks like the legacy Exchange ws-feed, which this adapter does not speak (check COINBASE_WS_URL)`));
     }
-    return only(invalid(`unrecognized frame: expected "channel" or an error; keys: ${Object.keys(message).slice(0, 8).join(', ')}`));
+    return only(invalid(`unrecognized frame: expected "channel" or an error; keys: ${describeKeys(message)}`));
   }
   if (typeof channel !== 'string') return only(invalid(`expected "channel" as a string, got ${describe(channel)}`));
   const sequence = readSequence(message.sequence_num);
@@ -522,14 +517,6 @@ export function parseRfc3339Millis(text: string): number | null {
 
 function only(event: FrameEvent): CoinbaseFrame {
   return { event, sequence: null, tickerSubscriptions: null };
-}
-
-function invalid(reason: string): FrameEvent {
-  return { kind: 'invalid', reason };
-}
-
-function fail(reason: string): Result<never> {
-  return { ok: false, reason };
 }
 
 const LISTED_NAMES = 10;

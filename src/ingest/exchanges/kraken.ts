@@ -38,7 +38,8 @@
  * same trades exactly, which Kraken does not promise), so `quoteVolume24h` is null.
  */
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
-import { describe, isRecord, parseJson } from '../json-frame';
+import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
+import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { UNKNOWN_ASSET } from '../symbols';
 
@@ -240,12 +241,6 @@ interface ListedPair {
 // ---------------------------------------------------------------------------------------------
 // Frames
 
-type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
-
-const ACK: FrameEvent = { kind: 'ack' };
-const HEARTBEAT: FrameEvent = { kind: 'heartbeat' };
-const IGNORED: FrameEvent = { kind: 'ignored' };
-
 /** Optional wire fields -> normalized fields, with the wire meaning for error messages. */
 const TICKER_FIELDS: ReadonlyArray<readonly [string, TickerField, string]> = [
   ['bid', 'bid', 'best bid'],
@@ -271,7 +266,7 @@ export function parseKrakenFrame(text: string): FrameEvent {
   if (!isRecord(message)) return invalid(`expected a JSON object, got ${describe(message)}`);
   if ('channel' in message) return readChannel(message);
   if ('method' in message) return readMethod(message);
-  return invalid(`unrecognized frame: expected "channel" or "method"; keys: ${Object.keys(message).slice(0, 8).join(', ') || 'none'}`);
+  return invalid(`unrecognized frame: expected "channel" or "method"; keys: ${describeKeys(message) || 'none'}`);
 }
 
 function readChannel(message: Readonly<Record<string, unknown>>): FrameEvent {
@@ -445,14 +440,6 @@ function scaledDecimal(value: number): { readonly digits: bigint; readonly scale
     scale = 0;
   }
   return { digits, scale };
-}
-
-function invalid(reason: string): FrameEvent {
-  return { kind: 'invalid', reason };
-}
-
-function fail(reason: string): Result<never> {
-  return { ok: false, reason };
 }
 
 const LISTED_NAMES = 10;

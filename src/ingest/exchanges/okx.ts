@@ -35,7 +35,8 @@
  */
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { parseDecimal } from '../decimal';
-import { describe, isRecord, parseJson } from '../json-frame';
+import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
+import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { UNKNOWN_ASSET } from '../symbols';
 
@@ -241,12 +242,6 @@ export function splitInstId(instId: string): SymbolInfo | null {
 // ---------------------------------------------------------------------------------------------
 // Frames
 
-type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
-
-const ACK: FrameEvent = { kind: 'ack' };
-const HEARTBEAT: FrameEvent = { kind: 'heartbeat' };
-const IGNORED: FrameEvent = { kind: 'ignored' };
-
 /** Error codes that mean "slow down". */
 const RATE_LIMIT_CODES = new Set(['60014']);
 /** `notice` code announcing that the server will close this connection for an upgrade. */
@@ -278,7 +273,7 @@ export function parseOkxFrame(text: string): FrameEvent {
   if (!isRecord(message)) return invalid(`expected a JSON object, got ${describe(message)}`);
   if ('event' in message) return readEvent(message);
   if ('arg' in message) return readPush(message);
-  return invalid(`unrecognized frame: expected an "event" or an "arg" with "data"; keys: ${Object.keys(message).slice(0, 8).join(', ')}`);
+  return invalid(`unrecognized frame: expected an "event" or an "arg" with "data"; keys: ${describeKeys(message)}`);
 }
 
 function readEvent(message: Readonly<Record<string, unknown>>): FrameEvent {
@@ -394,14 +389,6 @@ function textOf(value: unknown): string {
 
 function connIdOf(message: Readonly<Record<string, unknown>>): string {
   return typeof message.connId === 'string' ? ` (connId ${message.connId})` : '';
-}
-
-function invalid(reason: string): FrameEvent {
-  return { kind: 'invalid', reason };
-}
-
-function fail(reason: string): Result<never> {
-  return { ok: false, reason };
 }
 
 const LISTED_NAMES = 10;
