@@ -25,6 +25,7 @@ import { parseDecimal } from '../decimal';
 import { ACK, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import { listOf, normalizeSymbols } from '../symbol-list';
 import { deriveSymbolInfo, deriveSymbolInfoOrUnknown } from '../symbols';
 
 export const BINANCE_WS_URL = 'wss://stream.binance.com:9443/stream';
@@ -79,7 +80,7 @@ export class BinanceAdapter implements ExchangeAdapter {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
     this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
-    const unique = [...new Set(options.symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+    const unique = normalizeSymbols(options.symbols);
     this.symbols = unique.slice(0, BINANCE_MAX_STREAMS_PER_CONNECTION);
     this.skippedSymbols = unique.slice(BINANCE_MAX_STREAMS_PER_CONNECTION);
     this.streamsPerMessage = Math.max(1, Math.floor(tuning.streamsPerMessage ?? 200));
@@ -309,11 +310,4 @@ function usesMicroseconds(wsUrl: string): boolean {
   } catch {
     return false;
   }
-}
-
-const LISTED_NAMES = 10;
-
-function listOf(symbols: readonly string[]): string {
-  const shown = symbols.slice(0, LISTED_NAMES).join(', ');
-  return symbols.length > LISTED_NAMES ? `${shown} (+${symbols.length - LISTED_NAMES} more)` : shown;
 }

@@ -34,6 +34,7 @@ import { parseDecimal } from '../decimal';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import { listOf, normalizeSymbols } from '../symbol-list';
 import { deriveSymbolInfo, deriveSymbolInfoOrUnknown } from '../symbols';
 
 export const BYBIT_WS_URL = 'wss://stream.bybit.com/v5/public/spot';
@@ -108,7 +109,7 @@ export class BybitAdapter implements ExchangeAdapter {
     this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
     this.fetch = tuning.fetch ?? fetch;
     this.clientHeartbeat = { intervalMs: tuning.pingIntervalMs ?? BYBIT_PING_INTERVAL_MS, message: BYBIT_PING_MESSAGE };
-    const unique = [...new Set(options.symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+    const unique = normalizeSymbols(options.symbols);
     const { kept, skipped } = withinArgsBudget(unique);
     this.symbols = kept;
     this.skippedSymbols = skipped;
@@ -434,11 +435,4 @@ function readPercentFromFraction(data: Message, topic: string): Result<number | 
 
 function text(value: unknown): string {
   return typeof value === 'string' && value !== '' ? value : describe(value);
-}
-
-const LISTED_NAMES = 10;
-
-function listOf(symbols: readonly string[]): string {
-  const shown = symbols.slice(0, LISTED_NAMES).join(', ');
-  return symbols.length > LISTED_NAMES ? `${shown} (+${symbols.length - LISTED_NAMES} more)` : shown;
 }

@@ -41,6 +41,7 @@ import { parseDecimal } from '../decimal';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerFields, TickerPatch } from '../market';
+import { listOf, normalizeSymbols } from '../symbol-list';
 import { UNKNOWN_ASSET } from '../symbols';
 
 export const COINBASE_WS_URL = 'wss://advanced-trade-ws.coinbase.com';
@@ -109,7 +110,7 @@ export class CoinbaseAdapter implements ExchangeAdapter {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
     this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
-    this.symbols = [...new Set(options.symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+    this.symbols = normalizeSymbols(options.symbols);
     this.productsPerMessage = Math.max(1, Math.floor(tuning.productsPerMessage ?? 100));
     this.resyncCooldownMs = tuning.resyncCooldownMs ?? 60_000;
     this.fetch = tuning.fetch ?? fetch;
@@ -517,11 +518,4 @@ export function parseRfc3339Millis(text: string): number | null {
 
 function only(event: FrameEvent): CoinbaseFrame {
   return { event, sequence: null, tickerSubscriptions: null };
-}
-
-const LISTED_NAMES = 10;
-
-function listOf(symbols: readonly string[]): string {
-  const shown = symbols.slice(0, LISTED_NAMES).join(', ');
-  return symbols.length > LISTED_NAMES ? `${shown} (+${symbols.length - LISTED_NAMES} more)` : shown;
 }

@@ -41,6 +41,7 @@ import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import { listOf } from '../symbol-list';
 import { UNKNOWN_ASSET } from '../symbols';
 
 export const KRAKEN_WS_URL = 'wss://ws.kraken.com/v2';
@@ -440,11 +441,4 @@ function scaledDecimal(value: number): { readonly digits: bigint; readonly scale
     scale = 0;
   }
   return { digits, scale };
-}
-
-const LISTED_NAMES = 10;
-
-function listOf(items: readonly string[]): string {
-  const shown = items.slice(0, LISTED_NAMES).join(', ');
-  return items.length > LISTED_NAMES ? `${shown} (+${items.length - LISTED_NAMES} more)` : shown;
 }

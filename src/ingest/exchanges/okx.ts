@@ -38,6 +38,7 @@ import { parseDecimal } from '../decimal';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import { listOf, normalizeSymbols } from '../symbol-list';
 import { UNKNOWN_ASSET } from '../symbols';
 
 export const OKX_WS_URL = 'wss://ws.okx.com:8443/ws/v5/public';
@@ -102,7 +103,7 @@ export class OkxAdapter implements ExchangeAdapter {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
     this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
-    this.configured = [...new Set(options.symbols.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+    this.configured = normalizeSymbols(options.symbols);
     this.subscribed = this.configured;
     this.maxSubscribeBytes = Math.max(1, Math.floor(tuning.maxSubscribeBytes ?? OKX_MAX_SUBSCRIBE_BYTES));
     this.clientHeartbeat = { intervalMs: tuning.pingIntervalMs ?? OKX_PING_INTERVAL_MS, message: 'ping' };
@@ -389,11 +390,4 @@ function textOf(value: unknown): string {
 
 function connIdOf(message: Readonly<Record<string, unknown>>): string {
   return typeof message.connId === 'string' ? ` (connId ${message.connId})` : '';
-}
-
-const LISTED_NAMES = 10;
-
-function listOf(symbols: readonly string[]): string {
-  const shown = symbols.slice(0, LISTED_NAMES).join(', ');
-  return symbols.length > LISTED_NAMES ? `${shown} (+${symbols.length - LISTED_NAMES} more)` : shown;
 }
