@@ -38,14 +38,24 @@ export const UNKNOWN_ASSET = 'UNKNOWN';
 
 const SEPARATORS = ['-', '/', '_'] as const;
 
+/**
+ * Splits on one given separator (`BTC-USD` on `-`); null unless there is exactly one, with text
+ * on both sides. For exchanges that always use the same separator, where any other spelling
+ * (`BTC/USD` on Coinbase, `BTC-USDT-SWAP` on OKX) is not a spot symbol at all.
+ */
+export function splitOn(nativeSymbol: string, separator: string): SymbolInfo | null {
+  const parts = nativeSymbol.split(separator);
+  if (parts.length !== 2) return null;
+  const [base, quote] = parts as [string, string];
+  if (base === '' || quote === '') return null;
+  return { nativeSymbol, base: base.toUpperCase(), quote: quote.toUpperCase() };
+}
+
 /** Splits `BTC-USD`, `BTC/USD` or `BTC_USDT`; null when there is no single separator. */
 export function splitSeparated(nativeSymbol: string): SymbolInfo | null {
   for (const separator of SEPARATORS) {
-    const parts = nativeSymbol.split(separator);
-    if (parts.length !== 2) continue;
-    const [base, quote] = parts as [string, string];
-    if (base === '' || quote === '') return null;
-    return { nativeSymbol, base: base.toUpperCase(), quote: quote.toUpperCase() };
+    // The first separator that occurs exactly once decides, even if a side turns out empty.
+    if (nativeSymbol.split(separator).length === 2) return splitOn(nativeSymbol, separator);
   }
   return null;
 }
@@ -70,5 +80,27 @@ export function deriveSymbolInfo(nativeSymbol: string): SymbolInfo | null {
 
 /** Like `deriveSymbolInfo`, but never fails: an unsplittable symbol becomes `<SYMBOL>/UNKNOWN`. */
 export function deriveSymbolInfoOrUnknown(nativeSymbol: string): SymbolInfo {
-  return deriveSymbolInfo(nativeSymbol) ?? { nativeSymbol, base: nativeSymbol.toUpperCase(), quote: UNKNOWN_ASSET };
+  return deriveSymbolInfo(nativeSymbol) ?? unknownQuote(nativeSymbol);
+}
+
+/** `<SYMBOL>/UNKNOWN`, for a symbol no rule could split: the whole symbol stands as the base. */
+export function unknownQuote(nativeSymbol: string): SymbolInfo {
+  return { nativeSymbol, base: nativeSymbol.toUpperCase(), quote: UNKNOWN_ASSET };
+}
+
+/**
+ * `derive`, run once per symbol and remembered. Adapters ask for a symbol's names on every
+ * ticker, and the answer cannot change once given (market ids are built from it), so the
+ * text is split once, not once per frame.
+ */
+export function rememberDerived(derive: (nativeSymbol: string) => SymbolInfo): (nativeSymbol: string) => SymbolInfo {
+  const derived = new Map<string, SymbolInfo>();
+  return (nativeSymbol) => {
+    let info = derived.get(nativeSymbol);
+    if (!info) {
+      info = derive(nativeSymbol);
+      derived.set(nativeSymbol, info);
+    }
+    return info;
+  };
 }

@@ -26,7 +26,7 @@ import { ACK, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { listOf, normalizeSymbols } from '../symbol-list';
-import { deriveSymbolInfo, deriveSymbolInfoOrUnknown } from '../symbols';
+import { deriveSymbolInfo, deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
 
 export const BINANCE_WS_URL = 'wss://stream.binance.com:9443/stream';
 export const BINANCE_REST_URL = 'https://api.binance.com';
@@ -74,7 +74,7 @@ export class BinanceAdapter implements ExchangeAdapter {
   private readonly timeScale: number;
   private nextRequestId = 1;
   private listed = new Map<string, SymbolInfo>();
-  private readonly derived = new Map<string, SymbolInfo>();
+  private readonly derived = rememberDerived(deriveSymbolInfoOrUnknown);
 
   constructor(options: AdapterOptions, tuning: BinanceTuning = {}) {
     this.exchange = options.exchange;
@@ -103,14 +103,7 @@ export class BinanceAdapter implements ExchangeAdapter {
   }
 
   symbolInfo(nativeSymbol: string): SymbolInfo {
-    const known = this.listed.get(nativeSymbol);
-    if (known) return known;
-    let derived = this.derived.get(nativeSymbol);
-    if (!derived) {
-      derived = deriveSymbolInfoOrUnknown(nativeSymbol);
-      this.derived.set(nativeSymbol, derived);
-    }
-    return derived;
+    return this.listed.get(nativeSymbol) ?? this.derived(nativeSymbol);
   }
 
   async loadSymbols(signal: AbortSignal): Promise<string | null> {

@@ -35,7 +35,7 @@ import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { listOf, normalizeSymbols } from '../symbol-list';
-import { deriveSymbolInfo, deriveSymbolInfoOrUnknown } from '../symbols';
+import { deriveSymbolInfo, deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
 
 export const BYBIT_WS_URL = 'wss://stream.bybit.com/v5/public/spot';
 export const BYBIT_REST_URL = 'https://api.bybit.com';
@@ -101,7 +101,7 @@ export class BybitAdapter implements ExchangeAdapter {
   private readonly requests = new Map<string, readonly string[]>();
   /** Set once instruments-info answered in time; then it decides which symbols are suspect. */
   private listed: Map<string, SymbolInfo> | null = null;
-  private readonly derived = new Map<string, SymbolInfo>();
+  private readonly derived = rememberDerived(deriveSymbolInfoOrUnknown);
 
   constructor(options: AdapterOptions, tuning: BybitTuning = {}) {
     this.exchange = options.exchange;
@@ -147,14 +147,7 @@ export class BybitAdapter implements ExchangeAdapter {
   }
 
   symbolInfo(nativeSymbol: string): SymbolInfo {
-    const known = this.listed?.get(nativeSymbol);
-    if (known) return known;
-    let derived = this.derived.get(nativeSymbol);
-    if (!derived) {
-      derived = deriveSymbolInfoOrUnknown(nativeSymbol);
-      this.derived.set(nativeSymbol, derived);
-    }
-    return derived;
+    return this.listed?.get(nativeSymbol) ?? this.derived(nativeSymbol);
   }
 
   async loadSymbols(signal: AbortSignal): Promise<string | null> {

@@ -42,7 +42,7 @@ import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerFields, TickerPatch } from '../market';
 import { listOf, normalizeSymbols } from '../symbol-list';
-import { UNKNOWN_ASSET } from '../symbols';
+import { rememberDerived, splitOn, unknownQuote } from '../symbols';
 
 export const COINBASE_WS_URL = 'wss://advanced-trade-ws.coinbase.com';
 export const COINBASE_REST_URL = 'https://api.coinbase.com';
@@ -100,7 +100,7 @@ export class CoinbaseAdapter implements ExchangeAdapter {
   /** Products some `subscriptions` ack has listed under `ticker`. */
   private readonly confirmed = new Set<string>();
   private listed = new Map<string, SymbolInfo>();
-  private readonly derived = new Map<string, SymbolInfo>();
+  private readonly derived = rememberDerived((productId) => splitProductId(productId) ?? unknownQuote(productId));
   private gapCount = 0;
   private missedCount = 0;
   private lastResyncAt = -Infinity;
@@ -153,14 +153,7 @@ export class CoinbaseAdapter implements ExchangeAdapter {
   }
 
   symbolInfo(nativeSymbol: string): SymbolInfo {
-    const known = this.listed.get(nativeSymbol);
-    if (known) return known;
-    let derived = this.derived.get(nativeSymbol);
-    if (!derived) {
-      derived = splitProductId(nativeSymbol) ?? { nativeSymbol, base: nativeSymbol.toUpperCase(), quote: UNKNOWN_ASSET };
-      this.derived.set(nativeSymbol, derived);
-    }
-    return derived;
+    return this.listed.get(nativeSymbol) ?? this.derived(nativeSymbol);
   }
 
   async loadSymbols(signal: AbortSignal): Promise<string | null> {
@@ -256,11 +249,7 @@ interface ProductListing {
 
 /** `BTC-USD` -> BTC / USD; null unless there is exactly one `-` with text on both sides. */
 export function splitProductId(productId: string): SymbolInfo | null {
-  const parts = productId.split('-');
-  if (parts.length !== 2) return null;
-  const [base, quote] = parts as [string, string];
-  if (base === '' || quote === '') return null;
-  return { nativeSymbol: productId, base: base.toUpperCase(), quote: quote.toUpperCase() };
+  return splitOn(productId, '-');
 }
 
 // ---------------------------------------------------------------------------------------------

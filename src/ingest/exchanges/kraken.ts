@@ -42,7 +42,7 @@ import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { listOf } from '../symbol-list';
-import { UNKNOWN_ASSET } from '../symbols';
+import { unknownQuote } from '../symbols';
 
 export const KRAKEN_WS_URL = 'wss://ws.kraken.com/v2';
 export const KRAKEN_REST_URL = 'https://api.kraken.com';
@@ -165,7 +165,7 @@ export class KrakenAdapter implements ExchangeAdapter {
     const known = this.listed.get(nativeSymbol);
     if (known) return known;
     const split = splitKrakenSymbol(nativeSymbol);
-    if (split === null) return { nativeSymbol, base: nativeSymbol.toUpperCase(), quote: UNKNOWN_ASSET };
+    if (split === null) return unknownQuote(nativeSymbol);
     return { nativeSymbol, base: split.base.toUpperCase(), quote: split.quote.toUpperCase() };
   }
 

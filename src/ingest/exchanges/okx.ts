@@ -39,7 +39,7 @@ import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { listOf, normalizeSymbols } from '../symbol-list';
-import { UNKNOWN_ASSET } from '../symbols';
+import { rememberDerived, splitOn, unknownQuote } from '../symbols';
 
 export const OKX_WS_URL = 'wss://ws.okx.com:8443/ws/v5/public';
 export const OKX_REST_URL = 'https://www.okx.com';
@@ -97,7 +97,7 @@ export class OkxAdapter implements ExchangeAdapter {
   /** What is subscribed: the configured symbols minus those the instruments list proved unknown. */
   private subscribed: readonly string[];
   private listed = new Map<string, SymbolInfo>();
-  private readonly derived = new Map<string, SymbolInfo>();
+  private readonly derived = rememberDerived((instId) => splitInstId(instId) ?? unknownQuote(instId));
 
   constructor(options: AdapterOptions, tuning: OkxTuning = {}) {
     this.exchange = options.exchange;
@@ -143,14 +143,7 @@ export class OkxAdapter implements ExchangeAdapter {
   }
 
   symbolInfo(nativeSymbol: string): SymbolInfo {
-    const known = this.listed.get(nativeSymbol);
-    if (known) return known;
-    let derived = this.derived.get(nativeSymbol);
-    if (!derived) {
-      derived = splitInstId(nativeSymbol) ?? { nativeSymbol, base: nativeSymbol.toUpperCase(), quote: UNKNOWN_ASSET };
-      this.derived.set(nativeSymbol, derived);
-    }
-    return derived;
+    return this.listed.get(nativeSymbol) ?? this.derived(nativeSymbol);
   }
 
   async loadSymbols(signal: AbortSignal): Promise<string | null> {
@@ -233,11 +226,7 @@ function subscribeText(args: readonly string[]): string {
  * `BTC/USDT`) is not a spot instId and gets null. Only used when the instruments list is not.
  */
 export function splitInstId(instId: string): SymbolInfo | null {
-  const parts = instId.split('-');
-  if (parts.length !== 2) return null;
-  const [base, quote] = parts as [string, string];
-  if (base === '' || quote === '') return null;
-  return { nativeSymbol: instId, base: base.toUpperCase(), quote: quote.toUpperCase() };
+  return splitOn(instId, '-');
 }
 
 // ---------------------------------------------------------------------------------------------
