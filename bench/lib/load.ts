@@ -23,19 +23,23 @@ export interface LoadResult {
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const latencies = new LatencyHistogram();
-  const instance = autocannon({
-    url: options.url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: options.body,
-    connections: options.connections,
-    pipelining: 1,
-    duration: options.durationS,
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: options.body,
+        connections: options.connections,
+        pipelining: 1,
+        duration: options.durationS,
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.record(responseTime);
+    });
   });
-  instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
-    if (statusCode >= 200 && statusCode < 300) latencies.record(responseTime);
-  });
-  const result = await instance;
   return {
     requestsPerSecond: result.requests.average,
     latency: latencies.summary(),

@@ -13,7 +13,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export interface Child<T> {
   readonly info: T;
   readonly process: ChildProcess;
-  stop(): Promise<void>;
+  /** Stops the child (SIGTERM) and resolves with the `DONE <json>` it printed on the way out, if any. */
+  stop(): Promise<unknown>;
 }
 
 /** Runs a TypeScript file under tsx and waits for its READY line. */
@@ -24,6 +25,10 @@ export async function startChild<T>(script: string, env: Record<string, string>,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
+  let done: unknown = null;
+  lines.on('line', (line) => {
+    if (line.startsWith('DONE ')) done = JSON.parse(line.slice(5)) as unknown;
+  });
   const info = await new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not get ready within ${timeoutMs} ms`)), timeoutMs);
     child.once('exit', (code) => reject(new Error(`${script} exited with code ${code} before it was ready`)));
@@ -37,12 +42,15 @@ export async function startChild<T>(script: string, env: Record<string, string>,
     info,
     process: child,
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await new Promise((r) => setImmediate(r)); // let the last stdout lines arrive
+      return done;
     },
   };
 }
@@ -50,6 +58,16 @@ export async function startChild<T>(script: string, env: Record<string, string>,
 /** Called by a child once it is serving. */
 export function announceReady(info: unknown): void {
   process.stdout.write(`READY ${JSON.stringify(info)}\n`);
+}
+
+/** Called by a child on SIGTERM with what it wants to report; then it exits. */
+export function onStop(report: () => Promise<unknown> | unknown): void {
+  process.once('SIGTERM', () => {
+    void Promise.resolve(report()).then(
+      (value) => process.stdout.write(`DONE ${JSON.stringify(value ?? null)}\n`, () => process.exit(0)),
+      () => process.exit(1),
+    );
+  });
 }
 
 /** Resident memory of a process in bytes, from /proc (Linux). */
