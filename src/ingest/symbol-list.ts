@@ -21,3 +21,11 @@ export function listOf(names: readonly string[]): string {
   const shown = names.slice(0, LISTED_NAMES).join(', ');
   return names.length > LISTED_NAMES ? `${shown} (+${names.length - LISTED_NAMES} more)` : shown;
 }
+
+/**
+ * The `loadSymbols` result: its warnings as one log line, or null when nothing needs an
+ * operator's attention (the contract in `adapter.ts`).
+ */
+export function joinWarnings(warnings: readonly string[]): string | null {
+  return warnings.length > 0 ? warnings.join('; ') : null;
+}

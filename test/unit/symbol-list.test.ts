@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listOf, normalizeSymbols } from '../../src/ingest/symbol-list';
+import { joinWarnings, listOf, normalizeSymbols } from '../../src/ingest/symbol-list';
 
 describe('normalizeSymbols', () => {
   it('trims, upper-cases and drops blanks', () => {
@@ -22,5 +22,12 @@ describe('listOf', () => {
 
   it('names the first ten of a longer list and counts the rest', () => {
     expect(listOf(names(13))).toBe('S1, S2, S3, S4, S5, S6, S7, S8, S9, S10 (+3 more)');
+  });
+});
+
+describe('joinWarnings', () => {
+  it('joins warnings into one line, and says nothing when there are none', () => {
+    expect(joinWarnings(['a', 'b'])).toBe('a; b');
+    expect(joinWarnings([])).toBeNull();
   });
 });

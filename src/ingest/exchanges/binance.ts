@@ -25,7 +25,8 @@ import { parseDecimal } from '../decimal';
 import { ACK, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
-import { listOf, normalizeSymbols } from '../symbol-list';
+import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { deriveSymbolInfo, deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
 
 export const BINANCE_WS_URL = 'wss://stream.binance.com:9443/stream';
@@ -79,7 +80,7 @@ export class BinanceAdapter implements ExchangeAdapter {
   constructor(options: AdapterOptions, tuning: BinanceTuning = {}) {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
-    this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
+    this.restUrl = restBase(options.restUrl);
     const unique = normalizeSymbols(options.symbols);
     this.symbols = unique.slice(0, BINANCE_MAX_STREAMS_PER_CONNECTION);
     this.skippedSymbols = unique.slice(BINANCE_MAX_STREAMS_PER_CONNECTION);
@@ -114,13 +115,11 @@ export class BinanceAdapter implements ExchangeAdapter {
       );
     }
     if (this.restUrl !== null) {
-      try {
-        const listed = await this.fetchExchangeInfo(this.restUrl, signal);
-        // Once the caller has given up waiting, markets may already carry derived names; keep them.
-        if (signal.aborted) throw new Error('aborted');
+      const listed = await awaitListing(this.fetchExchangeInfo(this.restUrl, signal), signal);
+      if (listed.ok) {
         const mine = new Map<string, SymbolInfo>();
         for (const symbol of this.symbols) {
-          const info = listed.get(symbol);
+          const info = listed.value.get(symbol);
           if (info) mine.set(symbol, info);
         }
         this.listed = mine;
@@ -130,39 +129,28 @@ export class BinanceAdapter implements ExchangeAdapter {
             `exchangeInfo does not list ${missing.length} configured symbols; Binance accepts their subscriptions but never sends data for them: ${listOf(missing)}`,
           );
         }
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        warnings.push(`exchangeInfo from ${this.restUrl} failed (${reason}); base and quote are derived from the symbol text`);
+      } else {
+        warnings.push(`exchangeInfo from ${this.restUrl} failed (${listed.reason}); base and quote are derived from the symbol text`);
       }
     }
     const unsplittable = this.symbols.filter((symbol) => !this.listed.has(symbol) && deriveSymbolInfo(symbol) === null);
     if (unsplittable.length > 0) {
       warnings.push(`no known quote asset ends these symbols, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
     }
-    return warnings.length > 0 ? warnings.join('; ') : null;
+    return joinWarnings(warnings);
   }
 
   private async fetchExchangeInfo(restUrl: string, signal: AbortSignal): Promise<Map<string, SymbolInfo>> {
     // showPermissionSets=false drops the per-symbol permission lists, most of the payload.
-    const response = await this.fetch(`${restUrl}/api/v3/exchangeInfo?showPermissionSets=false`, {
-      signal,
-      headers: { accept: 'application/json' },
-    });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
-    }
-    const body: unknown = await response.json();
+    const body = await fetchJson(this.fetch, `${restUrl}/api/v3/exchangeInfo?showPermissionSets=false`, signal);
     if (!isRecord(body) || !Array.isArray(body.symbols)) {
       throw new Error(`expected an object with a "symbols" array, got ${isRecord(body) ? `symbols: ${describe(body.symbols)}` : describe(body)}`);
     }
     const listed = new Map<string, SymbolInfo>();
     for (const entry of body.symbols) {
       if (!isRecord(entry)) continue;
-      const { symbol, baseAsset, quoteAsset } = entry;
-      if (typeof symbol !== 'string' || typeof baseAsset !== 'string' || typeof quoteAsset !== 'string') continue;
-      if (symbol === '' || baseAsset === '' || quoteAsset === '') continue;
-      listed.set(symbol, { nativeSymbol: symbol, base: baseAsset.toUpperCase(), quote: quoteAsset.toUpperCase() });
+      const info = listedSymbol(entry, { symbol: 'symbol', base: 'baseAsset', quote: 'quoteAsset' });
+      if (info) listed.set(info.nativeSymbol, info);
     }
     return listed;
   }

@@ -34,7 +34,8 @@ import { parseDecimal } from '../decimal';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
-import { listOf, normalizeSymbols } from '../symbol-list';
+import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { deriveSymbolInfo, deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
 
 export const BYBIT_WS_URL = 'wss://stream.bybit.com/v5/public/spot';
@@ -106,7 +107,7 @@ export class BybitAdapter implements ExchangeAdapter {
   constructor(options: AdapterOptions, tuning: BybitTuning = {}) {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
-    this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
+    this.restUrl = restBase(options.restUrl);
     this.fetch = tuning.fetch ?? fetch;
     this.clientHeartbeat = { intervalMs: tuning.pingIntervalMs ?? BYBIT_PING_INTERVAL_MS, message: BYBIT_PING_MESSAGE };
     const unique = normalizeSymbols(options.symbols);
@@ -158,14 +159,12 @@ export class BybitAdapter implements ExchangeAdapter {
       );
     }
     if (this.restUrl !== null) {
-      try {
-        const instruments = await this.fetchInstruments(this.restUrl, signal);
-        // Once the caller has given up waiting, markets may already carry derived names; keep them.
-        if (signal.aborted) throw new Error('aborted');
+      const instruments = await awaitListing(this.fetchInstruments(this.restUrl, signal), signal);
+      if (instruments.ok) {
         const mine = new Map<string, SymbolInfo>();
         const notTrading: string[] = [];
         for (const symbol of this.symbols) {
-          const instrument = instruments.get(symbol);
+          const instrument = instruments.value.get(symbol);
           if (!instrument) continue;
           mine.set(symbol, instrument.info);
           if (instrument.status !== null && instrument.status !== 'Trading') notTrading.push(`${symbol} (${instrument.status})`);
@@ -178,16 +177,15 @@ export class BybitAdapter implements ExchangeAdapter {
           );
         }
         if (notTrading.length > 0) warnings.push(`listed but not trading, so they may stay silent: ${listOf(notTrading)}`);
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        warnings.push(`instruments-info from ${this.restUrl} failed (${reason}); base and quote are derived from the symbol text`);
+      } else {
+        warnings.push(`instruments-info from ${this.restUrl} failed (${instruments.reason}); base and quote are derived from the symbol text`);
       }
     }
     const unsplittable = this.symbols.filter((symbol) => !this.listed?.has(symbol) && deriveSymbolInfo(symbol) === null);
     if (unsplittable.length > 0) {
       warnings.push(`no known quote asset ends these symbols, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
     }
-    return warnings.length > 0 ? warnings.join('; ') : null;
+    return joinWarnings(warnings);
   }
 
   private remember(reqId: string, args: readonly string[]): void {
@@ -202,15 +200,7 @@ export class BybitAdapter implements ExchangeAdapter {
     signal: AbortSignal,
   ): Promise<Map<string, { readonly info: SymbolInfo; readonly status: string | null }>> {
     // Spot is not paginated: one call lists every trading pair (limit/cursor are ignored).
-    const response = await this.fetch(`${restUrl}/v5/market/instruments-info?category=spot`, {
-      signal,
-      headers: { accept: 'application/json' },
-    });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
-    }
-    const body: unknown = await response.json();
+    const body = await fetchJson(this.fetch, `${restUrl}/v5/market/instruments-info?category=spot`, signal);
     if (!isRecord(body)) throw new Error(`expected a JSON object, got ${describe(body)}`);
     if (body.retCode !== 0) {
       throw new Error(`retCode ${describe(body.retCode)}: ${typeof body.retMsg === 'string' ? body.retMsg : describe(body.retMsg)}`);
@@ -222,13 +212,9 @@ export class BybitAdapter implements ExchangeAdapter {
     const instruments = new Map<string, { readonly info: SymbolInfo; readonly status: string | null }>();
     for (const entry of result.list) {
       if (!isRecord(entry)) continue;
-      const { symbol, baseCoin, quoteCoin, status } = entry;
-      if (typeof symbol !== 'string' || typeof baseCoin !== 'string' || typeof quoteCoin !== 'string') continue;
-      if (symbol === '' || baseCoin === '' || quoteCoin === '') continue;
-      instruments.set(symbol, {
-        info: { nativeSymbol: symbol, base: baseCoin.toUpperCase(), quote: quoteCoin.toUpperCase() },
-        status: typeof status === 'string' ? status : null,
-      });
+      const info = listedSymbol(entry, { symbol: 'symbol', base: 'baseCoin', quote: 'quoteCoin' });
+      if (!info) continue;
+      instruments.set(info.nativeSymbol, { info, status: typeof entry.status === 'string' ? entry.status : null });
     }
     return instruments;
   }

@@ -41,7 +41,8 @@ import { parseDecimal } from '../decimal';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerFields, TickerPatch } from '../market';
-import { listOf, normalizeSymbols } from '../symbol-list';
+import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { rememberDerived, splitOn, unknownQuote } from '../symbols';
 
 export const COINBASE_WS_URL = 'wss://advanced-trade-ws.coinbase.com';
@@ -109,7 +110,7 @@ export class CoinbaseAdapter implements ExchangeAdapter {
   constructor(options: AdapterOptions, tuning: CoinbaseTuning = {}) {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
-    this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
+    this.restUrl = restBase(options.restUrl);
     this.symbols = normalizeSymbols(options.symbols);
     this.productsPerMessage = Math.max(1, Math.floor(tuning.productsPerMessage ?? 100));
     this.resyncCooldownMs = tuning.resyncCooldownMs ?? 60_000;
@@ -163,10 +164,9 @@ export class CoinbaseAdapter implements ExchangeAdapter {
       warnings.push(`Coinbase serves -USDC products from the -USD book and may deliver them as the -USD product id: ${listOf(usdc)}`);
     }
     if (this.restUrl !== null) {
-      try {
-        const listing = await this.fetchProducts(this.restUrl, signal);
-        // Once the caller has given up waiting, markets may already carry derived names; keep them.
-        if (signal.aborted) throw new Error('aborted');
+      const fetched = await awaitListing(this.fetchProducts(this.restUrl, signal), signal);
+      if (fetched.ok) {
+        const listing = fetched.value;
         const mine = new Map<string, SymbolInfo>();
         const notTrading: string[] = [];
         for (const symbol of this.symbols) {
@@ -185,16 +185,15 @@ export class CoinbaseAdapter implements ExchangeAdapter {
           );
         }
         if (notTrading.length > 0) warnings.push(`listed but not online or trading disabled: ${listOf(notTrading)}`);
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        warnings.push(`product listing from ${this.restUrl} failed (${reason}); base and quote are derived by splitting the product id on "-"`);
+      } else {
+        warnings.push(`product listing from ${this.restUrl} failed (${fetched.reason}); base and quote are derived by splitting the product id on "-"`);
       }
     }
     const unsplittable = this.symbols.filter((symbol) => !this.listed.has(symbol) && splitProductId(symbol) === null);
     if (unsplittable.length > 0) {
       warnings.push(`not of the form BASE-QUOTE, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
     }
-    return warnings.length > 0 ? warnings.join('; ') : null;
+    return joinWarnings(warnings);
   }
 
   private noteSequence(sequence: number): void {
@@ -209,26 +208,17 @@ export class CoinbaseAdapter implements ExchangeAdapter {
   }
 
   private async fetchProducts(restUrl: string, signal: AbortSignal): Promise<ProductListing> {
-    const response = await this.fetch(`${restUrl}${COINBASE_PRODUCTS_PATH}?product_type=SPOT`, {
-      signal,
-      headers: { accept: 'application/json' },
-    });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
-    }
-    const body: unknown = await response.json();
+    const body = await fetchJson(this.fetch, `${restUrl}${COINBASE_PRODUCTS_PATH}?product_type=SPOT`, signal);
     if (!isRecord(body) || !Array.isArray(body.products)) {
       throw new Error(`expected an object with a "products" array, got ${isRecord(body) ? `products: ${describe(body.products)}` : describe(body)}`);
     }
     const products = new Map<string, ListedProduct>();
     for (const entry of body.products) {
       if (!isRecord(entry)) continue;
-      const { product_id: id, base_currency_id: base, quote_currency_id: quote } = entry;
-      if (typeof id !== 'string' || typeof base !== 'string' || typeof quote !== 'string') continue;
-      if (id === '' || base === '' || quote === '') continue;
+      const info = listedSymbol(entry, { symbol: 'product_id', base: 'base_currency_id', quote: 'quote_currency_id' });
+      if (!info) continue;
       const trading = entry.status === 'online' && entry.trading_disabled !== true;
-      products.set(id, { info: { nativeSymbol: id, base: base.toUpperCase(), quote: quote.toUpperCase() }, trading });
+      products.set(info.nativeSymbol, { info, trading });
     }
     const total = typeof body.num_products === 'number' ? body.num_products : body.products.length;
     return { products, total, complete: body.products.length >= total };

@@ -41,7 +41,8 @@ import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
-import { listOf } from '../symbol-list';
+import { awaitListing, fetchJson, restBase } from '../rest-metadata';
+import { joinWarnings, listOf } from '../symbol-list';
 import { unknownQuote } from '../symbols';
 
 export const KRAKEN_WS_URL = 'wss://ws.kraken.com/v2';
@@ -130,7 +131,7 @@ export class KrakenAdapter implements ExchangeAdapter {
   constructor(options: AdapterOptions, tuning: KrakenTuning = {}) {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
-    this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
+    this.restUrl = restBase(options.restUrl);
     const rewritten: Array<readonly [string, string]> = [];
     const symbols = new Set<string>();
     for (const configured of options.symbols) {
@@ -176,14 +177,12 @@ export class KrakenAdapter implements ExchangeAdapter {
       warnings.push(`Kraken v2 rejects legacy asset codes, so these configured symbols are subscribed in v2 spelling: ${listOf(pairs)}`);
     }
     if (this.restUrl !== null) {
-      try {
-        const listed = await this.fetchAssetPairs(this.restUrl, signal);
-        // Once the caller has given up waiting, markets may already carry derived names; keep them.
-        if (signal.aborted) throw new Error('aborted');
+      const listed = await awaitListing(this.fetchAssetPairs(this.restUrl, signal), signal);
+      if (listed.ok) {
         const mine = new Map<string, SymbolInfo>();
         const notOnline: string[] = [];
         for (const symbol of this.symbols) {
-          const pair = listed.get(symbol);
+          const pair = listed.value.get(symbol);
           if (!pair) continue;
           mine.set(symbol, { nativeSymbol: symbol, base: pair.base, quote: pair.quote });
           if (pair.status !== 'online') notOnline.push(`${symbol} (${pair.status})`);
@@ -194,26 +193,20 @@ export class KrakenAdapter implements ExchangeAdapter {
           warnings.push(`AssetPairs does not list ${missing.length} configured symbols; Kraken will likely reject their subscriptions: ${listOf(missing)}`);
         }
         if (notOnline.length > 0) warnings.push(`these pairs are not fully online and may send little or no data: ${listOf(notOnline)}`);
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        warnings.push(`AssetPairs from ${this.restUrl} failed (${reason}); base and quote are derived from the symbol text`);
+      } else {
+        warnings.push(`AssetPairs from ${this.restUrl} failed (${listed.reason}); base and quote are derived from the symbol text`);
       }
     }
     const unsplittable = this.symbols.filter((symbol) => !this.listed.has(symbol) && splitKrakenSymbol(symbol) === null);
     if (unsplittable.length > 0) {
       warnings.push(`these symbols are not BASE/QUOTE, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
     }
-    return warnings.length > 0 ? warnings.join('; ') : null;
+    return joinWarnings(warnings);
   }
 
   /** v2 symbol -> base, quote (common codes) and trading status, from `GET /0/public/AssetPairs`. */
   private async fetchAssetPairs(restUrl: string, signal: AbortSignal): Promise<Map<string, ListedPair>> {
-    const response = await this.fetch(`${restUrl}/0/public/AssetPairs`, { signal, headers: { accept: 'application/json' } });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
-    }
-    const body: unknown = await response.json();
+    const body = await fetchJson(this.fetch, `${restUrl}/0/public/AssetPairs`, signal);
     if (!isRecord(body)) throw new Error(`expected a JSON object, got ${describe(body)}`);
     // Kraken reports failures in the body (often with HTTP 200): {"error":["EService:Unavailable"]}.
     const { error, result } = body;

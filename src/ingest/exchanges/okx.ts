@@ -38,7 +38,8 @@ import { parseDecimal } from '../decimal';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
-import { listOf, normalizeSymbols } from '../symbol-list';
+import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { rememberDerived, splitOn, unknownQuote } from '../symbols';
 
 export const OKX_WS_URL = 'wss://ws.okx.com:8443/ws/v5/public';
@@ -102,7 +103,7 @@ export class OkxAdapter implements ExchangeAdapter {
   constructor(options: AdapterOptions, tuning: OkxTuning = {}) {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
-    this.restUrl = options.restUrl === null ? null : options.restUrl.replace(/\/+$/, '');
+    this.restUrl = restBase(options.restUrl);
     this.configured = normalizeSymbols(options.symbols);
     this.subscribed = this.configured;
     this.maxSubscribeBytes = Math.max(1, Math.floor(tuning.maxSubscribeBytes ?? OKX_MAX_SUBSCRIBE_BYTES));
@@ -149,15 +150,14 @@ export class OkxAdapter implements ExchangeAdapter {
   async loadSymbols(signal: AbortSignal): Promise<string | null> {
     const warnings: string[] = [];
     if (this.restUrl !== null) {
-      try {
-        const instruments = await this.fetchInstruments(this.restUrl, signal);
-        // Once the caller has given up waiting, the socket may already be subscribing with
-        // derived names; changing names or the symbol list now would split a market in two.
-        if (signal.aborted) throw new Error('aborted');
+      // A late list is dropped (see awaitListing): by then the socket may already be subscribing
+      // with derived names, and changing names or the symbol list would split a market in two.
+      const instruments = await awaitListing(this.fetchInstruments(this.restUrl, signal), signal);
+      if (instruments.ok) {
         const mine = new Map<string, SymbolInfo>();
         const notLive: string[] = [];
         for (const symbol of this.configured) {
-          const instrument = instruments.get(symbol);
+          const instrument = instruments.value.get(symbol);
           if (!instrument) continue;
           mine.set(symbol, instrument.info);
           if (instrument.state !== 'live') notLive.push(`${symbol} (${instrument.state})`);
@@ -173,28 +173,19 @@ export class OkxAdapter implements ExchangeAdapter {
         if (notLive.length > 0) {
           warnings.push(`${notLive.length} configured symbols are listed but not trading, and may send nothing until they are: ${listOf(notLive)}`);
         }
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        warnings.push(`instruments from ${this.restUrl} failed (${reason}); base and quote are derived from the instId text`);
+      } else {
+        warnings.push(`instruments from ${this.restUrl} failed (${instruments.reason}); base and quote are derived from the instId text`);
       }
     }
     const unsplittable = this.subscribed.filter((symbol) => !this.listed.has(symbol) && splitInstId(symbol) === null);
     if (unsplittable.length > 0) {
       warnings.push(`these are not spot instIds of the form BASE-QUOTE, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
     }
-    return warnings.length > 0 ? warnings.join('; ') : null;
+    return joinWarnings(warnings);
   }
 
   private async fetchInstruments(restUrl: string, signal: AbortSignal): Promise<Map<string, { info: SymbolInfo; state: string }>> {
-    const response = await this.fetch(`${restUrl}/api/v5/public/instruments?instType=SPOT`, {
-      signal,
-      headers: { accept: 'application/json' },
-    });
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new Error(`HTTP ${response.status}`);
-    }
-    const body: unknown = await response.json();
+    const body = await fetchJson(this.fetch, `${restUrl}/api/v5/public/instruments?instType=SPOT`, signal);
     if (!isRecord(body)) throw new Error(`expected a JSON object, got ${describe(body)}`);
     // OKX reports failures in the body too: `code` is "0" only on success.
     if (body.code !== '0') throw new Error(`OKX code ${describe(body.code)}: ${typeof body.msg === 'string' ? body.msg : describe(body.msg)}`);
@@ -202,13 +193,9 @@ export class OkxAdapter implements ExchangeAdapter {
     const instruments = new Map<string, { info: SymbolInfo; state: string }>();
     for (const entry of body.data) {
       if (!isRecord(entry)) continue;
-      const { instId, baseCcy, quoteCcy, state } = entry;
-      if (typeof instId !== 'string' || typeof baseCcy !== 'string' || typeof quoteCcy !== 'string') continue;
-      if (instId === '' || baseCcy === '' || quoteCcy === '') continue;
-      instruments.set(instId, {
-        info: { nativeSymbol: instId, base: baseCcy.toUpperCase(), quote: quoteCcy.toUpperCase() },
-        state: typeof state === 'string' ? state : 'unknown',
-      });
+      const info = listedSymbol(entry, { symbol: 'instId', base: 'baseCcy', quote: 'quoteCcy' });
+      if (!info) continue;
+      instruments.set(info.nativeSymbol, { info, state: typeof entry.state === 'string' ? entry.state : 'unknown' });
     }
     return instruments;
   }
