@@ -21,7 +21,7 @@
  * Binance's way of saying that side of the book is empty, so it becomes null.
  */
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
-import { parseDecimal } from '../decimal';
+import { readDecimalField } from '../decimal-field';
 import { ACK, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
@@ -249,33 +249,19 @@ function readTicker(
   if (typeof time !== 'number' || !Number.isFinite(time) || time <= 0) {
     return fail(`${where}: expected event time "E" as a positive number, got ${describe(time)}`);
   }
-  const price = readDecimal(event, 'c', 'last price', where);
+  const price = readDecimalField(event, 'c', 'last price', where);
   if (!price.ok) return price;
   if (price.value === undefined) return fail(`${where}: required field "c" (last price) is missing`);
   if (price.value <= 0) return fail(`${where}: field "c" (last price) must be positive, got ${describe(event.c)}`);
 
   const fields: { -readonly [K in TickerField]?: number | null } = { price: price.value };
   for (const [wire, field, meaning] of type === '24hrTicker' ? FULL_TICKER_FIELDS : MINI_TICKER_FIELDS) {
-    const value = readDecimal(event, wire, meaning, where);
+    const value = readDecimalField(event, wire, meaning, where);
     if (!value.ok) return value;
     if (value.value === undefined) continue;
     fields[field] = (field === 'bid' || field === 'ask') && value.value === 0 ? null : value.value;
   }
   return { ok: true, value: { nativeSymbol: symbol, eventTime: time * timeScale, fields } };
-}
-
-function readDecimal(
-  event: Readonly<Record<string, unknown>>,
-  key: string,
-  meaning: string,
-  where: string,
-): Result<number | undefined> {
-  const raw = event[key];
-  if (raw === undefined) return { ok: true, value: undefined };
-  if (typeof raw !== 'string') return fail(`${where}: expected "${key}" (${meaning}) as a decimal string, got ${describe(raw)}`);
-  const value = parseDecimal(raw);
-  if (value === null) return fail(`${where}: field "${key}" (${meaning}) is not a decimal number: ${describe(raw)}`);
-  return { ok: true, value };
 }
 
 function readError(body: Readonly<Record<string, unknown>>, id: unknown): FrameEvent {

@@ -31,6 +31,7 @@
  */
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { parseDecimal } from '../decimal';
+import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
@@ -388,13 +389,7 @@ function readBestLevel(data: Message, key: 'b' | 'a', meaning: string, topic: st
 
 /** undefined: absent; null: sent as "" (Bybit's "no value"); else the number. */
 function readDecimal(data: Message, key: string, meaning: string, topic: string): Result<number | null | undefined> {
-  const raw = data[key];
-  if (raw === undefined) return { ok: true, value: undefined };
-  if (typeof raw !== 'string') return fail(`${topic}: expected "${key}" (${meaning}) as a decimal string, got ${describe(raw)}`);
-  if (raw === '') return { ok: true, value: null };
-  const value = parseDecimal(raw);
-  if (value === null) return fail(`${topic}: field "${key}" (${meaning}) is not a decimal number: ${describe(raw)}`);
-  return { ok: true, value };
+  return data[key] === '' ? { ok: true, value: null } : readDecimalField(data, key, meaning, topic);
 }
 
 /**

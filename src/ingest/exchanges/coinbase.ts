@@ -37,7 +37,7 @@
  * own `price_percent_chg_24_h`, already in percent.
  */
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
-import { parseDecimal } from '../decimal';
+import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerFields, TickerPatch } from '../market';
@@ -414,14 +414,10 @@ function readTicker(ticker: unknown, eventTime: number, at: string): Result<Tick
   return { ok: true, value: { nativeSymbol: product, eventTime, fields } };
 }
 
-/** A decimal string, or null when the field is absent. */
+/** A decimal string, or null when the field is absent: every ticker is complete, so absent is known-missing. */
 function readDecimal(ticker: Readonly<Record<string, unknown>>, key: string, meaning: string, where: string): Result<number | null> {
-  const raw = ticker[key];
-  if (raw === undefined) return { ok: true, value: null };
-  if (typeof raw !== 'string') return fail(`${where}: expected "${key}" (${meaning}) as a decimal string, got ${describe(raw)}`);
-  const value = parseDecimal(raw);
-  if (value === null) return fail(`${where}: field "${key}" (${meaning}) is not a decimal number: ${describe(raw)}`);
-  return { ok: true, value };
+  const read = readDecimalField(ticker, key, meaning, where);
+  return read.ok ? { ok: true, value: read.value ?? null } : read;
 }
 
 /** The product ids an ack lists under `ticker` (the last event wins: each lists everything). */

@@ -34,7 +34,7 @@
  * `Market` and are not read.
  */
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
-import { parseDecimal } from '../decimal';
+import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
@@ -347,13 +347,7 @@ function readTicker(item: unknown, subscribedId: string | null, where: string): 
 
 /** undefined: absent; null: the empty string OKX sends for "no value"; else the number. */
 function readDecimal(item: Readonly<Record<string, unknown>>, key: string, meaning: string, where: string): Result<number | null | undefined> {
-  const raw = item[key];
-  if (raw === undefined) return { ok: true, value: undefined };
-  if (typeof raw !== 'string') return fail(`${where}: expected "${key}" (${meaning}) as a decimal string, got ${describe(raw)}`);
-  if (raw === '') return { ok: true, value: null };
-  const value = parseDecimal(raw);
-  if (value === null) return fail(`${where}: field "${key}" (${meaning}) is not a decimal number: ${describe(raw)}`);
-  return { ok: true, value };
+  return item[key] === '' ? { ok: true, value: null } : readDecimalField(item, key, meaning, where);
 }
 
 /** Error texts can echo a whole request (60012 does); keep enough to name the instId, not all of it. */
