@@ -26,6 +26,7 @@ import { ACK, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { inBatches, perRequestLimit } from '../subscribe-batches';
 import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { deriveSymbolInfo, deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
 
@@ -84,19 +85,14 @@ export class BinanceAdapter implements ExchangeAdapter {
     const unique = normalizeSymbols(options.symbols);
     this.symbols = unique.slice(0, BINANCE_MAX_STREAMS_PER_CONNECTION);
     this.skippedSymbols = unique.slice(BINANCE_MAX_STREAMS_PER_CONNECTION);
-    this.streamsPerMessage = Math.max(1, Math.floor(tuning.streamsPerMessage ?? 200));
+    this.streamsPerMessage = perRequestLimit(tuning.streamsPerMessage, 200);
     this.fetch = tuning.fetch ?? fetch;
     this.timeScale = usesMicroseconds(options.wsUrl) ? 0.001 : 1;
   }
 
   subscribeMessages(): string[] {
     const streams = this.symbols.map((symbol) => `${symbol.toLowerCase()}@ticker`);
-    const messages: string[] = [];
-    for (let i = 0; i < streams.length; i += this.streamsPerMessage) {
-      const params = streams.slice(i, i + this.streamsPerMessage);
-      messages.push(JSON.stringify({ method: 'SUBSCRIBE', params, id: this.nextRequestId++ }));
-    }
-    return messages;
+    return inBatches(streams, this.streamsPerMessage).map((params) => JSON.stringify({ method: 'SUBSCRIBE', params, id: this.nextRequestId++ }));
   }
 
   parse(frame: string): FrameEvent {

@@ -42,6 +42,7 @@ import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerFields, TickerPatch } from '../market';
 import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { inBatches, perRequestLimit } from '../subscribe-batches';
 import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { rememberDerived, splitOn, unknownQuote } from '../symbols';
 
@@ -112,19 +113,17 @@ export class CoinbaseAdapter implements ExchangeAdapter {
     this.wsUrl = options.wsUrl;
     this.restUrl = restBase(options.restUrl);
     this.symbols = normalizeSymbols(options.symbols);
-    this.productsPerMessage = Math.max(1, Math.floor(tuning.productsPerMessage ?? 100));
+    this.productsPerMessage = perRequestLimit(tuning.productsPerMessage, 100);
     this.resyncCooldownMs = tuning.resyncCooldownMs ?? 60_000;
     this.fetch = tuning.fetch ?? fetch;
     this.now = tuning.now ?? Date.now;
   }
 
   subscribeMessages(): string[] {
-    const messages = [JSON.stringify({ type: 'subscribe', channel: 'heartbeats' })];
-    for (let i = 0; i < this.symbols.length; i += this.productsPerMessage) {
-      const productIds = this.symbols.slice(i, i + this.productsPerMessage);
-      messages.push(JSON.stringify({ type: 'subscribe', product_ids: productIds, channel: 'ticker' }));
-    }
-    return messages;
+    return [
+      JSON.stringify({ type: 'subscribe', channel: 'heartbeats' }),
+      ...inBatches(this.symbols, this.productsPerMessage).map((productIds) => JSON.stringify({ type: 'subscribe', product_ids: productIds, channel: 'ticker' })),
+    ];
   }
 
   parse(frame: string): FrameEvent {

@@ -42,6 +42,7 @@ import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { awaitListing, fetchJson, restBase } from '../rest-metadata';
+import { inBatches, perRequestLimit } from '../subscribe-batches';
 import { joinWarnings, listOf } from '../symbol-list';
 import { unknownQuote } from '../symbols';
 
@@ -143,19 +144,16 @@ export class KrakenAdapter implements ExchangeAdapter {
     }
     this.symbols = [...symbols];
     this.rewrittenSymbols = rewritten;
-    this.symbolsPerMessage = Math.max(1, Math.floor(tuning.symbolsPerMessage ?? KRAKEN_SYMBOLS_PER_MESSAGE));
+    this.symbolsPerMessage = perRequestLimit(tuning.symbolsPerMessage, KRAKEN_SYMBOLS_PER_MESSAGE);
     this.clientHeartbeat = { intervalMs: tuning.pingIntervalMs ?? KRAKEN_PING_INTERVAL_MS, message: KRAKEN_PING_MESSAGE };
     this.fetch = tuning.fetch ?? fetch;
   }
 
   subscribeMessages(): string[] {
-    const messages: string[] = [];
-    for (let i = 0; i < this.symbols.length; i += this.symbolsPerMessage) {
-      const symbol = this.symbols.slice(i, i + this.symbolsPerMessage);
+    return inBatches(this.symbols, this.symbolsPerMessage).map((symbol) => {
       const params = { channel: 'ticker', symbol, event_trigger: 'trades', snapshot: true };
-      messages.push(JSON.stringify({ method: 'subscribe', params, req_id: this.nextRequestId++ }));
-    }
-    return messages;
+      return JSON.stringify({ method: 'subscribe', params, req_id: this.nextRequestId++ });
+    });
   }
 
   parse(frame: string): FrameEvent {

@@ -39,6 +39,7 @@ import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerField, TickerPatch } from '../market';
 import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { perRequestLimit } from '../subscribe-batches';
 import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { rememberDerived, splitOn, unknownQuote } from '../symbols';
 
@@ -106,7 +107,7 @@ export class OkxAdapter implements ExchangeAdapter {
     this.restUrl = restBase(options.restUrl);
     this.configured = normalizeSymbols(options.symbols);
     this.subscribed = this.configured;
-    this.maxSubscribeBytes = Math.max(1, Math.floor(tuning.maxSubscribeBytes ?? OKX_MAX_SUBSCRIBE_BYTES));
+    this.maxSubscribeBytes = perRequestLimit(tuning.maxSubscribeBytes, OKX_MAX_SUBSCRIBE_BYTES);
     this.clientHeartbeat = { intervalMs: tuning.pingIntervalMs ?? OKX_PING_INTERVAL_MS, message: 'ping' };
     this.fetch = tuning.fetch ?? fetch;
   }
