@@ -9,7 +9,7 @@
  *   POSTGRES_URL     PostgreSQL for the baseline (default postgres://postgres@127.0.0.1:5432/test)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { startLocalRedis } from '../src/redis/local-server';
 import type { ScenarioContext } from './lib/context';
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     'shared and noisy.',
   ].join('\n');
   const body = reports.map((r) => renderScenario(r, (chart) => `bench/charts/${chart.file}`)).join('\n\n');
-  writeFileSync(join(ROOT, process.env.BENCH_OUT ?? 'BENCHMARKS.md'), `${header}\n\n${body}\n`);
+  writeFileSync(resolve(ROOT, process.env.BENCH_OUT ?? 'BENCHMARKS.md'), `${header}\n\n${body}\n`);
   process.stderr.write('[bench] wrote BENCHMARKS.md and bench/charts/\n');
 }
 
