@@ -24,11 +24,12 @@ import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { readDecimalField } from '../decimal-field';
 import { ACK, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../market';
 import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
 import { inBatches, perRequestLimit } from '../subscribe-batches';
 import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { deriveSymbolInfo, deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
+import { readTickerFields, type WireFieldTable } from '../ticker-fields';
 
 export const BINANCE_WS_URL = 'wss://stream.binance.com:9443/stream';
 export const BINANCE_REST_URL = 'https://api.binance.com';
@@ -156,7 +157,7 @@ export class BinanceAdapter implements ExchangeAdapter {
 // Frames
 
 /** Wire field -> normalized field, with the wire meaning for error messages. */
-const FULL_TICKER_FIELDS: ReadonlyArray<readonly [string, TickerField, string]> = [
+const FULL_TICKER_FIELDS: WireFieldTable = [
   ['b', 'bid', 'best bid'],
   ['a', 'ask', 'best ask'],
   ['o', 'open24h', 'open'],
@@ -250,14 +251,10 @@ function readTicker(
   if (price.value === undefined) return fail(`${where}: required field "c" (last price) is missing`);
   if (price.value <= 0) return fail(`${where}: field "c" (last price) must be positive, got ${describe(event.c)}`);
 
-  const fields: { -readonly [K in TickerField]?: number | null } = { price: price.value };
-  for (const [wire, field, meaning] of type === '24hrTicker' ? FULL_TICKER_FIELDS : MINI_TICKER_FIELDS) {
-    const value = readDecimalField(event, wire, meaning, where);
-    if (!value.ok) return value;
-    if (value.value === undefined) continue;
-    fields[field] = (field === 'bid' || field === 'ask') && value.value === 0 ? null : value.value;
-  }
-  return { ok: true, value: { nativeSymbol: symbol, eventTime: time * timeScale, fields } };
+  const table = type === '24hrTicker' ? FULL_TICKER_FIELDS : MINI_TICKER_FIELDS;
+  const fields = readTickerFields(table, { price: price.value }, (wire, meaning) => readDecimalField(event, wire, meaning, where));
+  if (!fields.ok) return fields;
+  return { ok: true, value: { nativeSymbol: symbol, eventTime: time * timeScale, fields: fields.value } };
 }
 
 function readError(body: Readonly<Record<string, unknown>>, id: unknown): FrameEvent {

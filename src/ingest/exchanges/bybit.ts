@@ -34,10 +34,11 @@ import { parseDecimal } from '../decimal';
 import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../market';
 import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
 import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { deriveSymbolInfo, deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
+import { type TickerFieldValues, type WireFieldTable } from '../ticker-fields';
 
 export const BYBIT_WS_URL = 'wss://stream.bybit.com/v5/public/spot';
 export const BYBIT_REST_URL = 'https://api.bybit.com';
@@ -244,14 +245,13 @@ function withinArgsBudget(symbols: readonly string[]): { kept: string[]; skipped
 // ---------------------------------------------------------------------------------------------
 // Frames
 
-type Fields = { -readonly [K in TickerField]?: number | null };
 type Message = Readonly<Record<string, unknown>>;
 
 const TICKER_PREFIX = 'tickers.';
 const BOOK_PREFIX = 'orderbook.1.';
 
 /** Ticker wire field -> normalized field, with the wire meaning for error messages. */
-const TICKER_FIELDS: ReadonlyArray<readonly [string, TickerField, string]> = [
+const TICKER_FIELDS: WireFieldTable = [
   ['prevPrice24h', 'open24h', 'price 24 h ago'],
   ['highPrice24h', 'high24h', '24 h high'],
   ['lowPrice24h', 'low24h', '24 h low'],
@@ -311,7 +311,7 @@ function readTicker(message: Message, topic: string, symbol: string): Result<Tic
   const { eventTime, data, snapshot } = envelope.value;
   const price = readDecimal(data, 'lastPrice', 'last price', topic);
   if (!price.ok) return price;
-  const fields: Fields = {};
+  const fields: TickerFieldValues = {};
   if (price.value === undefined || price.value === null) {
     // A delta (linear-style; spot sends none) may leave the price out; a snapshot may not.
     if (snapshot) return fail(`${topic}: required field "lastPrice" is ${price.value === null ? 'empty' : 'missing'}`);

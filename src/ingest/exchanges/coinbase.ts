@@ -40,11 +40,12 @@ import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerFields, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../market';
 import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
 import { inBatches, perRequestLimit } from '../subscribe-batches';
 import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { rememberDerived, splitOn, unknownQuote } from '../symbols';
+import { readTickerFields } from '../ticker-fields';
 
 export const COINBASE_WS_URL = 'wss://advanced-trade-ws.coinbase.com';
 export const COINBASE_REST_URL = 'https://api.coinbase.com';
@@ -399,18 +400,12 @@ function readTicker(ticker: unknown, eventTime: number, at: string): Result<Tick
   if (price.value === null) return fail(`${where}: required field "price" (last price) is missing`);
   if (price.value <= 0) return fail(`${where}: field "price" (last price) must be positive, got ${describe(ticker.price)}`);
 
-  const fields: { -readonly [K in keyof TickerFields]?: number | null } = {
-    price: price.value,
-    open24h: null,
-    quoteVolume24h: null,
-    change24h: null,
-  };
-  for (const [wire, field, meaning] of TICKER_FIELDS) {
-    const value = readDecimal(ticker, wire, meaning, where);
-    if (!value.ok) return value;
-    fields[field] = (field === 'bid' || field === 'ask') && value.value === 0 ? null : value.value;
-  }
-  return { ok: true, value: { nativeSymbol: product, eventTime, fields } };
+  // open24h, quoteVolume24h and change24h are never sent (see the top of this file); an absent
+  // mapped field reads as null (see readDecimal), so every field of the patch is set.
+  const known = { price: price.value, open24h: null, quoteVolume24h: null, change24h: null };
+  const fields = readTickerFields(TICKER_FIELDS, known, (wire, meaning) => readDecimal(ticker, wire, meaning, where));
+  if (!fields.ok) return fields;
+  return { ok: true, value: { nativeSymbol: product, eventTime, fields: fields.value } };
 }
 
 /** A decimal string, or null when the field is absent: every ticker is complete, so absent is known-missing. */

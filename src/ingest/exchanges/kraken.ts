@@ -40,11 +40,12 @@
 import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../market';
 import { awaitListing, fetchJson, restBase } from '../rest-metadata';
 import { inBatches, perRequestLimit } from '../subscribe-batches';
 import { joinWarnings, listOf } from '../symbol-list';
 import { unknownQuote } from '../symbols';
+import { readTickerFields, type WireFieldTable } from '../ticker-fields';
 
 export const KRAKEN_WS_URL = 'wss://ws.kraken.com/v2';
 export const KRAKEN_REST_URL = 'https://api.kraken.com';
@@ -234,7 +235,7 @@ interface ListedPair {
 // Frames
 
 /** Optional wire fields -> normalized fields, with the wire meaning for error messages. */
-const TICKER_FIELDS: ReadonlyArray<readonly [string, TickerField, string]> = [
+const TICKER_FIELDS: WireFieldTable = [
   ['bid', 'bid', 'best bid'],
   ['ask', 'ask', 'best ask'],
   ['high', 'high24h', '24h high'],
@@ -346,13 +347,9 @@ function readTicker(item: unknown): Result<TickerPatch> {
   if (last.value <= 0) return fail(`${symbol}: "last" (last trade price) must be positive, got ${describe(item.last)}`);
 
   // Quote volume is never sent, and each ticker is complete, so say so explicitly.
-  const fields: { -readonly [K in TickerField]?: number | null } = { price: last.value, quoteVolume24h: null };
-  for (const [wire, field, meaning] of TICKER_FIELDS) {
-    const value = readNumber(item, wire, meaning, symbol);
-    if (!value.ok) return value;
-    if (value.value === undefined) continue;
-    fields[field] = (field === 'bid' || field === 'ask') && value.value === 0 ? null : value.value;
-  }
+  const read = readTickerFields(TICKER_FIELDS, { price: last.value, quoteVolume24h: null }, (wire, meaning) => readNumber(item, wire, meaning, symbol));
+  if (!read.ok) return read;
+  const fields = read.value;
   const change = fields.change24h;
   if (change !== undefined && change !== null) {
     const open = decimalDifference(last.value, change);

@@ -37,11 +37,12 @@ import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
 import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerField, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../market';
 import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
 import { perRequestLimit } from '../subscribe-batches';
 import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
 import { rememberDerived, splitOn, unknownQuote } from '../symbols';
+import { readTickerFields, type WireFieldTable } from '../ticker-fields';
 
 export const OKX_WS_URL = 'wss://ws.okx.com:8443/ws/v5/public';
 export const OKX_REST_URL = 'https://www.okx.com';
@@ -226,7 +227,7 @@ const RATE_LIMIT_CODES = new Set(['60014']);
 const SERVICE_UPGRADE_NOTICE = '64008';
 
 /** Wire field -> normalized field, with the wire meaning for error messages. */
-const TICKER_FIELDS: ReadonlyArray<readonly [string, TickerField, string]> = [
+const TICKER_FIELDS: WireFieldTable = [
   ['bidPx', 'bid', 'best bid'],
   ['askPx', 'ask', 'best ask'],
   ['open24h', 'open24h', '24h open'],
@@ -336,14 +337,9 @@ function readTicker(item: unknown, subscribedId: string | null, where: string): 
   if (last.value === null) return fail(`${where}: required field "last" (last price) is empty`);
   if (last.value <= 0) return fail(`${where}: field "last" (last price) must be positive, got ${describe(item.last)}`);
 
-  const fields: { -readonly [K in TickerField]?: number | null } = { price: last.value };
-  for (const [wire, field, meaning] of TICKER_FIELDS) {
-    const value = readDecimal(item, wire, meaning, where);
-    if (!value.ok) return value;
-    if (value.value === undefined) continue;
-    fields[field] = (field === 'bid' || field === 'ask') && value.value === 0 ? null : value.value;
-  }
-  return { ok: true, value: { nativeSymbol: instId, eventTime: Number(ts), fields } };
+  const fields = readTickerFields(TICKER_FIELDS, { price: last.value }, (wire, meaning) => readDecimal(item, wire, meaning, where));
+  if (!fields.ok) return fields;
+  return { ok: true, value: { nativeSymbol: instId, eventTime: Number(ts), fields: fields.value } };
 }
 
 /** undefined: absent; null: the empty string OKX sends for "no value"; else the number. */
