@@ -21,14 +21,15 @@
  * is refused with code 2 and changes nothing; after `shutdownNotice()` connections are
  * closed with 1001.
  *
- * Test hooks: `push`, `sendRaw`, `dropConnections`, `stall`, `shutdownNotice`,
- * `rejectUpgrades`, `setRestAvailable`, `connections`, `stats`, `close`.
+ * Test hooks: `push`, `shutdownNotice`, `rejectUpgrades`, `subscribers`, `stats`, and those
+ * of every local exchange (`local-exchange-server.ts`): `sendRaw`, `dropConnections`, `stall`,
+ * `setRestAvailable` (`exchangeInfo` answers 503), `connections`, `close`.
  */
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WebSocket } from 'ws';
 import { isRecord } from '../json-frame';
-import { TimerSet, type TimerHandle } from '../timer-set';
+import { ArrivalWindow } from './arrival-window';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from './local-exchange-server';
 import { SimMarkets, type BinanceTickerEvent, type SimSymbol } from './sim-markets';
 
 export type { BinanceTickerEvent, SimSymbol } from './sim-markets';
@@ -84,78 +85,45 @@ export interface SimStats {
   readonly exchangeInfoRequests: number;
 }
 
-interface Client {
-  readonly ws: WebSocket;
+interface Client extends LocalClient {
   combined: boolean;
   readonly streams: Set<string>;
-  /** Arrival times of inbound frames within the last second. */
-  readonly inbound: number[];
-  /** Stalled connections send nothing at all, not even pings or acks. */
-  stalled: boolean;
+  /** Inbound frames within the last second, pings and pongs included. */
+  readonly inbound: ArrivalWindow;
   lastPongAt: number;
-  ageTimer: TimerHandle | null;
 }
 
 const METHODS = ['SUBSCRIBE', 'UNSUBSCRIBE', 'LIST_SUBSCRIPTIONS', 'SET_PROPERTY', 'GET_PROPERTY'] as const;
 type Method = (typeof METHODS)[number];
 type Reply = { readonly result: unknown; readonly id: unknown } | { readonly code: number; readonly msg: string; readonly id?: unknown };
 
-export class BinanceSim implements SimEndpoint {
+export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoint {
   /** Combined-stream endpoint. */
   readonly wsUrl: string;
   /** Raw-stream endpoint. */
   readonly rawWsUrl: string;
-  readonly restUrl: string;
   readonly symbols: readonly SimSymbol[];
 
   private readonly markets: SimMarkets;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  private readonly clients = new Set<Client>();
   private readonly byStream = new Map<string, Set<Client>>();
-  private readonly timers = new TimerSet();
   private refusal: { readonly status: number; readonly retryAfterSeconds: number | null } | null = null;
-  private restAvailable = true;
   private counters = { upgrades: 0, refusedUpgrades: 0, rateLimitCloses: 0, pongs: 0, requests: 0, peakInboundPerSecond: 0, exchangeInfoRequests: 0 };
-  private closing: Promise<void> | null = null;
 
   /** Starts a simulator and resolves once it listens. */
   static async start(options: BinanceSimOptions = {}): Promise<BinanceSim> {
-    const server = createServer();
-    const host = options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address !== null ? address.port : 0;
-    return new BinanceSim(server, host, port, options);
+    return new BinanceSim(await listen(options), options);
   }
 
-  private constructor(
-    private readonly server: Server,
-    host: string,
-    readonly port: number,
-    private readonly options: BinanceSimOptions,
-  ) {
+  private constructor(listening: Listening, private readonly options: BinanceSimOptions) {
+    super(listening, 'application/json;charset=UTF-8');
     this.markets = new SimMarkets(options.markets ?? 300, options.seed ?? 1);
     this.symbols = this.markets.list;
-    this.wsUrl = `ws://${host}:${port}/stream`;
-    this.rawWsUrl = `ws://${host}:${port}/ws`;
-    this.restUrl = `http://${host}:${port}`;
-    server.on('request', (request, response) => this.onHttp(request, response));
-    server.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
+    this.wsUrl = this.wsUrlAt('/stream');
+    this.rawWsUrl = this.wsUrlAt('/ws');
     const tickMs = options.tickMs ?? 1000;
     if (tickMs > 0) this.startTicking(tickMs);
     const pingMs = options.pingIntervalMs ?? 20_000;
     if (pingMs > 0) this.timers.interval(pingMs, () => this.pingAll());
-  }
-
-  /** Open WebSocket connections. */
-  get connections(): number {
-    return this.clients.size;
   }
 
   get stats(): SimStats {
@@ -177,35 +145,14 @@ export class BinanceSim implements SimEndpoint {
     return { event, delivered: this.deliver(tickerStream(symbol), event) };
   }
 
-  /** Sends any frame (text, or binary for a Buffer) to every connection. Returns how many got it. */
-  sendRaw(data: string | Buffer): number {
-    let sent = 0;
-    for (const client of this.clients) if (this.send(client, data)) sent++;
-    return sent;
-  }
-
-  /** Cuts every connection without a close frame, like a network failure. */
-  dropConnections(): void {
-    for (const client of this.clients) client.ws.terminate();
-  }
-
-  /** Current connections go silent (no data, pings or replies); new connections behave normally. */
-  stall(): void {
-    for (const client of this.clients) client.stalled = true;
-  }
-
   /**
    * Sends `serverShutdown` to every connection and closes them (1001) after `closeAfterMs`
    * (default 1000; null leaves them open).
    */
   shutdownNotice(options: { readonly closeAfterMs?: number | null } = {}): void {
-    const closeAfterMs = options.closeAfterMs === undefined ? 1000 : options.closeAfterMs;
     const event = { e: 'serverShutdown', E: Date.now() };
-    for (const client of this.clients) {
-      const text = client.combined ? JSON.stringify({ stream: '!serverShutdown', data: event }) : JSON.stringify(event);
-      this.send(client, text);
-      if (closeAfterMs !== null) this.timers.timeout(closeAfterMs, () => client.ws.close(1001, 'server shutdown'));
-    }
+    const notice = (client: Client): string => (client.combined ? JSON.stringify({ stream: '!serverShutdown', data: event }) : JSON.stringify(event));
+    this.noticeThenClose(notice, 'server shutdown', options.closeAfterMs);
   }
 
   /** Refuses new WebSocket upgrades with this HTTP status (and Retry-After); null accepts again. */
@@ -213,42 +160,17 @@ export class BinanceSim implements SimEndpoint {
     this.refusal = status === null ? null : { status, retryAfterSeconds };
   }
 
-  /** When false, `exchangeInfo` answers 503. */
-  setRestAvailable(available: boolean): void {
-    this.restAvailable = available;
-  }
-
-  /** Stops every timer, cuts every connection and stops listening. */
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
-    this.timers.clearAll();
-    const closed = [...this.clients].map((client) => new Promise<void>((resolve) => {
-      if (client.ws.readyState === WebSocket.CLOSED) resolve();
-      else client.ws.once('close', () => resolve());
-    }));
-    for (const client of this.clients) client.ws.terminate();
-    await Promise.all(closed);
-    this.wss.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
   // -------------------------------------------------------------------------------------------
   // HTTP
 
-  private onHttp(request: IncomingMessage, response: ServerResponse): void {
-    const url = new URL(request.url ?? '/', 'http://sim');
+  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
     if (request.method === 'GET' && url.pathname === '/api/v3/exchangeInfo') {
       this.counters.exchangeInfoRequests++;
-      if (!this.restAvailable) return json(response, 503, { code: -1001, msg: 'Internal error; unable to process your request. Please try again.' });
-      return json(response, 200, this.exchangeInfo());
+      if (!this.restAvailable) return this.respondJson(response, 503, { code: -1001, msg: 'Internal error; unable to process your request. Please try again.' });
+      return this.respondJson(response, 200, this.exchangeInfo());
     }
-    if (request.method === 'GET' && url.pathname === '/api/v3/ping') return json(response, 200, {});
-    json(response, 404, { code: -1, msg: `Unknown path ${url.pathname}` });
+    if (request.method === 'GET' && url.pathname === '/api/v3/ping') return this.respondJson(response, 200, {});
+    this.respondJson(response, 404, { code: -1, msg: `Unknown path ${url.pathname}` });
   }
 
   private exchangeInfo(): unknown {
@@ -276,38 +198,32 @@ export class BinanceSim implements SimEndpoint {
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
-  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  protected override admit(url: URL): UpgradeRefusal | null {
     this.counters.upgrades++;
-    socket.on('error', () => socket.destroy());
     if (this.refusal !== null) {
       this.counters.refusedUpgrades++;
       const { status, retryAfterSeconds } = this.refusal;
-      return refuse(socket, status, retryAfterSeconds === null ? {} : { 'Retry-After': String(retryAfterSeconds) });
+      return { status, headers: retryAfterSeconds === null ? {} : { 'Retry-After': String(retryAfterSeconds) } };
     }
-    const url = new URL(request.url ?? '/', 'http://sim');
-    const route = routeOf(url);
-    if (route === null) return refuse(socket, 404, {});
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, route.combined, route.streams));
+    return routeOf(url) === null ? { status: 404 } : null;
   }
 
-  private accept(ws: WebSocket, combined: boolean, streams: readonly string[]): void {
-    const client: Client = { ws, combined, streams: new Set(), inbound: [], stalled: false, lastPongAt: Date.now(), ageTimer: null };
-    this.clients.add(client);
-    for (const stream of streams.slice(0, this.maxStreams)) this.addStream(client, stream);
-    client.ageTimer = this.timers.timeout(this.options.maxConnectionAgeMs ?? 86_400_000, () => ws.close(1000, 'connection age limit'));
-    ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
-    ws.on('ping', () => this.countInbound(client));
-    ws.on('pong', () => {
+  protected override accept(base: LocalClient, url: URL): Client {
+    const route = routeOf(url)!; // admit() refused every path without one
+    const client: Client = { ...base, combined: route.combined, streams: new Set(), inbound: new ArrivalWindow(1000), lastPongAt: Date.now() };
+    for (const stream of route.streams.slice(0, this.maxStreams)) this.addStream(client, stream);
+    this.setDeadline(client, this.options.maxConnectionAgeMs ?? 86_400_000, () => client.ws.close(1000, 'connection age limit'));
+    client.ws.on('ping', () => this.countInbound(client));
+    client.ws.on('pong', () => {
       this.counters.pongs++;
       client.lastPongAt = Date.now();
       this.countInbound(client);
     });
-    ws.on('error', () => undefined); // a reset client; 'close' follows
-    ws.on('close', () => {
-      this.timers.clear(client.ageTimer);
-      for (const stream of client.streams) this.byStream.get(stream)?.delete(client);
-      this.clients.delete(client);
-    });
+    return client;
+  }
+
+  protected override disconnected(client: Client): void {
+    for (const stream of client.streams) this.byStream.get(stream)?.delete(client);
   }
 
   private get maxStreams(): number {
@@ -317,21 +233,18 @@ export class BinanceSim implements SimEndpoint {
   /** Records one inbound frame; closes the connection (1008) and returns true when over the limit. */
   private countInbound(client: Client): boolean {
     if (client.ws.readyState !== WebSocket.OPEN) return true;
-    const now = Date.now();
-    client.inbound.push(now);
-    while (client.inbound.length > 0 && client.inbound[0]! <= now - 1000) client.inbound.shift();
-    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, client.inbound.length);
-    if (client.inbound.length <= (this.options.maxMessagesPerSecond ?? 5)) return false;
+    const inLastSecond = client.inbound.record();
+    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, inLastSecond);
+    if (inLastSecond <= (this.options.maxMessagesPerSecond ?? 5)) return false;
     this.counters.rateLimitCloses++;
     client.ws.close(1008, 'Too many messages');
     return true;
   }
 
-  private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+  protected override receive(client: Client, text: string, isBinary: boolean): void {
     if (this.countInbound(client) || client.stalled) return;
     this.counters.requests++;
-    const text = isBinary ? null : rawText(data);
-    this.send(client, JSON.stringify(this.reply(client, text)));
+    this.send(client, JSON.stringify(this.reply(client, isBinary ? null : text)));
   }
 
   private reply(client: Client, text: string | null): Reply {
@@ -410,17 +323,11 @@ export class BinanceSim implements SimEndpoint {
     return sent;
   }
 
-  private send(client: Client, data: string | Buffer): boolean {
-    if (client.stalled || client.ws.readyState !== WebSocket.OPEN) return false;
-    client.ws.send(data, { binary: typeof data !== 'string' });
-    return true;
-  }
-
   private pingAll(): void {
     const now = Date.now();
     const timeout = this.options.pongTimeoutMs ?? 60_000;
     for (const client of this.clients) {
-      if (client.stalled || client.ws.readyState !== WebSocket.OPEN) continue;
+      if (!this.isWritable(client)) continue;
       if (now - client.lastPongAt > timeout) client.ws.terminate();
       else client.ws.ping();
     }
@@ -466,23 +373,4 @@ function validId(id: unknown): boolean {
   if (id === null) return true;
   if (typeof id === 'number') return Number.isInteger(id) && id >= 0;
   return typeof id === 'string' && /^[A-Za-z0-9]{1,36}$/.test(id);
-}
-
-function refuse(socket: Duplex, status: number, headers: Readonly<Record<string, string>>): void {
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'Connection: close', 'Content-Length: 0'];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  socket.once('finish', () => socket.destroy());
-  socket.end(`${lines.join('\r\n')}\r\n\r\n`);
-}
-
-function json(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
 }
