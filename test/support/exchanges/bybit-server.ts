@@ -26,15 +26,17 @@
  * Every inbound frame that a correct client would not send is recorded in `violations`, so
  * tests can assert the adapter's requests are exactly right.
  *
- * Test hooks: `push`, `pushBook`, `sendRaw`, `dropConnections`, `stall`, `setRestAvailable`,
- * `connections`, `stats`, `violations`, `subscribeRequests`, `subscribers`, `close`.
+ * Test hooks: `push`, `pushBook`, `violations`, `subscribeRequests`, `subscribers`, `stats`,
+ * and those of every local exchange (`src/ingest/sim/local-exchange-server.ts`): `sendRaw`,
+ * `dropConnections`, `stall` (here both ways), `setRestAvailable` (instruments-info answers HTTP
+ * 503), `connections`, `close`.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WebSocket } from 'ws';
 import { isRecord } from '../../../src/ingest/json-frame';
-import { TimerSet, type TimerHandle } from '../../../src/ingest/timer-set';
+import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
 
 export interface BybitInstrument {
   readonly symbol: string;
@@ -123,17 +125,13 @@ const MAX_ARGS_CHARS = 21_000;
 const TOPIC = /^(tickers|orderbook\.(?:1|50|200|1000))\.([A-Za-z0-9]+)$/;
 const REQUEST_KEYS = new Set(['req_id', 'op', 'args']);
 
-interface Client {
+interface Client extends LocalClient {
   readonly id: number;
   readonly connId: string;
-  readonly ws: WebSocket;
   readonly topics: Set<string>;
   argsChars: number;
-  /** Arrival times of inbound frames within the last second. */
-  readonly inbound: number[];
-  /** Stalled connections send nothing and read nothing, like a black-holed network. */
-  stalled: boolean;
-  idleTimer: TimerHandle | null;
+  /** Inbound frames within the last second. */
+  readonly inbound: ArrivalWindow;
 }
 
 interface BookState {
@@ -145,11 +143,9 @@ interface BookState {
 
 type Reply = Readonly<Record<string, unknown>>;
 
-export class BybitServer {
+export class BybitServer extends LocalExchangeServer<Client> {
   /** `ws://127.0.0.1:<port>/v5/public/spot` */
   readonly wsUrl: string;
-  /** `http://127.0.0.1:<port>` */
-  readonly restUrl: string;
   readonly instruments: readonly BybitInstrument[];
   /** Inbound frames a correct client would not send, each with the reason. */
   readonly violations: string[] = [];
@@ -157,53 +153,25 @@ export class BybitServer {
   readonly subscribeRequests: ReceivedSubscribe[] = [];
 
   private readonly listed: ReadonlySet<string>;
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  private readonly clients = new Set<Client>();
-  private readonly timers = new TimerSet();
   private readonly tickers = new Map<string, BybitTickerData>();
   private readonly books = new Map<string, BookState>();
   private readonly lastTs = new Map<string, number>();
   private cs = 94_411_870_000;
   private updateId = 18_521_000;
   private nextClientId = 1;
-  private restAvailable = true;
   private counters = { upgrades: 0, requests: 0, pings: 0, subscribes: 0, rejectedSubscribes: 0, idleCloses: 0, peakInboundPerSecond: 0, instrumentsRequests: 0 };
-  private closing: Promise<void> | null = null;
 
   static async start(options: BybitServerOptions = {}): Promise<BybitServer> {
-    const server = createServer();
-    const host = options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address !== null ? address.port : 0;
-    return new BybitServer(server, host, port, options);
+    return new BybitServer(await listen(options), options);
   }
 
-  private constructor(
-    private readonly server: Server,
-    host: string,
-    readonly port: number,
-    private readonly options: BybitServerOptions,
-  ) {
+  private constructor(listening: Listening, private readonly options: BybitServerOptions) {
+    super(listening, 'application/json');
     this.instruments = options.instruments ?? BYBIT_TEST_INSTRUMENTS;
     this.listed = new Set(this.instruments.map((i) => i.symbol));
-    this.wsUrl = `ws://${host}:${port}/v5/public/spot`;
-    this.restUrl = `http://${host}:${port}`;
-    server.on('request', (request, response) => this.onHttp(request, response));
-    server.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
+    this.wsUrl = this.wsUrlAt('/v5/public/spot');
     const resendMs = options.bookResendMs ?? 3_000;
     if (resendMs > 0) this.timers.interval(resendMs, () => this.resendBooks());
-  }
-
-  /** Open WebSocket connections. */
-  get connections(): number {
-    return this.clients.size;
   }
 
   get stats(): BybitServerStats {
@@ -212,9 +180,7 @@ export class BybitServer {
 
   /** Connections subscribed to a topic. */
   subscribers(topic: string): number {
-    let count = 0;
-    for (const client of this.clients) if (client.topics.has(topic)) count++;
-    return count;
+    return this.countClients((client) => client.topics.has(topic));
   }
 
   /**
@@ -238,65 +204,27 @@ export class BybitServer {
     return { frame, delivered: this.deliver(topic, frame) };
   }
 
-  /** Sends any frame (text, or binary for a Buffer) to every connection. Returns how many got it. */
-  sendRaw(data: string | Buffer): number {
-    let sent = 0;
-    for (const client of this.clients) if (this.send(client, data)) sent++;
-    return sent;
-  }
-
-  /** Cuts every connection without a close frame, like a network failure. */
-  dropConnections(): void {
-    for (const client of this.clients) client.ws.terminate();
-  }
-
-  /** Current connections go silent both ways (no pushes, pongs or replies); new ones behave normally. */
-  stall(): void {
-    for (const client of this.clients) {
-      client.stalled = true;
-      this.timers.clear(client.idleTimer);
-    }
-  }
-
-  /** When false, instruments-info answers HTTP 503. */
-  setRestAvailable(available: boolean): void {
-    this.restAvailable = available;
-  }
-
-  /** Stops every timer, cuts every connection and stops listening. */
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
-    this.timers.clearAll();
-    const closed = [...this.clients].map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          if (client.ws.readyState === WebSocket.CLOSED) resolve();
-          else client.ws.once('close', () => resolve());
-        }),
-    );
-    for (const client of this.clients) client.ws.terminate();
-    await Promise.all(closed);
-    this.wss.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  /**
+   * Current connections go silent both ways, like a black-holed network: they send nothing
+   * (no pushes, pongs or replies), ignore what they receive, and are no longer closed for
+   * idleness. New ones behave normally.
+   */
+  override stall(): void {
+    super.stall();
+    for (const client of this.clients) this.clearDeadline(client);
   }
 
   // -------------------------------------------------------------------------------------------
   // HTTP
 
-  private onHttp(request: IncomingMessage, response: ServerResponse): void {
-    const url = new URL(request.url ?? '/', 'http://bybit');
+  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
     if (request.method === 'GET' && url.pathname === '/v5/market/instruments-info') {
       this.counters.instrumentsRequests++;
-      if (!this.restAvailable) return json(response, 503, { retCode: 10006, retMsg: 'Service unavailable' });
+      if (!this.restAvailable) return this.respondJson(response, 503, { retCode: 10006, retMsg: 'Service unavailable' });
       if (url.searchParams.get('category') !== 'spot') {
-        return json(response, 200, { retCode: 10001, retMsg: 'params error: category', result: {}, retExtInfo: {}, time: Date.now() });
+        return this.respondJson(response, 200, { retCode: 10001, retMsg: 'params error: category', result: {}, retExtInfo: {}, time: Date.now() });
       }
-      return json(response, 200, {
+      return this.respondJson(response, 200, {
         retCode: 0,
         retMsg: 'OK',
         result: { category: 'spot', list: this.instruments.map(instrumentEntry) },
@@ -304,53 +232,34 @@ export class BybitServer {
         time: Date.now(),
       });
     }
-    json(response, 404, { retCode: 10404, retMsg: `unknown path ${url.pathname}` });
+    this.respondJson(response, 404, { retCode: 10404, retMsg: `unknown path ${url.pathname}` });
   }
 
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
-  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  protected override admit(url: URL): UpgradeRefusal | null {
     this.counters.upgrades++;
-    socket.on('error', () => socket.destroy());
-    const url = new URL(request.url ?? '/', 'http://bybit');
-    if (url.pathname !== '/v5/public/spot') return refuse(socket, 404);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+    return url.pathname === '/v5/public/spot' ? null : { status: 404 };
   }
 
-  private accept(ws: WebSocket): void {
-    const client: Client = {
-      id: this.nextClientId++,
-      connId: randomUUID(),
-      ws,
-      topics: new Set(),
-      argsChars: 0,
-      inbound: [],
-      stalled: false,
-      idleTimer: null,
-    };
-    this.clients.add(client);
+  protected override accept(base: LocalClient): Client {
+    const client: Client = { ...base, id: this.nextClientId++, connId: randomUUID(), topics: new Set(), argsChars: 0, inbound: new ArrivalWindow(1000) };
     this.armIdle(client);
-    ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
-    ws.on('error', () => undefined); // a reset client; 'close' follows
-    ws.on('close', () => {
-      this.timers.clear(client.idleTimer);
-      this.clients.delete(client);
-    });
+    return client;
   }
 
   private armIdle(client: Client): void {
     const idleMs = this.options.idleTimeoutMs ?? 600_000;
     if (idleMs <= 0) return;
-    this.timers.clear(client.idleTimer);
-    client.idleTimer = this.timers.timeout(idleMs, () => {
+    this.setDeadline(client, idleMs, () => {
       if (client.ws.readyState !== WebSocket.OPEN) return;
       this.counters.idleCloses++;
       client.ws.close(1000, 'idle timeout');
     });
   }
 
-  private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+  protected override receive(client: Client, text: string, isBinary: boolean): void {
     if (client.stalled) return;
     this.armIdle(client);
     this.countInbound(client);
@@ -359,7 +268,6 @@ export class BybitServer {
       this.violations.push(`connection ${client.id}: binary frame`);
       return;
     }
-    const text = rawText(data);
     let request: unknown;
     try {
       request = JSON.parse(text);
@@ -468,26 +376,15 @@ export class BybitServer {
   }
 
   private countInbound(client: Client): void {
-    const now = Date.now();
-    client.inbound.push(now);
-    while (client.inbound.length > 0 && client.inbound[0]! <= now - 1000) client.inbound.shift();
-    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, client.inbound.length);
+    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, client.inbound.record());
   }
 
   private deliver(topic: string, frame: string): number {
-    let sent = 0;
-    for (const client of this.clients) if (client.topics.has(topic) && this.send(client, frame)) sent++;
-    return sent;
+    return this.broadcast(frame, (client) => client.topics.has(topic));
   }
 
   private reply(client: Client, body: Reply): void {
     this.send(client, JSON.stringify(body));
-  }
-
-  private send(client: Client, data: string | Buffer): boolean {
-    if (client.stalled || client.ws.readyState !== WebSocket.OPEN) return false;
-    client.ws.send(data, { binary: typeof data !== 'string' });
-    return true;
   }
 }
 
@@ -526,21 +423,4 @@ function instrumentEntry(instrument: BybitInstrument): Readonly<Record<string, u
     lotSizeFilter: { basePrecision: '0.000001', quotePrecision: '0.0000001', minOrderQty: '0.000048', maxOrderQty: '71.73956243', minOrderAmt: '1', maxOrderAmt: '2000000' },
     priceFilter: { tickSize: '0.01' },
   };
-}
-
-function refuse(socket: Duplex, status: number): void {
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-function json(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
 }

@@ -26,15 +26,17 @@
  * nothing. Every error frame sent is also recorded in `violations`, so a test can assert that
  * the client spoke the protocol exactly.
  *
- * Test hooks: `push`, `sendRaw`, `skipSequence`, `dropConnections`, `stall`,
- * `setRestAvailable`, `received`, `violations`, `connections`, `stats`, `subscribers`, `close`.
+ * Test hooks: `push`, `skipSequence`, `received`, `violations`, `subscribers`, `stats`, and
+ * those of every local exchange (`src/ingest/sim/local-exchange-server.ts`): `sendRaw`
+ * (unnumbered), `dropConnections`, `stall`, `setRestAvailable` (the product listing answers
+ * 503), `connections`, `close`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WebSocket } from 'ws';
 import { COINBASE_DEFAULT_SYMBOLS, COINBASE_PRODUCTS_PATH } from '../../../src/ingest/exchanges/coinbase';
 import { isRecord } from '../../../src/ingest/json-frame';
-import { TimerSet, type TimerHandle } from '../../../src/ingest/timer-set';
+import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
 
 export interface CoinbaseProduct {
   readonly id: string;
@@ -77,16 +79,12 @@ const CHANNELS = new Set(['ticker', 'ticker_batch', 'heartbeats', 'status', 'lev
 /** Channels whose subscriptions name products. */
 const PRODUCT_CHANNELS = new Set(['ticker', 'ticker_batch', 'level2', 'market_trades', 'candles']);
 
-interface Client {
-  readonly ws: WebSocket;
+interface Client extends LocalClient {
   /** Channel -> subscribed product ids (`heartbeats` lists itself, as Coinbase does). */
   readonly subscriptions: Map<string, Set<string>>;
   sequence: number;
   /** Numbers the next message skips (`skipSequence`). */
   skipNext: number;
-  stalled: boolean;
-  lastSentAt: number;
-  deadline: TimerHandle | null;
 }
 
 const DEFAULT_EXTRA: readonly CoinbaseProduct[] = [
@@ -104,9 +102,8 @@ export function defaultCoinbaseProducts(): CoinbaseProduct[] {
   return [...listed, ...DEFAULT_EXTRA];
 }
 
-export class CoinbaseServer {
+export class CoinbaseServer extends LocalExchangeServer<Client> {
   readonly wsUrl: string;
-  readonly restUrl: string;
   /** Every message clients sent, parsed (or the raw text when it was not JSON), in order. */
   readonly received: unknown[] = [];
   /** Every error frame this server sent, with the reason. */
@@ -115,49 +112,25 @@ export class CoinbaseServer {
   private readonly products: ReadonlyMap<string, CoinbaseProduct>;
   /** Current ticker object per product. */
   private readonly tickers = new Map<string, Record<string, unknown>>();
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  private readonly clients = new Set<Client>();
-  private readonly timers = new TimerSet();
-  private readonly inbound: number[] = [];
+  /** Inbound messages within the last second, all connections together. */
+  private readonly inbound = new ArrivalWindow(1000);
   private readonly startedAt = Date.now();
-  private restAvailable = true;
   private counters = { upgrades: 0, requests: 0, rateLimitCloses: 0, deadlineCloses: 0, idleCloses: 0, peakInboundPerSecond: 0, heartbeatsSent: 0, restRequests: 0 };
-  private closing: Promise<void> | null = null;
 
   static async start(options: CoinbaseServerOptions = {}): Promise<CoinbaseServer> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address !== null ? address.port : 0;
-    return new CoinbaseServer(server, port, options);
+    return new CoinbaseServer(await listen(), options);
   }
 
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-    private readonly options: CoinbaseServerOptions,
-  ) {
-    this.wsUrl = `ws://127.0.0.1:${port}`;
-    this.restUrl = `http://127.0.0.1:${port}`;
+  private constructor(listening: Listening, private readonly options: CoinbaseServerOptions) {
+    super(listening, 'application/json; charset=utf-8');
+    this.wsUrl = this.wsUrlAt('');
     const products = options.products ?? defaultCoinbaseProducts();
     this.products = new Map(products.map((p) => [p.id, p]));
     for (const product of products) this.tickers.set(product.id, initialTicker(product));
-    server.on('request', (request, response) => this.onHttp(request, response));
-    server.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
     const heartbeatMs = options.heartbeatIntervalMs ?? 1000;
     if (heartbeatMs > 0) this.timers.interval(heartbeatMs, () => this.heartbeatAll());
     const idleMs = options.idleCloseMs === undefined ? 60_000 : options.idleCloseMs;
     if (idleMs !== null) this.timers.interval(Math.max(10, idleMs / 4), () => this.closeIdle(idleMs));
-  }
-
-  get connections(): number {
-    return this.clients.size;
   }
 
   get stats(): CoinbaseServerStats {
@@ -166,9 +139,7 @@ export class CoinbaseServer {
 
   /** Connections subscribed to the product's `ticker`. */
   subscribers(productId: string): number {
-    let count = 0;
-    for (const client of this.clients) if (client.subscriptions.get('ticker')?.has(productId)) count++;
-    return count;
+    return this.countClients((client) => client.subscriptions.get('ticker')?.has(productId) === true);
   }
 
   /**
@@ -188,64 +159,20 @@ export class CoinbaseServer {
     return { ticker, delivered };
   }
 
-  /** Sends any frame (text, or binary for a Buffer) to every connection, unnumbered. Returns how many got it. */
-  sendRaw(data: string | Buffer): number {
-    let sent = 0;
-    for (const client of this.clients) if (this.send(client, data)) sent++;
-    return sent;
-  }
-
   /** The next numbered message on every connection skips `count` numbers, as if they were lost. */
   skipSequence(count = 1): void {
     for (const client of this.clients) client.skipNext += count;
   }
 
-  /** Cuts every connection without a close frame, like a network failure. */
-  dropConnections(): void {
-    for (const client of this.clients) client.ws.terminate();
-  }
-
-  /** Current connections go silent (no data, heartbeats or acks); new ones behave normally. */
-  stall(): void {
-    for (const client of this.clients) client.stalled = true;
-  }
-
-  /** When false, the product listing answers 503. */
-  setRestAvailable(available: boolean): void {
-    this.restAvailable = available;
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
-    this.timers.clearAll();
-    const closed = [...this.clients].map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          if (client.ws.readyState === WebSocket.CLOSED) resolve();
-          else client.ws.once('close', () => resolve());
-        }),
-    );
-    for (const client of this.clients) client.ws.terminate();
-    await Promise.all(closed);
-    this.wss.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
   // -------------------------------------------------------------------------------------------
   // REST
 
-  private onHttp(request: IncomingMessage, response: ServerResponse): void {
-    const url = new URL(request.url ?? '/', 'http://local');
+  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
     if (request.method !== 'GET' || url.pathname !== COINBASE_PRODUCTS_PATH) {
-      return json(response, 404, { error: 'NOT_FOUND', error_details: `no route ${url.pathname}`, message: 'Not Found' });
+      return this.respondJson(response, 404, { error: 'NOT_FOUND', error_details: `no route ${url.pathname}`, message: 'Not Found' });
     }
     this.counters.restRequests++;
-    if (!this.restAvailable) return json(response, 503, { error: 'UNAVAILABLE', error_details: 'service unavailable', message: 'service unavailable' });
+    if (!this.restAvailable) return this.respondJson(response, 503, { error: 'UNAVAILABLE', error_details: 'service unavailable', message: 'service unavailable' });
     const type = url.searchParams.get('product_type');
     const ids = url.searchParams.getAll('product_ids');
     const limit = Number(url.searchParams.get('limit') ?? '0');
@@ -253,7 +180,7 @@ export class CoinbaseServer {
     if (ids.length > 0) products = products.filter((p) => ids.includes(p.id));
     const total = products.length;
     if (limit > 0) products = products.slice(0, limit);
-    json(response, 200, { products: products.map((p) => this.restProduct(p)), num_products: total });
+    this.respondJson(response, 200, { products: products.map((p) => this.restProduct(p)), num_products: total });
   }
 
   private restProduct(product: CoinbaseProduct): Record<string, unknown> {
@@ -279,40 +206,24 @@ export class CoinbaseServer {
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
-  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  protected override admit(url: URL): UpgradeRefusal | null {
     this.counters.upgrades++;
-    socket.on('error', () => socket.destroy());
-    const url = new URL(request.url ?? '/', 'http://local');
-    if (url.pathname !== '/') {
-      socket.once('finish', () => socket.destroy());
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+    return url.pathname === '/' ? null : { status: 404 };
   }
 
-  private accept(ws: WebSocket): void {
-    const client: Client = { ws, subscriptions: new Map(), sequence: 0, skipNext: 0, stalled: false, lastSentAt: Date.now(), deadline: null };
-    this.clients.add(client);
-    client.deadline = this.timers.timeout(this.options.subscribeDeadlineMs ?? 5000, () => {
+  protected override accept(base: LocalClient): Client {
+    const client: Client = { ...base, subscriptions: new Map(), sequence: 0, skipNext: 0 };
+    this.setDeadline(client, this.options.subscribeDeadlineMs ?? 5000, () => {
       this.counters.deadlineCloses++;
-      ws.close(1008, 'no subscription within the deadline');
+      client.ws.close(1008, 'no subscription within the deadline');
     });
-    ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
-    ws.on('error', () => undefined); // a reset client; 'close' follows
-    ws.on('close', () => {
-      this.timers.clear(client.deadline);
-      this.clients.delete(client);
-    });
+    return client;
   }
 
-  private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+  protected override receive(client: Client, text: string, isBinary: boolean): void {
     if (client.ws.readyState !== WebSocket.OPEN) return;
-    const now = Date.now();
-    this.inbound.push(now);
-    while (this.inbound.length > 0 && this.inbound[0]! <= now - 1000) this.inbound.shift();
-    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, this.inbound.length);
-    const text = rawText(data);
+    const inLastSecond = this.inbound.record();
+    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, inLastSecond);
     let request: unknown = text;
     try {
       request = JSON.parse(text);
@@ -320,7 +231,7 @@ export class CoinbaseServer {
       // recorded as text below
     }
     this.received.push(request);
-    if (this.inbound.length > (this.options.maxMessagesPerSecond ?? 8)) {
+    if (inLastSecond > (this.options.maxMessagesPerSecond ?? 8)) {
       this.counters.rateLimitCloses++;
       this.error(client, 'rate limit exceeded');
       client.ws.close(1008, 'rate limit exceeded');
@@ -349,8 +260,7 @@ export class CoinbaseServer {
     }
     if (request.jwt !== undefined && typeof request.jwt !== 'string') return this.error(client, 'jwt must be a string');
     this.counters.requests++;
-    this.timers.clear(client.deadline);
-    client.deadline = null;
+    this.clearDeadline(client);
 
     const current = client.subscriptions.get(channel) ?? new Set<string>();
     if (type === 'subscribe') {
@@ -401,18 +311,11 @@ export class CoinbaseServer {
 
   /** Sends one numbered channel message; returns false when the connection cannot take it. */
   private sendMessage(client: Client, channel: string, events: readonly unknown[], timestamp?: string): boolean {
-    if (client.stalled || client.ws.readyState !== WebSocket.OPEN) return false;
+    if (!this.isWritable(client)) return false;
     client.sequence += client.skipNext;
     client.skipNext = 0;
     const message = { channel, timestamp: timestamp ?? rfc3339Nanos(), sequence_num: client.sequence++, events };
     return this.send(client, JSON.stringify(message));
-  }
-
-  private send(client: Client, data: string | Buffer): boolean {
-    if (client.stalled || client.ws.readyState !== WebSocket.OPEN) return false;
-    client.ws.send(data, { binary: typeof data !== 'string' });
-    client.lastSentAt = Date.now();
-    return true;
   }
 }
 
@@ -452,16 +355,4 @@ function rfc3339Nanos(): string {
 /** Go's default time format, as in `current_time`: `2026-07-29 04:40:01.02311248`. */
 function goTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-}
-
-function json(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
 }

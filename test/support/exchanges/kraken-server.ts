@@ -23,14 +23,16 @@
  * Choices where Kraken's behaviour is undocumented: idle closes use code 1000; an unsupported
  * channel or method is refused with `success:false`.
  *
- * Test hooks: `push`, `sendRaw`, `setSystemStatus`, `dropConnections`, `stall`,
- * `setRestMode`, `requests`, `violations`, `subscribers`, `connections`, `stats`, `close`.
+ * Test hooks: `push`, `setSystemStatus`, `setRestMode`, `requests`, `violations`,
+ * `subscribers`, `stats`, and those of every local exchange
+ * (`src/ingest/sim/local-exchange-server.ts`): `sendRaw`, `dropConnections`, `stall`,
+ * `setRestAvailable`, `connections`, `close`.
  */
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WebSocket } from 'ws';
 import { isRecord } from '../../../src/ingest/json-frame';
-import { TimerSet, type TimerHandle } from '../../../src/ingest/timer-set';
+import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
 
 /** The numeric ticker fields Kraken v2 sends, as JSON numbers. */
 export interface KrakenTickerValues {
@@ -132,14 +134,10 @@ export function syntheticKrakenPairs(count: number): KrakenPair[] {
   }));
 }
 
-interface Client {
-  readonly ws: WebSocket;
+interface Client extends LocalClient {
   readonly symbols: Set<string>;
-  /** Arrival times of requests within the last second. */
-  readonly inbound: number[];
-  stalled: boolean;
-  lastSentAt: number;
-  idleTimer: TimerHandle | null;
+  /** Requests within the last second. */
+  readonly inbound: ArrivalWindow;
 }
 
 type Json = Readonly<Record<string, unknown>>;
@@ -147,11 +145,9 @@ type Json = Readonly<Record<string, unknown>>;
 const SUBSCRIBE_PARAM_KEYS = new Set(['channel', 'symbol', 'event_trigger', 'snapshot']);
 const REQUEST_KEYS = new Set(['method', 'params', 'req_id']);
 
-export class KrakenServer {
+export class KrakenServer extends LocalExchangeServer<Client> {
   /** `ws://127.0.0.1:<port>/v2`. */
   readonly wsUrl: string;
-  /** `http://127.0.0.1:<port>`. */
-  readonly restUrl: string;
   /** Every request received, parsed (non-JSON ones as their text). */
   readonly requests: unknown[] = [];
   /** Every way a request departed from the documented shape. */
@@ -159,48 +155,25 @@ export class KrakenServer {
 
   private readonly pairs = new Map<string, KrakenPair>();
   private readonly tickers = new Map<string, Record<string, number>>();
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  private readonly clients = new Set<Client>();
-  private readonly timers = new TimerSet();
-  private restMode: RestMode = 'ok';
+  /** Set by `setRestMode('api-error')`: AssetPairs answers HTTP 200 with an `error` list. */
+  private apiErrors = false;
   private connectionId = 10582265213305127410n;
   private lastMicros = 0;
   private counters = { upgrades: 0, requests: 0, pings: 0, heartbeats: 0, rateLimited: 0, idleCloses: 0, peakInboundPerSecond: 0, assetPairsRequests: 0 };
-  private closing: Promise<void> | null = null;
 
   static async start(options: KrakenServerOptions = {}): Promise<KrakenServer> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address !== null ? address.port : 0;
-    return new KrakenServer(server, port, options);
+    return new KrakenServer(await listen(), options);
   }
 
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-    private readonly options: KrakenServerOptions,
-  ) {
+  private constructor(listening: Listening, private readonly options: KrakenServerOptions) {
+    super(listening, 'application/json; charset=utf-8');
     for (const pair of options.pairs ?? KRAKEN_TEST_PAIRS) {
       this.pairs.set(pair.symbol, pair);
       this.tickers.set(pair.symbol, { ...pair.ticker });
     }
-    this.wsUrl = `ws://127.0.0.1:${port}/v2`;
-    this.restUrl = `http://127.0.0.1:${port}`;
-    server.on('request', (request, response) => this.onHttp(request, response));
-    server.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
+    this.wsUrl = this.wsUrlAt('/v2');
     const heartbeatMs = options.heartbeatMs ?? 1000;
     if (heartbeatMs > 0) this.timers.interval(heartbeatMs, () => this.heartbeat(heartbeatMs));
-  }
-
-  get connections(): number {
-    return this.clients.size;
   }
 
   get stats(): KrakenServerStats {
@@ -209,9 +182,7 @@ export class KrakenServer {
 
   /** Connections subscribed to the symbol's ticker. */
   subscribers(symbol: string): number {
-    let count = 0;
-    for (const client of this.clients) if (client.symbols.has(symbol)) count++;
-    return count;
+    return this.countClients((client) => client.symbols.has(symbol));
   }
 
   /**
@@ -225,16 +196,7 @@ export class KrakenServer {
     const entry = { symbol, ...state, timestamp: this.timestamp(), ...fields };
     for (const [key, value] of Object.entries(fields)) if (typeof value === 'number') state[key] = value;
     const text = JSON.stringify({ channel: 'ticker', type: 'update', data: [entry] });
-    let delivered = 0;
-    for (const client of this.clients) if (client.symbols.has(symbol) && this.send(client, text)) delivered++;
-    return { entry, delivered };
-  }
-
-  /** Sends any frame (text, or binary for a Buffer) to every connection. Returns how many got it. */
-  sendRaw(data: string | Buffer): number {
-    let sent = 0;
-    for (const client of this.clients) if (this.send(client, data)) sent++;
-    return sent;
+    return { entry, delivered: this.broadcast(text, (client) => client.symbols.has(symbol)) };
   }
 
   /** Broadcasts a `status` update with this `system` value (`maintenance`, `online`...). */
@@ -242,53 +204,25 @@ export class KrakenServer {
     for (const client of this.clients) this.send(client, this.statusFrame(system));
   }
 
-  /** Cuts every connection without a close frame, like a network failure. */
-  dropConnections(): void {
-    for (const client of this.clients) client.ws.terminate();
-  }
-
-  /** Current connections go silent (no data, heartbeats or replies); new ones behave normally. */
-  stall(): void {
-    for (const client of this.clients) client.stalled = true;
-  }
-
-  /** `http-error`: AssetPairs answers 503; `api-error`: HTTP 200 with Kraken's `error` list. */
+  /**
+   * `http-error`: AssetPairs answers 503, as after `setRestAvailable(false)`; `api-error`: HTTP
+   * 200 with Kraken's `error` list; `ok` undoes both.
+   */
   setRestMode(mode: RestMode): void {
-    this.restMode = mode;
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
-    this.timers.clearAll();
-    const closed = [...this.clients].map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          if (client.ws.readyState === WebSocket.CLOSED) resolve();
-          else client.ws.once('close', () => resolve());
-        }),
-    );
-    for (const client of this.clients) client.ws.terminate();
-    await Promise.all(closed);
-    this.wss.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.setRestAvailable(mode !== 'http-error');
+    this.apiErrors = mode === 'api-error';
   }
 
   // -------------------------------------------------------------------------------------------
   // HTTP
 
-  private onHttp(request: IncomingMessage, response: ServerResponse): void {
-    const url = new URL(request.url ?? '/', 'http://kraken');
+  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
     if (request.method !== 'GET' || url.pathname !== '/0/public/AssetPairs') {
-      return json(response, 404, { error: ['EGeneral:Unknown method'] });
+      return this.respondJson(response, 404, { error: ['EGeneral:Unknown method'] });
     }
     this.counters.assetPairsRequests++;
-    if (this.restMode === 'http-error') return json(response, 503, { error: ['EService:Unavailable'] });
-    if (this.restMode === 'api-error') return json(response, 200, { error: ['EService:Unavailable'], result: {} });
+    if (!this.restAvailable) return this.respondJson(response, 503, { error: ['EService:Unavailable'] });
+    if (this.apiErrors) return this.respondJson(response, 200, { error: ['EService:Unavailable'], result: {} });
     const result: Record<string, unknown> = {};
     for (const pair of this.pairs.values()) {
       const [base = '', quote = ''] = pair.wsname.split('/');
@@ -311,31 +245,22 @@ export class KrakenServer {
     }
     // Dark-pool pairs have no wsname: they cannot be streamed and clients must skip them.
     result.XXBTZUSD_d = { altname: 'XBTUSD.d', aclass_base: 'currency', base: 'XXBT', aclass_quote: 'currency', quote: 'ZUSD', status: 'online' };
-    json(response, 200, { error: [], result });
+    this.respondJson(response, 200, { error: [], result });
   }
 
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
-  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  protected override admit(url: URL): UpgradeRefusal | null {
     this.counters.upgrades++;
-    socket.on('error', () => socket.destroy());
-    const url = new URL(request.url ?? '/', 'http://kraken');
-    if (url.pathname !== '/v2') return refuse(socket, 404);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+    return url.pathname === '/v2' ? null : { status: 404 };
   }
 
-  private accept(ws: WebSocket): void {
-    const client: Client = { ws, symbols: new Set(), inbound: [], stalled: false, lastSentAt: Date.now(), idleTimer: null };
-    this.clients.add(client);
+  protected override accept(base: LocalClient): Client {
+    const client: Client = { ...base, symbols: new Set(), inbound: new ArrivalWindow(1000) };
     this.armIdle(client);
-    ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
-    ws.on('error', () => undefined); // a reset client; 'close' follows
-    ws.on('close', () => {
-      this.timers.clear(client.idleTimer);
-      this.clients.delete(client);
-    });
     this.send(client, this.statusFrame('online'));
+    return client;
   }
 
   private statusFrame(system: string): string {
@@ -347,19 +272,18 @@ export class KrakenServer {
   private armIdle(client: Client): void {
     const idleMs = this.options.idleTimeoutMs ?? 60_000;
     if (idleMs <= 0) return;
-    this.timers.clear(client.idleTimer);
-    client.idleTimer = this.timers.timeout(idleMs, () => {
+    this.setDeadline(client, idleMs, () => {
       this.counters.idleCloses++;
       client.ws.close(1000, 'idle');
     });
   }
 
-  private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+  protected override receive(client: Client, data: string, isBinary: boolean): void {
     if (client.ws.readyState !== WebSocket.OPEN) return;
     const timeIn = this.timestamp();
     this.counters.requests++;
     this.armIdle(client);
-    const text = isBinary ? null : rawText(data);
+    const text = isBinary ? null : data;
     let request: unknown = text;
     if (text !== null) {
       try {
@@ -443,11 +367,9 @@ export class KrakenServer {
 
   /** Records one request; true when it is over the per-second limit. */
   private overLimit(client: Client): boolean {
-    const now = Date.now();
-    client.inbound.push(now);
-    while (client.inbound.length > 0 && client.inbound[0]! <= now - 1000) client.inbound.shift();
-    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, client.inbound.length);
-    return client.inbound.length > (this.options.maxMessagesPerSecond ?? 10);
+    const inLastSecond = client.inbound.record();
+    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, inLastSecond);
+    return inLastSecond > (this.options.maxMessagesPerSecond ?? 10);
   }
 
   private heartbeat(intervalMs: number): void {
@@ -456,13 +378,6 @@ export class KrakenServer {
       if (client.symbols.size === 0 || now - client.lastSentAt < intervalMs) continue;
       if (this.send(client, '{"channel":"heartbeat"}')) this.counters.heartbeats++;
     }
-  }
-
-  private send(client: Client, data: string | Buffer): boolean {
-    if (client.stalled || client.ws.readyState !== WebSocket.OPEN) return false;
-    client.ws.send(data, { binary: typeof data !== 'string' });
-    client.lastSentAt = Date.now();
-    return true;
   }
 
   /** RFC 3339 with microseconds, strictly increasing, like Kraken's `timestamp` and `time_in`. */
@@ -479,21 +394,4 @@ function restAssetId(code: string): string {
   if (['USD', 'EUR', 'GBP', 'CAD', 'JPY'].includes(code)) return `Z${code}`;
   if (['XBT', 'ETH', 'XDG', 'LTC', 'XRP'].includes(code)) return `X${code}`;
   return code;
-}
-
-function refuse(socket: Duplex, status: number): void {
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-function json(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
 }

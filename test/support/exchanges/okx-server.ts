@@ -26,15 +26,16 @@
  * not exactly in OKX's documented shape is described in `violations`, so tests can assert that
  * the adapter speaks the protocol exactly.
  *
- * Test hooks: `push`, `tickerFrame`, `sendRaw`, `dropConnections`, `stall`, `notice`,
- * `setRestAvailable`, `subscribers`, `connections`, `stats`, `requests`, `violations`, `close`.
+ * Test hooks: `push`, `tickerFrame`, `notice`, `subscribers`, `stats`, `requests`,
+ * `violations`, and those of every local exchange (`src/ingest/sim/local-exchange-server.ts`):
+ * `sendRaw`, `dropConnections`, `stall`, `setRestAvailable` (instruments answers HTTP 503 with
+ * OKX's 50001), `connections`, `close`.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord } from '../../../src/ingest/json-frame';
-import { TimerSet, type TimerHandle } from '../../../src/ingest/timer-set';
+import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
 
 export interface OkxInstrument {
   readonly instId: string;
@@ -97,18 +98,13 @@ export interface ReceivedRequest {
   readonly text: string;
 }
 
-interface Client {
-  readonly ws: WebSocket;
+interface Client extends LocalClient {
   readonly connId: string;
   readonly subscriptions: Set<string>;
-  /** Arrival times of inbound frames within the last second. */
-  readonly inbound: number[];
-  /** Arrival times of subscribe/unsubscribe requests within the last hour. */
-  readonly requestTimes: number[];
-  /** Stalled connections send nothing at all, and are not closed for being idle. */
-  stalled: boolean;
-  lastPushAt: number;
-  idleTimer: TimerHandle | null;
+  /** Inbound frames within the last second. */
+  readonly inbound: ArrivalWindow;
+  /** Subscribe/unsubscribe requests within the last hour. */
+  readonly requestTimes: ArrivalWindow;
 }
 
 type Ticker = Record<string, unknown>;
@@ -117,52 +113,25 @@ const REQUEST_KEYS = new Set(['id', 'op', 'args']);
 const ARG_KEYS = new Set(['channel', 'instId']);
 const HOUR_MS = 3_600_000;
 
-export class OkxServer {
+export class OkxServer extends LocalExchangeServer<Client> {
   readonly wsUrl: string;
-  readonly restUrl: string;
 
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  private readonly clients = new Set<Client>();
-  private readonly timers = new TimerSet();
   private readonly instruments: ReadonlyMap<string, OkxInstrument>;
   private readonly tickers = new Map<string, Ticker>();
-  private readonly upgradeTimes: number[] = [];
+  /** Upgrades accepted within the last second. */
+  private readonly upgradeTimes = new ArrivalWindow(1000);
   private readonly received: ReceivedRequest[] = [];
   private readonly problems: string[] = [];
-  private restAvailable = true;
   private counters = { upgrades: 0, refusedUpgrades: 0, pings: 0, requests: 0, acks: 0, errors: 0, idleCloses: 0, peakInboundPerSecond: 0, instrumentsRequests: 0 };
-  private closing: Promise<void> | null = null;
 
   static async start(options: OkxServerOptions = {}): Promise<OkxServer> {
-    const server = createServer();
-    const host = options.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 0, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address !== null ? address.port : 0;
-    return new OkxServer(server, host, port, options);
+    return new OkxServer(await listen(options), options);
   }
 
-  private constructor(
-    private readonly server: Server,
-    host: string,
-    readonly port: number,
-    private readonly options: OkxServerOptions,
-  ) {
-    this.wsUrl = `ws://${host}:${port}/ws/v5/public`;
-    this.restUrl = `http://${host}:${port}`;
+  private constructor(listening: Listening, private readonly options: OkxServerOptions) {
+    super(listening, 'application/json');
+    this.wsUrl = this.wsUrlAt('/ws/v5/public');
     this.instruments = new Map((options.instruments ?? OKX_TEST_INSTRUMENTS).map((i) => [i.instId, i]));
-    server.on('request', (request, response) => this.onHttp(request, response));
-    server.on('upgrade', (request, socket, head) => this.onUpgrade(request, socket, head));
-  }
-
-  get connections(): number {
-    return this.clients.size;
   }
 
   get stats(): OkxServerStats {
@@ -181,9 +150,7 @@ export class OkxServer {
 
   /** Connections subscribed to the instrument's `tickers`. */
   subscribers(instId: string): number {
-    let count = 0;
-    for (const client of this.clients) if (client.subscriptions.has(instId)) count++;
-    return count;
+    return this.countClients((client) => client.subscriptions.has(instId));
   }
 
   /**
@@ -195,9 +162,7 @@ export class OkxServer {
     const ticker = { ...this.currentTicker(instId), ts: String(Date.now()), ...fields };
     this.tickers.set(instId, ticker);
     const frame = JSON.stringify({ arg: { channel: 'tickers', instId }, data: [ticker] });
-    let delivered = 0;
-    for (const client of this.clients) if (client.subscriptions.has(instId) && this.send(client, frame)) delivered++;
-    return { frame, delivered };
+    return { frame, delivered: this.broadcast(frame, (client) => client.subscriptions.has(instId)) };
   }
 
   /** The push frame `push` would send, without sending it or keeping the fields. */
@@ -205,145 +170,89 @@ export class OkxServer {
     return JSON.stringify({ arg: { channel: 'tickers', instId }, data: [{ ...this.currentTicker(instId), ts: String(Date.now()), ...fields }] });
   }
 
-  /** Sends any frame (text, or binary for a Buffer) to every connection. Returns how many got it. */
-  sendRaw(data: string | Buffer): number {
-    let sent = 0;
-    for (const client of this.clients) if (this.send(client, data)) sent++;
-    return sent;
-  }
-
-  /** Cuts every connection without a close frame, like a network failure. */
-  dropConnections(): void {
-    for (const client of this.clients) client.ws.terminate();
-  }
-
-  /** Current connections go silent (no data, pongs or replies); new connections behave normally. */
-  stall(): void {
-    for (const client of this.clients) client.stalled = true;
-  }
-
   /**
    * Sends `notice` 64008 (service upgrade) to every connection and closes them (1001) after
    * `closeAfterMs` (default 1000; OKX waits about 60 s; null leaves them open).
    */
   notice(options: { readonly closeAfterMs?: number | null } = {}): void {
-    const closeAfterMs = options.closeAfterMs === undefined ? 1000 : options.closeAfterMs;
-    for (const client of this.clients) {
-      this.send(client, JSON.stringify({ event: 'notice', code: '64008', msg: 'The connection will soon be closed for a service upgrade. Please reconnect.', connId: client.connId }));
-      if (closeAfterMs !== null) this.timers.timeout(closeAfterMs, () => client.ws.close(1001, 'service upgrade'));
-    }
-  }
-
-  /** When false, the instruments call answers HTTP 503 with OKX's 50001. */
-  setRestAvailable(available: boolean): void {
-    this.restAvailable = available;
-  }
-
-  /** Stops every timer, cuts every connection and stops listening. */
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
-    this.timers.clearAll();
-    const closed = [...this.clients].map(
-      (client) =>
-        new Promise<void>((resolve) => {
-          if (client.ws.readyState === WebSocket.CLOSED) resolve();
-          else client.ws.once('close', () => resolve());
-        }),
-    );
-    for (const client of this.clients) client.ws.terminate();
-    await Promise.all(closed);
-    this.wss.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const notice = (client: Client): string =>
+      JSON.stringify({ event: 'notice', code: '64008', msg: 'The connection will soon be closed for a service upgrade. Please reconnect.', connId: client.connId });
+    this.noticeThenClose(notice, 'service upgrade', options.closeAfterMs);
   }
 
   // -------------------------------------------------------------------------------------------
   // REST
 
-  private onHttp(request: IncomingMessage, response: ServerResponse): void {
-    const url = new URL(request.url ?? '/', 'http://okx');
+  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
     if (request.method !== 'GET' || url.pathname !== '/api/v5/public/instruments') {
-      return json(response, 404, { code: '50000', msg: `Unknown path ${url.pathname}`, data: [] });
+      return this.respondJson(response, 404, { code: '50000', msg: `Unknown path ${url.pathname}`, data: [] });
     }
     this.counters.instrumentsRequests++;
-    if (!this.restAvailable) return json(response, 503, { code: '50001', msg: 'Service temporarily unavailable. Please try again later.', data: [] });
+    if (!this.restAvailable) return this.respondJson(response, 503, { code: '50001', msg: 'Service temporarily unavailable. Please try again later.', data: [] });
     const instType = url.searchParams.get('instType');
-    if (!instType) return json(response, 400, { code: '50014', msg: 'Parameter instType can not be empty.', data: [] });
+    if (!instType) return this.respondJson(response, 400, { code: '50014', msg: 'Parameter instType can not be empty.', data: [] });
     const data = instType === 'SPOT' ? [...this.instruments.values()].map(instrumentEntry) : [];
-    json(response, 200, { code: '0', msg: '', data });
+    this.respondJson(response, 200, { code: '0', msg: '', data });
   }
 
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
-  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+  protected override admit(url: URL): UpgradeRefusal | null {
     this.counters.upgrades++;
-    socket.on('error', () => socket.destroy());
     const now = Date.now();
-    while (this.upgradeTimes.length > 0 && this.upgradeTimes[0]! <= now - 1000) this.upgradeTimes.shift();
-    if (this.upgradeTimes.length >= (this.options.maxConnectionsPerSecond ?? 3)) {
+    if (this.upgradeTimes.count(now) >= (this.options.maxConnectionsPerSecond ?? 3)) {
       this.counters.refusedUpgrades++;
       this.problems.push('more connection requests than allowed per second');
-      return refuse(socket, 429);
+      return { status: 429 };
     }
-    this.upgradeTimes.push(now);
-    const url = new URL(request.url ?? '/', 'http://okx');
+    this.upgradeTimes.record(now);
     if (url.pathname !== '/ws/v5/public') {
       this.problems.push(`upgrade on wrong path ${url.pathname}`);
-      return refuse(socket, 404);
+      return { status: 404 };
     }
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
+    return null;
   }
 
-  private accept(ws: WebSocket): void {
+  protected override accept(base: LocalClient): Client {
     const client: Client = {
-      ws,
+      ...base,
       connId: randomBytes(4).toString('hex'),
       subscriptions: new Set(),
-      inbound: [],
-      requestTimes: [],
-      stalled: false,
-      lastPushAt: Date.now(),
-      idleTimer: null,
+      inbound: new ArrivalWindow(1000),
+      requestTimes: new ArrivalWindow(HOUR_MS),
     };
-    this.clients.add(client);
     this.armIdleClose(client);
-    ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
-    ws.on('error', () => undefined); // a reset client; 'close' follows
-    ws.on('close', () => {
-      this.timers.clear(client.idleTimer);
-      this.clients.delete(client);
-    });
+    return client;
   }
 
-  /** OKX drops a connection that has had nothing pushed for 30 s, whatever the client sends. */
+  /**
+   * OKX drops a connection that has had nothing pushed (data, acks or pongs) for 30 s, whatever
+   * the client sends. Stalled connections are never closed this way: they stand for a network
+   * that stopped delivering, not for a server that closes.
+   */
   private armIdleClose(client: Client): void {
     const limit = this.options.idleTimeoutMs ?? 30_000;
     if (limit <= 0) return;
     const check = (): void => {
-      const idle = Date.now() - client.lastPushAt;
+      const idle = Date.now() - client.lastSentAt;
       if (client.stalled || idle < limit) {
-        client.idleTimer = this.timers.timeout(client.stalled ? limit : limit - idle, check);
+        this.setDeadline(client, client.stalled ? limit : limit - idle, check);
         return;
       }
       this.counters.idleCloses++;
       client.ws.close(4004, 'No data received in 30s');
     };
-    client.idleTimer = this.timers.timeout(limit, check);
+    this.setDeadline(client, limit, check);
   }
 
-  private onMessage(client: Client, data: RawData, isBinary: boolean): void {
+  protected override receive(client: Client, text: string, isBinary: boolean): void {
     this.countInbound(client);
     if (client.stalled) return;
     if (isBinary) {
       this.problems.push('binary frame');
       return this.error(client, undefined, '60012', 'Invalid request: binary frame');
     }
-    const text = rawText(data);
     if (text === 'ping') {
       this.counters.pings++;
       this.send(client, 'pong');
@@ -377,10 +286,7 @@ export class OkxServer {
       this.problems.push(`op ${JSON.stringify(op)}`);
       return this.error(client, id, '60019', `Invalid op: ${typeof op === 'string' ? op : JSON.stringify(op)}`);
     }
-    const now = Date.now();
-    while (client.requestTimes.length > 0 && client.requestTimes[0]! <= now - HOUR_MS) client.requestTimes.shift();
-    client.requestTimes.push(now);
-    if (client.requestTimes.length > (this.options.maxRequestsPerHour ?? 480)) {
+    if (client.requestTimes.record() > (this.options.maxRequestsPerHour ?? 480)) {
       this.problems.push(`more than ${this.options.maxRequestsPerHour ?? 480} requests in an hour`);
       return this.error(client, id, '60014', 'Requests too frequent');
     }
@@ -430,17 +336,7 @@ export class OkxServer {
   }
 
   private countInbound(client: Client): void {
-    const now = Date.now();
-    client.inbound.push(now);
-    while (client.inbound.length > 0 && client.inbound[0]! <= now - 1000) client.inbound.shift();
-    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, client.inbound.length);
-  }
-
-  private send(client: Client, data: string | Buffer): boolean {
-    if (client.stalled || client.ws.readyState !== WebSocket.OPEN) return false;
-    client.ws.send(data, { binary: typeof data !== 'string' });
-    client.lastPushAt = Date.now();
-    return true;
+    this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, client.inbound.record());
   }
 
   private currentTicker(instId: string): Ticker {
@@ -492,22 +388,4 @@ function instrumentEntry(instrument: OkxInstrument): Record<string, string> {
     alias: '',
     state: instrument.state ?? 'live',
   };
-}
-
-function refuse(socket: Duplex, status: number): void {
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'Connection: close', 'Content-Length: 0'];
-  socket.once('finish', () => socket.destroy());
-  socket.end(`${lines.join('\r\n')}\r\n\r\n`);
-}
-
-function json(response: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  response.end(text);
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
 }
