@@ -5,45 +5,19 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ConnectionTiming } from '../../src/ingest/connection';
-import { createBybitAdapter } from '../../src/ingest/exchanges/bybit';
+import { createBybitAdapter, type BybitTuning } from '../../src/ingest/exchanges/bybit';
 import { BybitServer, type BybitInstrument, type BybitServerOptions } from '../support/exchanges/bybit-server';
-import { IngestHarness, type FeedUnderTest } from '../support/ingest-harness';
+import { IngestHarness, type ExchangeFeedSetup } from '../support/ingest-harness';
 import { sleep, waitFor } from '../support/wait-for';
 
 const harness = new IngestHarness();
-const servers: BybitServer[] = [];
-afterEach(async () => {
-  await harness.stopAll();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+afterEach(() => harness.stopAll());
+
+const BYBIT = { exchange: 'bybit', create: createBybitAdapter, symbols: ['BTCUSDT', 'ETHBTC'] };
 
 /** Quiet by default: no book re-sends; tests opt in. */
-async function server(options: BybitServerOptions = {}): Promise<BybitServer> {
-  const started = await BybitServer.start({ bookResendMs: 0, ...options });
-  servers.push(started);
-  return started;
-}
-
-interface Setup {
-  readonly symbols?: readonly string[];
-  readonly restUrl?: string | null;
-  readonly pingIntervalMs?: number;
-  readonly timing?: ConnectionTiming;
-}
-
-function feedOn(bybit: BybitServer, setup: Setup = {}): FeedUnderTest {
-  const adapter = createBybitAdapter(
-    {
-      exchange: 'bybit',
-      wsUrl: bybit.wsUrl,
-      restUrl: setup.restUrl === undefined ? bybit.restUrl : setup.restUrl,
-      symbols: setup.symbols ?? ['BTCUSDT', 'ETHBTC'],
-    },
-    { pingIntervalMs: setup.pingIntervalMs },
-  );
-  return harness.feed(null, { adapter, timing: setup.timing });
-}
+const server = (options: BybitServerOptions = {}) => harness.serve(BybitServer.start({ bookResendMs: 0, ...options }));
+const feedOn = (bybit: BybitServer, setup: ExchangeFeedSetup<BybitTuning> = {}) => harness.feedOn(bybit, BYBIT, setup);
 
 const BTC_TICKER = {
   lastPrice: '101.5',
@@ -155,7 +129,7 @@ describe('Feed against the local Bybit spot server', () => {
   it('keeps a quiet connection past the server’s idle limit with pings, which the server cuts without them', async () => {
     // Pings every 150 ms stay under the pacer's 9 frames per 1.1 s; faster ones would queue.
     const bybit = await server({ idleTimeoutMs: 500 });
-    const pinging = feedOn(bybit, { symbols: ['BTCUSDT'], pingIntervalMs: 150 });
+    const pinging = feedOn(bybit, { symbols: ['BTCUSDT'], tuning: { pingIntervalMs: 150 } });
     await waitFor(() => pinging.health().status === 'LIVE', 'LIVE');
     await sleep(1500);
     expect(bybit.stats).toMatchObject({ idleCloses: 0, upgrades: 1 });
@@ -164,7 +138,7 @@ describe('Feed against the local Bybit spot server', () => {
     expect(bybit.violations).toEqual([]);
     await pinging.feed.stop();
 
-    const silent = feedOn(bybit, { symbols: ['BTCUSDT'], pingIntervalMs: 60_000 });
+    const silent = feedOn(bybit, { symbols: ['BTCUSDT'], tuning: { pingIntervalMs: 60_000 } });
     await waitFor(() => silent.health().reconnects >= 1, 'the idle cut and a reconnect');
     expect(bybit.stats.idleCloses).toBeGreaterThanOrEqual(1);
     expect(silent.statuses.slice(0, 3)).toEqual(['CONNECTING', 'LIVE', 'RECONNECTING']);
@@ -174,7 +148,7 @@ describe('Feed against the local Bybit spot server', () => {
   it('takes the 3-second book re-sends as life: no pings needed for the watchdog', async () => {
     const bybit = await server({ bookResendMs: 100 });
     bybit.pushBook('BTCUSDT', BTC_BOOK);
-    const t = feedOn(bybit, { symbols: ['BTCUSDT'], pingIntervalMs: 60_000, timing: { silenceTimeoutMs: 400 } });
+    const t = feedOn(bybit, { symbols: ['BTCUSDT'], tuning: { pingIntervalMs: 60_000 }, timing: { silenceTimeoutMs: 400 } });
     await waitFor(() => t.health().status === 'LIVE', 'LIVE');
     await sleep(1200);
     expect(bybit.stats.upgrades).toBe(1);
@@ -252,7 +226,7 @@ describe('Feed against the local Bybit spot server', () => {
 
   it('replaces a socket that goes silent (no data, no pongs) through the watchdog', async () => {
     const bybit = await server();
-    const t = feedOn(bybit, { pingIntervalMs: 150, timing: { silenceTimeoutMs: 600 } });
+    const t = feedOn(bybit, { tuning: { pingIntervalMs: 150 }, timing: { silenceTimeoutMs: 600 } });
     await waitFor(() => t.health().status === 'LIVE', 'LIVE');
     bybit.stall();
     await waitFor(() => bybit.stats.upgrades === 2, 'a replacement socket');
@@ -263,7 +237,7 @@ describe('Feed against the local Bybit spot server', () => {
 
   it('stop() closes every socket and clears every timer', async () => {
     const bybit = await server({ bookResendMs: 50 });
-    const t = feedOn(bybit, { pingIntervalMs: 150 });
+    const t = feedOn(bybit, { tuning: { pingIntervalMs: 150 } });
     await waitFor(() => t.health().status === 'LIVE', 'LIVE');
     expect(t.feed.openResources().timers).toBeGreaterThan(0);
 

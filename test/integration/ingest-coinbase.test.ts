@@ -5,45 +5,18 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { ConnectionTiming } from '../../src/ingest/connection';
-import { COINBASE_DEFAULT_SYMBOLS, createCoinbaseAdapter, type CoinbaseAdapter, type CoinbaseTuning } from '../../src/ingest/exchanges/coinbase';
+import { COINBASE_DEFAULT_SYMBOLS, createCoinbaseAdapter, type CoinbaseTuning } from '../../src/ingest/exchanges/coinbase';
 import { CoinbaseServer, type CoinbaseServerOptions } from '../support/exchanges/coinbase-server';
-import { IngestHarness, type FeedUnderTest } from '../support/ingest-harness';
+import { IngestHarness, type ExchangeFeedSetup } from '../support/ingest-harness';
 import { sleep, waitFor } from '../support/wait-for';
 
 const harness = new IngestHarness();
-const servers: CoinbaseServer[] = [];
-afterEach(async () => {
-  await harness.stopAll();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+afterEach(() => harness.stopAll());
 
-async function startServer(options: CoinbaseServerOptions = {}): Promise<CoinbaseServer> {
-  const server = await CoinbaseServer.start({ heartbeatIntervalMs: 100, ...options });
-  servers.push(server);
-  return server;
-}
+const COINBASE = { exchange: 'coinbase', create: createCoinbaseAdapter, symbols: ['BTC-USD', 'ETH-BTC'] };
 
-interface Setup {
-  readonly symbols?: readonly string[];
-  readonly restUrl?: string | null;
-  readonly tuning?: CoinbaseTuning;
-  readonly timing?: ConnectionTiming;
-  readonly silentSymbolsAfterMs?: number;
-}
-
-function startFeed(server: CoinbaseServer, setup: Setup = {}): FeedUnderTest & { readonly adapter: CoinbaseAdapter } {
-  const adapter = createCoinbaseAdapter(
-    {
-      exchange: 'coinbase',
-      wsUrl: server.wsUrl,
-      restUrl: setup.restUrl === undefined ? server.restUrl : setup.restUrl,
-      symbols: setup.symbols ?? ['BTC-USD', 'ETH-BTC'],
-    },
-    setup.tuning,
-  );
-  return { adapter, ...harness.feed(null, { adapter, timing: setup.timing, silentSymbolsAfterMs: setup.silentSymbolsAfterMs }) };
-}
+const startServer = (options: CoinbaseServerOptions = {}) => harness.serve(CoinbaseServer.start({ heartbeatIntervalMs: 100, ...options }));
+const startFeed = (server: CoinbaseServer, setup: ExchangeFeedSetup<CoinbaseTuning> = {}) => harness.feedOn(server, COINBASE, setup);
 
 const FAR_FUTURE = '2099-01-02T03:04:05.123456789Z';
 const FAR_FUTURE_MS = Date.UTC(2099, 0, 2, 3, 4, 5) + 123 + 0.456789;

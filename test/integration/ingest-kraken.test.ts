@@ -4,46 +4,18 @@
  * asserts how fast things are.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectionTiming } from '../../src/ingest/connection';
 import { createKrakenAdapter, parseKrakenTimestamp, type KrakenTuning } from '../../src/ingest/exchanges/kraken';
-import { IngestHarness, type FeedUnderTest } from '../support/ingest-harness';
+import { IngestHarness, type ExchangeFeedSetup, type FeedUnderTest } from '../support/ingest-harness';
 import { KRAKEN_TEST_PAIRS, KrakenServer, syntheticKrakenPairs, type KrakenServerOptions } from '../support/exchanges/kraken-server';
 import { sleep, waitFor } from '../support/wait-for';
 
 const harness = new IngestHarness();
-const servers: KrakenServer[] = [];
+afterEach(() => harness.stopAll());
 
-afterEach(async () => {
-  await harness.stopAll();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const KRAKEN = { exchange: 'kraken', create: createKrakenAdapter, symbols: ['BTC/USD', 'ETH/USD'] };
 
-async function startServer(options: KrakenServerOptions = {}): Promise<KrakenServer> {
-  const server = await KrakenServer.start(options);
-  servers.push(server);
-  return server;
-}
-
-interface KrakenSetup {
-  readonly symbols?: readonly string[];
-  readonly restUrl?: string | null;
-  readonly tuning?: KrakenTuning;
-  readonly timing?: ConnectionTiming;
-  readonly silentSymbolsAfterMs?: number;
-}
-
-function krakenFeed(server: KrakenServer, setup: KrakenSetup = {}): FeedUnderTest {
-  const adapter = createKrakenAdapter(
-    {
-      exchange: 'kraken',
-      wsUrl: server.wsUrl,
-      restUrl: setup.restUrl === undefined ? server.restUrl : setup.restUrl,
-      symbols: setup.symbols ?? ['BTC/USD', 'ETH/USD'],
-    },
-    setup.tuning,
-  );
-  return harness.feed(null, { adapter, timing: setup.timing, silentSymbolsAfterMs: setup.silentSymbolsAfterMs });
-}
+const startServer = (options: KrakenServerOptions = {}) => harness.serve(KrakenServer.start(options));
+const krakenFeed = (server: KrakenServer, setup: ExchangeFeedSetup<KrakenTuning> = {}) => harness.feedOn(server, KRAKEN, setup);
 
 const live = (t: FeedUnderTest) => waitFor(() => t.health().status === 'LIVE', 'LIVE');
 const marketsOf = (t: FeedUnderTest, id: string) => t.markets.filter((m) => m.id === id);

@@ -4,44 +4,18 @@
  * fast things are.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectionTiming } from '../../src/ingest/connection';
-import { createOkxAdapter, type OkxAdapter, type OkxTuning } from '../../src/ingest/exchanges/okx';
+import { createOkxAdapter, type OkxTuning } from '../../src/ingest/exchanges/okx';
 import { OkxServer, type OkxServerOptions } from '../support/exchanges/okx-server';
-import { IngestHarness, type FeedUnderTest } from '../support/ingest-harness';
+import { IngestHarness, type ExchangeFeedSetup, type FeedUnderTest } from '../support/ingest-harness';
 import { sleep, waitFor } from '../support/wait-for';
 
 const harness = new IngestHarness();
-const servers: OkxServer[] = [];
-afterEach(async () => {
-  await harness.stopAll();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+afterEach(() => harness.stopAll());
 
-async function startServer(options: OkxServerOptions = {}): Promise<OkxServer> {
-  const server = await OkxServer.start(options);
-  servers.push(server);
-  return server;
-}
+const OKX = { exchange: 'okx', create: createOkxAdapter, symbols: ['BTC-USDT', 'ETH-BTC'] };
 
-interface OkxFeedSetup {
-  readonly symbols?: readonly string[];
-  readonly restUrl?: string | null;
-  readonly tuning?: OkxTuning;
-  readonly timing?: ConnectionTiming;
-}
-
-function okxFeed(server: OkxServer, setup: OkxFeedSetup = {}): FeedUnderTest & { readonly adapter: OkxAdapter } {
-  const adapter = createOkxAdapter(
-    {
-      exchange: 'okx',
-      wsUrl: server.wsUrl,
-      restUrl: setup.restUrl === undefined ? server.restUrl : setup.restUrl,
-      symbols: setup.symbols ?? ['BTC-USDT', 'ETH-BTC'],
-    },
-    setup.tuning,
-  );
-  return { ...harness.feed(null, { adapter, timing: setup.timing }), adapter };
-}
+const startServer = (options: OkxServerOptions = {}) => harness.serve(OkxServer.start(options));
+const okxFeed = (server: OkxServer, setup: ExchangeFeedSetup<OkxTuning> = {}) => harness.feedOn(server, OKX, setup);
 
 const live = (t: FeedUnderTest) => () => t.health().status === 'LIVE';
 

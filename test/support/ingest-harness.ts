@@ -1,9 +1,10 @@
 /**
- * A Feed wired to the real Binance adapter and a local simulator, recording everything it
- * reports. Used by the ingest integration tests; no Redis involved.
+ * Feeds wired to a real adapter and a local exchange server (`BinanceSim`, or one of
+ * `exchanges/`), recording everything they report, and stopped with their servers after each
+ * test. Used by the ingest integration tests; no Redis involved.
  */
 import { pino } from 'pino';
-import type { ExchangeAdapter } from '../../src/ingest/adapter';
+import type { AdapterOptions, ExchangeAdapter } from '../../src/ingest/adapter';
 import type { BackoffOptions } from '../../src/ingest/backoff';
 import type { ConnectionTiming } from '../../src/ingest/connection';
 import { createBinanceAdapter, type BinanceTuning } from '../../src/ingest/exchanges/binance';
@@ -20,6 +21,7 @@ export interface FeedUnderTest {
   health(): FeedHealth;
 }
 
+/** The feed options `feed` takes; `adapter` replaces the Binance adapter it builds by default. */
 export interface FeedSetup {
   readonly adapter?: ExchangeAdapter;
   readonly wsUrl?: string;
@@ -32,6 +34,30 @@ export interface FeedSetup {
   readonly silentSymbolsAfterMs?: number;
 }
 
+/** How a test builds one exchange's adapter, for `feedOn`. */
+export interface AdapterRecipe<Tuning, A extends ExchangeAdapter> {
+  readonly exchange: string;
+  readonly create: (options: AdapterOptions, tuning?: Tuning) => A;
+  /** Subscribed when a test names no symbols. */
+  readonly symbols: readonly string[];
+}
+
+/** What `feedOn` varies per test; everything left out is the adapter's and Feed's default. */
+export interface ExchangeFeedSetup<Tuning> {
+  readonly symbols?: readonly string[];
+  /** Default: the server's REST base; null: no REST metadata at all. */
+  readonly restUrl?: string | null;
+  readonly tuning?: Tuning;
+  readonly timing?: ConnectionTiming;
+  readonly silentSymbolsAfterMs?: number;
+}
+
+/** A running local exchange: where a feed connects. */
+export interface LocalEndpoint {
+  readonly wsUrl: string;
+  readonly restUrl: string;
+}
+
 /**
  * Quiet by default: markets move only on `push`, no pings; tests opt in to the rest. 100
  * markets reach the first BTC-quoted pairs (ETHBTC). Pings faster than every 200 ms would
@@ -39,17 +65,42 @@ export interface FeedSetup {
  */
 export const QUIET_SIM: BinanceSimOptions = { markets: 100, tickMs: 0, pingIntervalMs: 0 };
 
-/** Starts simulators and feeds and stops them all at the end of each test. */
+/** Starts servers and feeds and stops them all (feeds first) at the end of each test. */
 export class IngestHarness {
   private readonly feeds: Feed[] = [];
-  private readonly sims: BinanceSim[] = [];
+  private readonly servers: Array<{ close(): Promise<void> }> = [];
 
-  async sim(options: BinanceSimOptions = {}): Promise<BinanceSim> {
-    const sim = await BinanceSim.start({ ...QUIET_SIM, ...options });
-    this.sims.push(sim);
-    return sim;
+  /** A `BinanceSim`, `QUIET_SIM` unless `options` say otherwise. */
+  sim(options: BinanceSimOptions = {}): Promise<BinanceSim> {
+    return this.serve(BinanceSim.start({ ...QUIET_SIM, ...options }));
   }
 
+  /** Waits for a server to start and has `stopAll` close it: `harness.serve(OkxServer.start())`. */
+  async serve<S extends { close(): Promise<void> }>(starting: Promise<S>): Promise<S> {
+    const server = await starting;
+    this.servers.push(server);
+    return server;
+  }
+
+  /** A started feed reading `server` through the adapter `recipe` builds, with that adapter. */
+  feedOn<Tuning, A extends ExchangeAdapter>(
+    server: LocalEndpoint,
+    recipe: AdapterRecipe<Tuning, A>,
+    setup: ExchangeFeedSetup<Tuning> = {},
+  ): FeedUnderTest & { readonly adapter: A } {
+    const adapter = recipe.create(
+      {
+        exchange: recipe.exchange,
+        wsUrl: server.wsUrl,
+        restUrl: setup.restUrl === undefined ? server.restUrl : setup.restUrl,
+        symbols: setup.symbols ?? recipe.symbols,
+      },
+      setup.tuning,
+    );
+    return { ...this.feed(null, { adapter, timing: setup.timing, silentSymbolsAfterMs: setup.silentSymbolsAfterMs }), adapter };
+  }
+
+  /** A started feed on the simulator through the Binance adapter (feed id `sim`), or through `setup.adapter`. */
   feed(sim: BinanceSim | null, setup: FeedSetup = {}): FeedUnderTest {
     const adapter =
       setup.adapter ??
@@ -83,6 +134,6 @@ export class IngestHarness {
 
   async stopAll(): Promise<void> {
     await Promise.all(this.feeds.splice(0).map((feed) => feed.stop()));
-    await Promise.all(this.sims.splice(0).map((sim) => sim.close()));
+    await Promise.all(this.servers.splice(0).map((server) => server.close()));
   }
 }
