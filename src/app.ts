@@ -19,6 +19,7 @@ import { writeFeedHealth } from './redis/feed-health';
 import { createKeys } from './redis/keys';
 import { decodeMarket } from './redis/market-codec';
 import { defineScripts } from './redis/scripts';
+import { cachedMarketSource } from './redis/page-cache';
 import { redisMarketSource } from './redis/query-markets';
 import { upsertMarkets } from './redis/upsert-markets';
 import { attachGraphqlWs, type GraphqlWsServer } from './server/graphql-ws';
@@ -36,6 +37,13 @@ export interface App {
   stop(): Promise<void>;
 }
 
+export interface AppOptions {
+  /** See `GraphqlWsOptions.sharePayloads`; default true. The bench turns it off to compare. */
+  readonly sharePayloads?: boolean;
+}
+
+/** Distinct `markets` queries whose pages are kept in memory. */
+const PAGE_CACHE_ENTRIES = 1000;
 /** How often feed health is written to Redis (it expires after FEED_HEALTH_TTL_MS). */
 const HEALTH_REPORT_MS = 1000;
 /** How often the one-line status summary is logged. */
@@ -43,7 +51,7 @@ const STATUS_LOG_MS = 60_000;
 /** The first summary comes this long after start, when feeds have had time to connect. */
 const FIRST_STATUS_LOG_MS = 3000;
 
-export async function buildApp(config: Config, logger: Logger, target: RedisTarget): Promise<App> {
+export async function buildApp(config: Config, logger: Logger, target: RedisTarget, options: AppOptions = {}): Promise<App> {
   const redis = createRedisClient(target.url, 'commands', logger);
   defineScripts(redis);
   const subscriber = createRedisClient(target.url, 'subscriber', logger);
@@ -59,7 +67,11 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   const services: Services = {
     redis,
     keys,
-    marketSource: redisMarketSource(redis, keys),
+    marketSource: cachedMarketSource(redisMarketSource(redis, keys), {
+      freshMs: config.queryCacheMs,
+      staleMs: Math.max(config.queryCacheMs, config.queryCacheStaleMs),
+      maxEntries: PAGE_CACHE_ENTRIES,
+    }),
     staleness,
     priceUpdates,
     configuredFeeds: config.feeds,
@@ -122,7 +134,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       await staleness.start();
       server.listen(config.port, config.host);
       await once(server, 'listening');
-      ws = attachGraphqlWs(server, yoga);
+      ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true });
       for (const feed of feeds) feed.start();
       timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));
       timers.push(setTimeout(() => void logStatus(), FIRST_STATUS_LOG_MS));

@@ -35,6 +35,10 @@ export interface Config {
   readonly staleAfterMs: number;
   /** How long ingest coalesces updates before one batched write to Redis. */
   readonly batchMs: number;
+  /** How long a computed `markets` page is served from memory; 0 turns the cache off. */
+  readonly queryCacheMs: number;
+  /** How old a cached page may be and still be served while it is being refreshed. */
+  readonly queryCacheStaleMs: number;
   /** Number of markets the simulated exchange lists. */
   readonly simMarkets: number;
   /** Milliseconds between two updates of one simulated market (on average). */
@@ -62,6 +66,8 @@ export function loadConfig(env: Env = process.env): Config {
     exchanges,
     staleAfterMs: integer(env, 'STALE_AFTER_MS', 30_000, 1, 86_400_000),
     batchMs: integer(env, 'INGEST_BATCH_MS', 20, 0, 10_000),
+    queryCacheMs: integer(env, 'QUERY_CACHE_MS', 50, 0, 60_000),
+    queryCacheStaleMs: integer(env, 'QUERY_CACHE_STALE_MS', 1000, 0, 600_000),
     simMarkets: integer(env, 'SIM_MARKETS', 300, 1, 100_000),
     simTickMs: integer(env, 'SIM_TICK_MS', 1000, 1, 3_600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),

@@ -1,7 +1,9 @@
 /**
  * The GraphQL server under test, in its own process: tickql's yoga server with one of three
  * market sources behind `markets`. Only the source differs between the systems compared.
- *   SOURCE=lua       the service itself: lua/queryMarkets-n.lua in Redis
+ *   SOURCE=lua-cached the service as it runs by default: the page cache (QUERY_CACHE_MS=50) in
+ *                    front of lua/queryMarkets-n.lua
+ *   SOURCE=lua       the same with the cache off: every request runs the script in Redis
  *   SOURCE=fetch     fetch every market from Redis into Node and sort there
  *   SOURCE=postgres  a PostgreSQL table with indexes
  * Env: REDIS_URL, REDIS_PREFIX, POSTGRES_URL (for postgres).
@@ -14,6 +16,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { silentLogger } from '../../src/logger';
 import { createKeys } from '../../src/redis/keys';
+import { cachedMarketSource } from '../../src/redis/page-cache';
 import { redisMarketSource, type MarketSource } from '../../src/redis/query-markets';
 import { defineScripts } from '../../src/redis/scripts';
 import { createYogaServer } from '../../src/server/yoga';
@@ -31,6 +34,8 @@ const pool = env.SOURCE === 'postgres' ? new pg.Pool({ connectionString: env.POS
 
 const sources: Record<string, () => MarketSource> = {
   lua: () => redisMarketSource(redis, keys),
+  // The service as configured by default: the same script behind the page cache.
+  'lua-cached': () => cachedMarketSource(redisMarketSource(redis, keys), { freshMs: 50, staleMs: 1000, maxEntries: 1000 }),
   fetch: () => fetchAndSortSource(redis, keys),
   postgres: () => postgresSource(pool!),
 };
