@@ -1,0 +1,168 @@
+/**
+ * graphql-ws delivery that executes a subscription's selection once per event and shares the
+ * serialized result among every subscription selecting the same fields, instead of executing
+ * and serializing it again for each subscriber.
+ *
+ * Without it, every update a subscriber receives goes through graphql execution (yoga's
+ * executor and its plugins), JSON.stringify of the whole message and graphql-ws's promise
+ * chain: with thousands of subscribers of one market, the same result is computed thousands
+ * of times. Here a subscriber costs one string concatenation and one socket write per update.
+ *
+ * A subscription qualifies when all of these hold, otherwise it takes the ordinary path:
+ * - its one root field is in `SHAREABLE_FIELDS`: fields whose arguments only choose which
+ *   events arrive (the result is the event itself) and whose result type reads nothing of the
+ *   client's own context (Market fields read process-wide services only);
+ * - nothing below the root field uses a variable, and the root field carries no directive,
+ *   so the result depends on the event and the document text alone.
+ * Two subscriptions share results when their documents are equal after dropping the root
+ * field's arguments and the variable definitions: `priceUpdated(ids: $ids) { id price }` is
+ * shared by every subscriber of that selection, whatever markets each one asked for.
+ *
+ * Flow control is graphql-ws's: the next update is taken from the subscription's stream
+ * (a conflating LatestByKey) only once the previous one was written to the socket. Stream
+ * errors, client `complete` and socket close go through graphql-ws as before; only `next`
+ * messages are written here, in graphql-ws's format, `{"id":..,"type":"next","payload":..}`.
+ * A result's errors are masked as yoga masks them (unexpected errors become "Unexpected
+ * error." and are logged). A field's value is computed when the first subscriber receives the
+ * event (`stale` included: staleness is judged in seconds, subscribers a few ms apart agree).
+ */
+import {
+  createSourceEventStream,
+  execute,
+  getOperationAST,
+  Kind,
+  print,
+  visit,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+} from 'graphql';
+import { maskError } from 'graphql-yoga';
+import type { WebSocket } from 'ws';
+import type { Logger } from '../logger';
+import type { Payload, SharedPayloads } from '../subscriptions/shared-payloads';
+
+/** Root subscription fields whose result is the event itself, read without client context. */
+export const SHAREABLE_FIELDS: ReadonlySet<string> = new Set(['priceUpdated']);
+
+const UNEXPECTED_ERROR = 'Unexpected error.';
+
+/**
+ * The key under which a subscription's results can be shared, or null when they depend on
+ * more than the event and the document (see the header).
+ */
+export function sharedSelectionKey(document: DocumentNode, operationName?: string | null): string | null {
+  const operation = getOperationAST(document, operationName);
+  if (!operation || operation.operation !== 'subscription') return null;
+  const [root, ...others] = operation.selectionSet.selections;
+  if (!root || others.length > 0 || root.kind !== Kind.FIELD || !SHAREABLE_FIELDS.has(root.name.value)) return null;
+  if ((root.directives?.length ?? 0) > 0) return null;
+  const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
+  let usesVariables = false;
+  const findVariables = { Variable: () => void (usesVariables = true) };
+  if (root.selectionSet) visit(root.selectionSet, findVariables);
+  for (const fragment of fragments) visit(fragment, findVariables);
+  if (usesVariables) return null;
+  const field: FieldNode = { ...root, arguments: [] };
+  return [print(field), ...fragments.map((f) => print(f))].join('\n');
+}
+
+export interface SharedSubscription {
+  /** From `sharedSelectionKey`. */
+  readonly key: string;
+  /** The graphql-ws subscription id, echoed in every `next` message. */
+  readonly id: string;
+  readonly socket: WebSocket;
+}
+
+export interface SharedDeps {
+  readonly payloads: SharedPayloads;
+  readonly logger: Logger;
+}
+
+/**
+ * Subscribes like graphql's `subscribe`, but returns a stream that writes `next` messages to
+ * the socket itself and yields nothing; it ends when the source ends or graphql-ws returns it.
+ * Null when the source stream could not be created (bad arguments): the caller then takes the
+ * ordinary path, which reports the errors as usual.
+ */
+export async function subscribeShared(args: ExecutionArgs, subscription: SharedSubscription, deps: SharedDeps): Promise<AsyncIterableIterator<never> | null> {
+  const created = await createSourceEventStream({ ...args, rootValue: undefined });
+  if (!isAsyncIterable(created)) return null; // an ExecutionResult with the errors
+  const source = created[Symbol.asyncIterator]();
+  const payloadOf = (event: unknown): Payload =>
+    deps.payloads.get(event, subscription.key, (e) => {
+      const result = execute({ ...args, rootValue: e });
+      return isPromise(result) ? result.then((r) => serialize(r, deps.logger)) : serialize(result, deps.logger);
+    });
+  return new SharedDelivery(source, `{"id":${JSON.stringify(subscription.id)},"type":"next","payload":`, payloadOf, sender(subscription.socket));
+}
+
+/** Writes each source event's shared payload to the socket; as an iterator it yields nothing. */
+class SharedDelivery implements AsyncIterableIterator<never> {
+  private readonly finished: Promise<IteratorResult<never>>;
+
+  constructor(
+    private readonly source: AsyncIterator<unknown>,
+    private readonly prefix: string,
+    private readonly payloadOf: (event: unknown) => Payload,
+    private readonly send: (text: string) => Promise<void>,
+  ) {
+    this.finished = this.run();
+  }
+
+  private async run(): Promise<IteratorResult<never>> {
+    for (;;) {
+      const event = await this.source.next();
+      if (event.done) return { done: true, value: undefined };
+      const payload = this.payloadOf(event.value);
+      await this.send(`${this.prefix}${typeof payload === 'string' ? payload : await payload}}`);
+    }
+  }
+
+  next(): Promise<IteratorResult<never>> {
+    return this.finished;
+  }
+
+  async return(): Promise<IteratorResult<never>> {
+    await this.source.return?.();
+    return { done: true, value: undefined };
+  }
+
+  async throw(error?: unknown): Promise<IteratorResult<never>> {
+    await this.source.return?.();
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** What graphql-ws's `ws` adapter does: resolves once written, at once when the socket is closing. */
+function sender(socket: WebSocket): (text: string) => Promise<void> {
+  return (text) =>
+    new Promise((resolve, reject) => {
+      if (socket.readyState !== socket.OPEN) return resolve();
+      socket.send(text, (err) => (err ? reject(err) : resolve()));
+    });
+}
+
+function serialize(result: ExecutionResult, logger: Logger): string {
+  if (!result.errors || result.errors.length === 0) return JSON.stringify({ data: result.data });
+  const errors = result.errors.map((error) => {
+    const masked = maskError(error, UNEXPECTED_ERROR);
+    if (masked !== error) logger.error({ err: error.originalError ?? error }, 'subscription event failed');
+    return masked;
+  });
+  return JSON.stringify({ data: result.data, errors });
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T>)?.then === 'function';
+}
