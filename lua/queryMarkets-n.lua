@@ -21,16 +21,23 @@ ARGV:
   [7] bases       likewise
   [8] quotes      likewise
   [9] ranges      number of range conditions
-  [10..] per range: min, max (inclusive; "-inf" / "+inf" for an open side)
+  [10] plan       "auto" (choose, see lua/README.md) or "materialize" (never walk the index;
+                  the tests use it to check both plans give the same answers)
+  [11..] per range: min, max (inclusive; "-inf" / "+inf" for an open side)
 
 Markets that lack the sort field come after all others (by id ascending) in either direction.
 
-Returns: { total, json1, json2, ... }: total markets matching, then the page in order.
+Returns: { total, plan, json1, json2, ... }: total markets matching, the plan that ran
+         ("walk", "index" when no filter applied, "materialize", or "none" when a filter
+         matched nothing), then the page in order.
 Errors:  "ERR queryMarkets: ..." for arguments outside the formats above.
 --]]
 
 local MAX_LIMIT = 500
 local CHUNK = 1000 -- members read or written per command when scanning a set
+local WALK_CHUNK = 100 -- index entries read per command while walking
+local WALK_BUDGET = 3000 -- longest expected walk worth preferring to a materialized plan
+local MAX_COMBINATIONS = 64 -- filter combinations counted one ZINTERCARD each
 
 local marketKey, idsKey, sortKey = KEYS[1], KEYS[2], KEYS[3]
 local candKey, unionKey, sortedKey, tailKey = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -43,7 +50,9 @@ local function fail(message)
   return redis.error_reply('ERR queryMarkets: ' .. message)
 end
 
+local plan = ARGV[10]
 if sortKind ~= 'score' and sortKind ~= 'lex' then return fail('bad sort kind') end
+if plan ~= 'auto' and plan ~= 'materialize' then return fail('bad plan') end
 if direction ~= 'asc' and direction ~= 'desc' then return fail('bad direction') end
 if not offset or offset < 0 or offset ~= math.floor(offset) then return fail('bad offset') end
 if not limit or limit < 1 or limit > MAX_LIMIT or limit ~= math.floor(limit) then return fail('bad limit') end
@@ -74,11 +83,35 @@ local function eachMember(key, fn)
   end
 end
 
+--[[ The filters, parsed once: `groups` holds one key list per given exchange/base/quote
+condition (any of its keys matches), `rangeSpecs` the numeric ranges. --]]
+local groups, rangeSpecs, emptyGroup = {}, {}, false
+local function parseFilters()
+  local nextKey = 8
+  for g = 6, 8 do
+    local n = tonumber(ARGV[g])
+    if n == nil or n < -1 then return 'bad filter group size' end
+    if n == 0 then emptyGroup = true end
+    if n > 0 then
+      local group = {}
+      for i = 1, n do group[i] = KEYS[nextKey]; nextKey = nextKey + 1 end
+      groups[#groups + 1] = group
+    end
+  end
+  local ranges = tonumber(ARGV[9])
+  if ranges == nil or ranges < 0 or #ARGV ~= 10 + 2 * ranges then return 'bad range count' end
+  for r = 1, ranges do
+    rangeSpecs[r] = { KEYS[nextKey], ARGV[9 + 2 * r], ARGV[10 + 2 * r] }
+    nextKey = nextKey + 1
+  end
+  if nextKey ~= #KEYS + 1 then return 'key count does not match the filter sizes' end
+  return nil
+end
+
 --[[ Stage 1: the candidate set. `cand` is nil while no filter applies (every market), else
 a key whose members (score 0) are the markets passing every filter so far. --]]
 local function candidates()
   local cand = nil
-  local nextKey = 8
 
   -- Narrows the candidates to those also in `key` (whose scores are ignored).
   local function narrow(key)
@@ -90,33 +123,20 @@ local function candidates()
     cand = candKey
   end
 
-  for g = 6, 8 do
-    local n = tonumber(ARGV[g])
-    if n == nil or n < -1 then return nil, 'bad filter group size' end
-    if n == 0 then return nil, nil, true end
-    if n > 0 then
-      local group = {}
-      for i = 1, n do group[i] = KEYS[nextKey]; nextKey = nextKey + 1 end
-      if n == 1 and cand == nil then
-        cand = group[1] -- a filter zset already has score 0: use it as it is
-      elseif n == 1 then
-        narrow(group[1])
-      else
-        redis.call('ZUNIONSTORE', unionKey, n, unpack(group))
-        narrow(unionKey)
-      end
+  for _, group in ipairs(groups) do
+    if #group == 1 and cand == nil then
+      cand = group[1] -- a filter zset already has score 0: use it as it is
+    elseif #group == 1 then
+      narrow(group[1])
+    else
+      redis.call('ZUNIONSTORE', unionKey, #group, unpack(group))
+      narrow(unionKey)
     end
   end
-
-  local ranges = tonumber(ARGV[9])
-  if ranges == nil or ranges < 0 or #ARGV ~= 9 + 2 * ranges then return nil, 'bad range count' end
-  for r = 1, ranges do
-    local index, min, max = KEYS[nextKey], ARGV[8 + 2 * r], ARGV[9 + 2 * r]
-    nextKey = nextKey + 1
-    redis.call('ZRANGESTORE', unionKey, index, min, max, 'BYSCORE')
+  for _, range in ipairs(rangeSpecs) do
+    redis.call('ZRANGESTORE', unionKey, range[1], range[2], range[3], 'BYSCORE')
     narrow(unionKey)
   end
-  if nextKey ~= #KEYS + 1 then return nil, 'key count does not match the filter sizes' end
 
   if search ~= '' then
     local matches = {}
@@ -124,7 +144,7 @@ local function candidates()
       if string.find(symbolOf(id), search, 1, true) then matches[#matches + 1] = id end
     end)
     redis.call('DEL', candKey)
-    if #matches == 0 then return nil, nil, true end
+    if #matches == 0 then return nil, true end
     storeMembers(candKey, matches)
     cand = candKey
   end
@@ -158,10 +178,11 @@ local function descendingPage(sorted, from, count)
   return out
 end
 
-local function run()
-  local cand, err, empty = candidates()
-  if err then return fail(err) end
-  if empty then return { 0 } end
+--[[ Plan "materialize": the candidates as a scratch set, intersected with the sort index. --]]
+local function materializedPage()
+  local cand, empty = candidates()
+  if empty then return nil end
+  local used = cand == nil and 'index' or 'materialize'
   local all = cand or idsKey
   local total = redis.call('ZCARD', all)
 
@@ -195,8 +216,118 @@ local function run()
     local tail = redis.call('ZRANGE', tailKey, start, start + (limit - #page) - 1)
     for i = 1, #tail do page[#page + 1] = tail[i] end
   end
+  return page, total, used
+end
 
-  local result = { total }
+--[[ Plan "walk": for a numeric sort whose only filters are exchange/base/quote sets, count
+the matches with ZINTERCARD and read the page by walking the sort index in order, testing
+membership, instead of materializing the intersection. Returns nil when the plan does not
+apply or would walk too far (the materialized plan then runs). --]]
+
+-- Markets in every group: the sum over one key per group, since a market has exactly one
+-- exchange, one base and one quote, so the keys of a group are disjoint.
+local function countMatches()
+  local combinations = 1
+  for _, group in ipairs(groups) do combinations = combinations * #group end
+  if combinations > MAX_COMBINATIONS then return nil end
+  local total, pick = 0, {}
+  local function count(g)
+    if g > #groups then
+      total = total + redis.call('ZINTERCARD', #pick, unpack(pick))
+      return
+    end
+    for _, key in ipairs(groups[g]) do
+      pick[g] = key
+      count(g + 1)
+    end
+  end
+  count(1)
+  return total
+end
+
+local function passes(id)
+  for _, group in ipairs(groups) do
+    local found = false
+    for _, key in ipairs(group) do
+      if redis.call('ZSCORE', key, id) then found = true; break end
+    end
+    if not found then return false end
+  end
+  return true
+end
+
+local function walkPage()
+  if plan ~= 'auto' or sortKind ~= 'score' or #groups == 0 or #rangeSpecs > 0 or search ~= '' then return nil end
+  local total = countMatches()
+  if total == nil then return nil end
+  if total == 0 then return {}, 0, 'walk' end
+  local expectedWalk = (offset + limit) * redis.call('ZCARD', idsKey) / total
+  if expectedWalk > WALK_BUDGET then return nil end
+
+  local page, matched = {}, 0
+  -- Offers the members of one tie group, already in id order; true once the page is full.
+  local function offer(members)
+    for _, id in ipairs(members) do
+      if passes(id) then
+        matched = matched + 1
+        if matched > offset then
+          page[#page + 1] = id
+          if #page == limit or matched == total then return true end
+        end
+      end
+    end
+    return matched == total
+  end
+
+  local pos, size = 0, redis.call('ZCARD', sortKey)
+  while pos < size do
+    local chunk
+    if direction == 'asc' then
+      -- Ascending index order already breaks ties by id.
+      chunk = redis.call('ZRANGE', sortKey, pos, pos + WALK_CHUNK - 1)
+      pos = pos + #chunk
+      if offer(chunk) then return page, total, 'walk' end
+    else
+      -- Descending: runs of equal scores come in descending id order; reverse each run, and
+      -- read a run that reaches the end of the chunk whole, as it may continue beyond it.
+      -- Invariant: pos is the first element of a tie group.
+      chunk = redis.call('ZRANGE', sortKey, pos, pos + WALK_CHUNK - 1, 'REV', 'WITHSCORES')
+      local i = 1 -- chunk[i] is a member, chunk[i + 1] its score
+      while i <= #chunk do
+        local score, j = chunk[i + 1], i
+        while j + 2 <= #chunk and chunk[j + 3] == score do j = j + 2 end
+        local runLength = (j - i) / 2 + 1
+        local run = {}
+        if j + 2 > #chunk and pos + runLength < size then
+          run = redis.call('ZRANGE', sortKey, score, score, 'BYSCORE')
+          pos = pos + #run
+          if offer(run) then return page, total, 'walk' end
+          break -- the next chunk starts after this whole tie group
+        end
+        for k = j, i, -2 do run[#run + 1] = chunk[k] end
+        pos = pos + runLength
+        if offer(run) then return page, total, 'walk' end
+        i = j + 2
+      end
+    end
+  end
+  -- The index ran out first: some matches lack the sort field. Those come last by id,
+  -- which the materialized plan handles.
+  return nil
+end
+
+local function run()
+  local err = parseFilters()
+  if err then return fail(err) end
+  if emptyGroup then return { 0, 'none' } end
+
+  local page, total, used = walkPage()
+  if page == nil then
+    page, total, used = materializedPage()
+    if page == nil then return { 0, 'none' } end
+  end
+
+  local result = { total, used }
   if #page > 0 then
     local values = redis.call('HMGET', marketKey, unpack(page))
     for i = 1, #values do

@@ -33,6 +33,8 @@ export interface MarketQuery {
 export interface MarketPageResult {
   readonly total: number;
   readonly items: Market[];
+  /** The plan lua/queryMarkets-n.lua used (walk, index, materialize, none); for metrics and tests. */
+  readonly plan?: string;
 }
 
 function groupSize(list: readonly string[] | undefined): number {
@@ -55,8 +57,14 @@ export function redisMarketSource(redis: Redis, keys: Keys): MarketSource {
   return { page: (query) => queryMarkets(redis, keys, query) };
 }
 
+/**
+ * `auto` lets the script choose (lua/README.md); `materialize` never walks the index. Both
+ * give the same answer; the tests check that.
+ */
+export type QueryPlan = 'auto' | 'materialize';
+
 /** Runs lua/queryMarkets-n.lua: one round trip for the page and its total. */
-export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery): Promise<MarketPageResult> {
+export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery, plan: QueryPlan = 'auto'): Promise<MarketPageResult> {
   const { sort, filter } = query;
   // Distinct values only: a repeated exchange in the list must not count a market twice.
   const exchanges = filter.exchanges && [...new Set(filter.exchanges.map((e) => e.toLowerCase()))];
@@ -84,9 +92,10 @@ export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery)
     groupSize(bases),
     groupSize(quotes),
     ranges.length,
+    plan,
     ...ranges.flatMap((r) => [bound(r.min, '-inf'), bound(r.max, '+inf')]),
   ];
-  const reply = (await callScript(redis, 'queryMarkets', scriptKeys, args)) as [number, ...string[]];
-  const [total, ...items] = reply;
-  return { total, items: items.map(decodeMarket) };
+  const reply = (await callScript(redis, 'queryMarkets', scriptKeys, args)) as [number, string, ...string[]];
+  const [total, used, ...items] = reply;
+  return { total, plan: used, items: items.map(decodeMarket) };
 }

@@ -103,7 +103,7 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
     await t.close();
   });
 
-  const coverage = { queries: 0, nonEmptyPages: 0, pagesWithNulls: 0 };
+  const coverage = { queries: 0, nonEmptyPages: 0, pagesWithNulls: 0, plans: {} as Record<string, number> };
 
   it('returns the same total and the same page for generated universes and queries', async () => {
     await fc.assert(
@@ -114,7 +114,10 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
           await upsertMarkets(t.redis, keys, markets);
           for (const q of queries) {
             const actual = await queryMarkets(t.redis, keys, q);
+            const materialized = await queryMarkets(t.redis, keys, q, 'materialize');
             const expected = referenceQuery(markets, q);
+            expect({ ...materialized, plan: undefined }).toEqual({ ...actual, plan: undefined });
+            coverage.plans[actual.plan!] = (coverage.plans[actual.plan!] ?? 0) + 1;
             coverage.queries++;
             if (expected.items.length > 0) coverage.nonEmptyPages++;
             if (q.sort.field !== 'symbol' && expected.items.some((m) => m[q.sort.field as NumericIndexField] === null)) coverage.pagesWithNulls++;
@@ -133,5 +136,66 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
     // The generators must actually exercise the interesting paths, or the property proves little.
     expect(coverage.nonEmptyPages / coverage.queries).toBeGreaterThan(0.3);
     expect(coverage.pagesWithNulls).toBeGreaterThan(20);
+    // Every plan of the script ran many times.
+    for (const plan of ['walk', 'index', 'materialize', 'none']) expect(coverage.plans[plan] ?? 0, plan).toBeGreaterThan(50);
+  });
+
+  // Universes larger than the walk's chunk (100 index entries), with values from a tiny pool,
+  // so tie groups straddle chunk boundaries and the walk must read them whole.
+  it('walks large indexes with tie groups across chunk boundaries like the reference', async () => {
+    const big = fc.integer({ min: 150, max: 400 }).chain((n) =>
+      fc.tuple(
+        fc.array(fc.constantFrom(1, 2, 3, null), { minLength: n, maxLength: n }),
+        fc.array(fc.constantFrom('binance', 'kraken', 'okx'), { minLength: n, maxLength: n }),
+      ),
+    );
+    const walkQuery = fc.record({
+      sort: fc.record({ field: fc.constant('changePercent24h' as const), direction: fc.constantFrom('asc' as const, 'desc' as const) }),
+      filter: fc.record({ exchanges: fc.subarray(['binance', 'kraken', 'okx'], { minLength: 1 }) }),
+      offset: fc.integer({ min: 0, max: 150 }),
+      limit: fc.integer({ min: 1, max: 60 }),
+    });
+    const plans: Record<string, number> = {};
+    await fc.assert(
+      fc.asyncProperty(big, fc.array(walkQuery, { minLength: 1, maxLength: 6 }), async ([values, exchanges], queries) => {
+        const markets: Market[] = values.map((v, i) => ({
+          id: `${exchanges[i]}:M${String(i).padStart(4, '0')}/USDT`,
+          exchange: exchanges[i]!,
+          symbol: `M${String(i).padStart(4, '0')}/USDT`,
+          nativeSymbol: `M${i}USDT`,
+          base: `M${String(i).padStart(4, '0')}`,
+          quote: 'USDT',
+          price: 1,
+          bid: null,
+          ask: null,
+          open24h: null,
+          high24h: null,
+          low24h: null,
+          volume24h: null,
+          quoteVolume24h: null,
+          change24h: null,
+          changePercent24h: v,
+          spreadPercent: null,
+          updatedAt: 1,
+          receivedAt: 1,
+        }));
+        const prefix = uniquePrefix();
+        const keys = createKeys(prefix);
+        try {
+          await upsertMarkets(t.redis, keys, markets);
+          for (const q of queries) {
+            const actual = await queryMarkets(t.redis, keys, q);
+            plans[actual.plan!] = (plans[actual.plan!] ?? 0) + 1;
+            const expected = referenceQuery(markets, q);
+            expect(actual.total).toBe(expected.total);
+            expect(actual.items.map((m) => m.id)).toEqual(expected.items.map((m) => m.id));
+          }
+        } finally {
+          await deletePrefix(t.redis, prefix);
+        }
+      }),
+      { numRuns: 60 },
+    );
+    expect(plans.walk ?? 0).toBeGreaterThan(50);
   });
 });
