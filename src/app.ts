@@ -33,6 +33,8 @@ export interface App {
   readonly writer: BatchWriter;
   /** The GraphQL URL, known once started. */
   url(): string;
+  /** graphql-ws's shared-subscription counters (server/shared-subscriptions.ts); null before start. */
+  subscriptionStats(): Pick<GraphqlWsServer, 'sharedPayloads' | 'sharedDelivery'> | null;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -130,6 +132,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     feeds,
     writer,
     url,
+    subscriptionStats: () => (ws ? { sharedPayloads: { ...ws.sharedPayloads }, sharedDelivery: { ...ws.sharedDelivery } } : null),
     async start() {
       await staleness.start();
       server.listen(config.port, config.host);

@@ -11,7 +11,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { silentLogger, type Logger } from '../logger';
 import { SharedPayloads, type SharedPayloadStats } from '../subscriptions/shared-payloads';
-import { sharedSelectionKey, subscribeShared, type SharedSubscription } from './shared-subscriptions';
+import { sharedSelectionKey, subscribeShared, type DeliveryStats, type SharedSubscription } from './shared-subscriptions';
 import type { TickqlYoga } from './yoga';
 
 interface EnvelopedRoot {
@@ -36,6 +36,8 @@ export interface GraphqlWsServer {
   readonly wss: WebSocketServer;
   /** Shared payloads computed and reused since start. */
   readonly sharedPayloads: SharedPayloadStats;
+  /** Messages of shared subscriptions and the socket writes they took, since start. */
+  readonly sharedDelivery: DeliveryStats;
   /** Closes every socket (code 1001, going away) and stops accepting new ones. */
   close(): Promise<void>;
 }
@@ -43,7 +45,7 @@ export interface GraphqlWsServer {
 export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: GraphqlWsOptions = {}): GraphqlWsServer {
   const wss = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
   const sharing = options.sharePayloads ?? true;
-  const shared = { payloads: new SharedPayloads(), logger: options.logger ?? silentLogger() };
+  const shared = { payloads: new SharedPayloads(), logger: options.logger ?? silentLogger(), delivery: { messages: 0, writes: 0 } };
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
@@ -73,7 +75,7 @@ export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: G
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
         const key = sharing ? sharedSelectionKey(document, params.operationName) : null;
-        const root: EnvelopedRoot = { execute, subscribe, shared: key === null ? null : { key, id, socket: ctx.extra.socket as WebSocket } };
+        const root: EnvelopedRoot = { execute, subscribe, shared: key === null ? null : { key, id, socket: ctx.extra.socket as WebSocket, transport: ctx.extra.request.socket } };
         return {
           schema,
           operationName: params.operationName,
@@ -89,6 +91,7 @@ export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: G
   return {
     wss,
     sharedPayloads: shared.payloads.stats,
+    sharedDelivery: shared.delivery,
     close: async () => {
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -19,7 +19,8 @@
  * shared by every subscriber of that selection, whatever markets each one asked for.
  *
  * Flow control is graphql-ws's: the next update is taken from the subscription's stream
- * (a conflating LatestByKey) only once the previous one was written to the socket. Stream
+ * (a conflating LatestByKey) only once the previous one was written to the socket; updates
+ * that queued meanwhile go out together, one frame each, in one write. Stream
  * errors, client `complete` and socket close go through graphql-ws as before; only `next`
  * messages are written here, in graphql-ws's format, `{"id":..,"type":"next","payload":..}`.
  * A result's errors are masked as yoga masks them (unexpected errors become "Unexpected
@@ -74,12 +75,34 @@ export interface SharedSubscription {
   /** The graphql-ws subscription id, echoed in every `next` message. */
   readonly id: string;
   readonly socket: WebSocket;
+  /** The TCP socket under `socket` (the upgrade request's), corked to write several frames at once. */
+  readonly transport: Corkable;
+}
+
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
 }
 
 export interface SharedDeps {
   readonly payloads: SharedPayloads;
   readonly logger: Logger;
+  /** Counted for every shared subscription. */
+  readonly delivery: DeliveryStats;
 }
+
+export interface DeliveryStats {
+  /** `next` messages written. */
+  messages: number;
+  /** Socket writes they took (several queued messages go in one). */
+  writes: number;
+}
+
+/**
+ * Updates already queued for one subscription when it is about to write go out in the same
+ * write, up to this many: a busy server then makes one system call for several messages.
+ */
+export const MAX_MESSAGES_PER_WRITE = 64;
 
 /**
  * Subscribes like graphql's `subscribe`, but returns a stream that writes `next` messages to
@@ -96,19 +119,32 @@ export async function subscribeShared(args: ExecutionArgs, subscription: SharedS
       const result = execute({ ...args, rootValue: e });
       return isPromise(result) ? result.then((r) => serialize(r, deps.logger)) : serialize(result, deps.logger);
     });
-  return new SharedDelivery(source, `{"id":${JSON.stringify(subscription.id)},"type":"next","payload":`, payloadOf, sender(subscription.socket));
+  const prefix = `{"id":${JSON.stringify(subscription.id)},"type":"next","payload":`;
+  const send = sender(subscription.socket, subscription.transport);
+  return new SharedDelivery(source, (payload) => `${prefix}${payload}}`, payloadOf, (messages) => {
+    deps.delivery.messages += messages.length;
+    deps.delivery.writes++;
+    return send(messages);
+  });
+}
+
+/** A source that can hand over what it already holds without a promise (LatestByKey). */
+interface Drainable {
+  takePending(): unknown;
 }
 
 /** Writes each source event's shared payload to the socket; as an iterator it yields nothing. */
 class SharedDelivery implements AsyncIterableIterator<never> {
   private readonly finished: Promise<IteratorResult<never>>;
+  private readonly drainable: Drainable | null;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
-    private readonly prefix: string,
+    private readonly message: (payload: string) => string,
     private readonly payloadOf: (event: unknown) => Payload,
-    private readonly send: (text: string) => Promise<void>,
+    private readonly send: (messages: readonly string[]) => Promise<void>,
   ) {
+    this.drainable = typeof (source as Partial<Drainable>).takePending === 'function' ? (source as unknown as Drainable) : null;
     this.finished = this.run();
   }
 
@@ -116,8 +152,14 @@ class SharedDelivery implements AsyncIterableIterator<never> {
     for (;;) {
       const event = await this.source.next();
       if (event.done) return { done: true, value: undefined };
-      const payload = this.payloadOf(event.value);
-      await this.send(`${this.prefix}${typeof payload === 'string' ? payload : await payload}}`);
+      const payloads = [this.payloadOf(event.value)];
+      while (this.drainable && payloads.length < MAX_MESSAGES_PER_WRITE) {
+        const queued = this.drainable.takePending();
+        if (queued === undefined) break;
+        payloads.push(this.payloadOf(queued));
+      }
+      const texts = payloads.every((p) => typeof p === 'string') ? (payloads as string[]) : await Promise.all(payloads);
+      await this.send(texts.map(this.message));
     }
   }
 
@@ -140,12 +182,20 @@ class SharedDelivery implements AsyncIterableIterator<never> {
   }
 }
 
-/** What graphql-ws's `ws` adapter does: resolves once written, at once when the socket is closing. */
-function sender(socket: WebSocket): (text: string) => Promise<void> {
-  return (text) =>
+/**
+ * What graphql-ws's `ws` adapter does (resolves once written, at once when the socket is
+ * closing), for several messages: one frame each, corked into one write.
+ */
+function sender(socket: WebSocket, transport: Corkable): (messages: readonly string[]) => Promise<void> {
+  return (messages) =>
     new Promise((resolve, reject) => {
       if (socket.readyState !== socket.OPEN) return resolve();
-      socket.send(text, (err) => (err ? reject(err) : resolve()));
+      const written = (err?: Error) => (err ? reject(err) : resolve());
+      if (messages.length === 1) return socket.send(messages[0]!, written);
+      transport.cork();
+      for (let i = 0; i < messages.length - 1; i++) socket.send(messages[i]!);
+      socket.send(messages[messages.length - 1]!, written);
+      transport.uncork();
     });
 }
 

@@ -36,6 +36,18 @@ export class LatestByKey<T> implements AsyncIterableIterator<T> {
     return this.pending.size;
   }
 
+  /**
+   * The oldest pending value, removed, or undefined when none waits: lets a consumer that is
+   * about to write take everything already queued in the same write, without a promise each.
+   */
+  takePending(): T | undefined {
+    const first = this.pending.entries().next();
+    if (first.done) return undefined;
+    const [key, value] = first.value;
+    this.pending.delete(key);
+    return value;
+  }
+
   next(): Promise<IteratorResult<T>> {
     const first = this.pending.entries().next();
     if (!first.done) {

@@ -138,6 +138,24 @@ describe('graphql-ws with shared subscription payloads', () => {
     expect(subs[0]!.texts.at(-1)).toBe(subs[1]!.texts.at(-1));
   });
 
+  it('writes the updates that queued for a subscriber together, each still its own message, none lost', async () => {
+    const { url, ws } = await serve(true);
+    const sub = await subscriber(url);
+    sub.subscribe('all', 'subscription { priceUpdated(exchanges: ["okx"]) { id price } }');
+    const bases = Array.from({ length: 200 }, (_, i) => `Q${i}`);
+    await untilSubscribed([sub], (n) => upsertMarkets(t.redis, t.keys, [makeMarket({ exchange: 'okx', base: 'Q0', price: n, updatedAt: 6000 + n })]).then(() => undefined));
+    await new Promise((r) => setTimeout(r, 200));
+    sub.texts.length = 0;
+    const before = { ...ws.sharedDelivery };
+    // One script call publishes 200 markets at once: they reach the subscriber faster than one write each.
+    await upsertMarkets(t.redis, t.keys, bases.map((base) => makeMarket({ exchange: 'okx', base, price: 7, updatedAt: 7000 })));
+    await expect.poll(() => sub.texts.length).toBe(200);
+    expect(new Set(sub.messages.map((m) => m.payload.data.priceUpdated.id))).toEqual(new Set(bases.map((b) => `okx:${b}/USDT`)));
+    expect(sub.messages.every((m) => m.id === 'all' && m.type === 'next' && m.payload.data.priceUpdated.price === 7)).toBe(true);
+    expect(ws.sharedDelivery.messages - before.messages).toBe(200);
+    expect(ws.sharedDelivery.writes - before.writes).toBeLessThan(200);
+  });
+
   it('takes the ordinary path when the selection depends on variables, with the same result', async () => {
     const { url, ws } = await serve(true);
     const sub = await subscriber(url);
@@ -145,6 +163,7 @@ describe('graphql-ws with shared subscription payloads', () => {
     await untilSubscribed([sub], (n) => upsertMarkets(t.redis, t.keys, [makeMarket({ base: 'XRP', price: n, bid: 7, updatedAt: 3000 + n })]).then(() => undefined));
     expect(sub.messages.at(-1)!.payload.data.priceUpdated).toEqual({ id: 'binance:XRP/USDT', bid: 7 });
     expect(ws.sharedPayloads).toEqual({ computed: 0, shared: 0 });
+    expect(ws.sharedDelivery).toEqual({ messages: 0, writes: 0 });
   });
 
   it('reports bad arguments as an error message, as before', async () => {

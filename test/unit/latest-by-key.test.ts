@@ -54,4 +54,18 @@ describe('LatestByKey', () => {
     await q.return();
     expect(closes).toBe(1);
   });
+
+  it('hands over what is already pending, oldest first, without waiting', async () => {
+    const q = new LatestByKey<Tick>((t) => t.id);
+    expect(q.takePending()).toBeUndefined();
+    q.push({ id: 'a', price: 1 });
+    q.push({ id: 'b', price: 2 });
+    q.push({ id: 'a', price: 3 });
+    expect(q.takePending()).toEqual({ id: 'a', price: 3 });
+    expect(q.takePending()).toEqual({ id: 'b', price: 2 });
+    expect(q.takePending()).toBeUndefined();
+    const next = q.next();
+    q.push({ id: 'c', price: 4 }); // a waiting reader still gets it directly
+    expect(await next).toEqual({ done: false, value: { id: 'c', price: 4 } });
+  });
 });
