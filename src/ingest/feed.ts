@@ -90,9 +90,6 @@ export class Feed {
   private readonly book: MarketBook;
   private readonly connection: FeedConnection;
   private readonly rate = new RateMeter();
-  private readonly emitted = new Set<string>();
-  /** Native symbols that have sent at least one ticker patch. */
-  private readonly heard = new Set<string>();
   private readonly silentSymbolsAfterMs: number;
   private silentChecked = false;
   private wentLive = false;
@@ -172,13 +169,13 @@ export class Feed {
       invalidFrames: this.invalidFrames,
       errors: this.errors,
       lastError: this.lastError,
-      markets: this.emitted.size,
+      markets: this.book.emittedMarkets,
       silentSymbols: this.silentChecked ? this.silentSymbols() : [],
     };
   }
 
   private silentSymbols(): string[] {
-    return this.adapter.symbols.filter((symbol) => !this.heard.has(symbol));
+    return this.adapter.symbols.filter((symbol) => !this.book.has(symbol));
   }
 
   private scheduleSilentSymbolCheck(): void {
@@ -260,10 +257,8 @@ export class Feed {
   }
 
   private applyPatch(patch: TickerPatch, receivedAt: number): void {
-    this.heard.add(patch.nativeSymbol);
     const market = this.book.apply(patch, receivedAt);
     if (market === null) return;
-    this.emitted.add(market.id);
     try {
       this.onMarket(market);
     } catch (err) {

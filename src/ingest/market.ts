@@ -126,6 +126,14 @@ export function marketId(exchange: string, symbol: string): string {
   return `${exchange}:${symbol}`;
 }
 
+/** The fields of a Market that name it; they never change for a market. */
+export type MarketIdentity = Pick<Market, 'id' | 'exchange' | 'symbol' | 'nativeSymbol' | 'base' | 'quote'>;
+
+export function marketIdentity(exchange: string, info: SymbolInfo): MarketIdentity {
+  const symbol = `${info.base}/${info.quote}`;
+  return { id: marketId(exchange, symbol), exchange, symbol, nativeSymbol: info.nativeSymbol, base: info.base, quote: info.quote };
+}
+
 /** Derives the computed fields from the merged raw fields. Pure. */
 export function deriveMarket(
   identity: { exchange: string; info: SymbolInfo },
@@ -133,9 +141,12 @@ export function deriveMarket(
   updatedAt: number,
   receivedAt: number,
 ): Market {
-  const { exchange, info } = identity;
-  const symbol = `${info.base}/${info.quote}`;
-  const { price, bid, ask, open24h } = raw;
+  return deriveWithIdentity(marketIdentity(identity.exchange, identity.info), raw, raw.price, updatedAt, receivedAt);
+}
+
+/** `deriveMarket` for a known identity; `price` is `raw.price`, known not to be null. */
+function deriveWithIdentity(identity: MarketIdentity, raw: TickerFields, price: number, updatedAt: number, receivedAt: number): Market {
+  const { bid, ask, open24h } = raw;
 
   const hasOpen = open24h !== null && open24h !== 0;
   const change24h = hasOpen ? price - open24h : raw.change24h;
@@ -148,12 +159,12 @@ export function deriveMarket(
   }
 
   return {
-    id: marketId(exchange, symbol),
-    exchange,
-    symbol,
-    nativeSymbol: info.nativeSymbol,
-    base: info.base,
-    quote: info.quote,
+    id: identity.id,
+    exchange: identity.exchange,
+    symbol: identity.symbol,
+    nativeSymbol: identity.nativeSymbol,
+    base: identity.base,
+    quote: identity.quote,
     price,
     bid,
     ask,
@@ -190,7 +201,10 @@ const EMPTY_FIELDS: TickerFields = {
  * never overwrites newer state. The market's `updatedAt` is the latest time of any stream.
  */
 export class MarketBook {
-  private readonly raw = new Map<string, { fields: TickerFields; updatedAt: number; streams: Map<string, number> }>();
+  // Runs once per ticker frame: the merged fields are updated in place and a market's
+  // identity is derived once, so a frame allocates little more than the Market it emits.
+  private readonly raw = new Map<string, RawMarket>();
+  private emitted = 0;
 
   constructor(
     private readonly exchange: string,
@@ -199,25 +213,51 @@ export class MarketBook {
 
   apply(patch: TickerPatch, receivedAt: number): Market | null {
     const stream = patch.stream ?? '';
-    const previous = this.raw.get(patch.nativeSymbol);
-    const streams = previous?.streams ?? new Map<string, number>();
-    const streamTime = streams.get(stream);
+    let entry = this.raw.get(patch.nativeSymbol);
+    if (entry === undefined) {
+      entry = { fields: { ...EMPTY_FIELDS }, updatedAt: -Infinity, streams: new Map(), info: null, identity: null };
+      this.raw.set(patch.nativeSymbol, entry);
+    }
+    const streamTime = entry.streams.get(stream);
     if (streamTime !== undefined && patch.eventTime < streamTime) return null;
-    streams.set(stream, patch.eventTime);
-    const fields: TickerFields = { ...(previous?.fields ?? EMPTY_FIELDS), ...patch.fields };
-    const updatedAt = Math.max(patch.eventTime, previous?.updatedAt ?? -Infinity);
-    this.raw.set(patch.nativeSymbol, { fields, updatedAt, streams });
-    const { price } = fields;
+    entry.streams.set(stream, patch.eventTime);
+    Object.assign(entry.fields, patch.fields);
+    entry.updatedAt = Math.max(patch.eventTime, entry.updatedAt);
+    const { price } = entry.fields;
     if (price === null) return null;
-    return deriveMarket(
-      { exchange: this.exchange, info: this.symbolInfo(patch.nativeSymbol) },
-      { ...fields, price },
-      updatedAt,
-      receivedAt,
-    );
+    const info = this.symbolInfo(patch.nativeSymbol);
+    if (entry.identity === null || info !== entry.info) {
+      if (entry.identity === null) this.emitted++;
+      entry.info = info;
+      entry.identity = marketIdentity(this.exchange, info);
+    }
+    return deriveWithIdentity(entry.identity, entry.fields, price, entry.updatedAt, receivedAt);
   }
 
+  /** Native symbols that have sent at least one patch. */
   get size(): number {
     return this.raw.size;
   }
+
+  /** Whether `nativeSymbol` has sent at least one patch (applied or not). */
+  has(nativeSymbol: string): boolean {
+    return this.raw.has(nativeSymbol);
+  }
+
+  /** Markets emitted at least once (those whose price is known). */
+  get emittedMarkets(): number {
+    return this.emitted;
+  }
+}
+
+interface RawMarket {
+  /** Every field merged from the patches so far; updated in place. */
+  readonly fields: { -readonly [K in TickerField]: number | null };
+  /** Latest event time of any stream. */
+  updatedAt: number;
+  /** Latest event time per stream (`''` for an exchange with one stream per market). */
+  readonly streams: Map<string, number>;
+  /** The symbol info `identity` was derived from: derived again if the adapter answers with another. */
+  info: SymbolInfo | null;
+  identity: MarketIdentity | null;
 }

@@ -93,6 +93,30 @@ describe('MarketBook', () => {
     expect(b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 5, fields: { price: 1 } }, 11)).toMatchObject({ price: 1, updatedAt: 5 });
   });
 
+  it('leaves a market it emitted as it was when later patches arrive', () => {
+    const b = book();
+    const first = b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 1, fields: { price: 100, bid: 99 } }, 10);
+    b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 2, fields: { price: 101, bid: 100 } }, 11);
+    expect(first).toMatchObject({ price: 100, bid: 99, updatedAt: 1, receivedAt: 10 });
+  });
+
+  it('names the market from the symbol info the adapter gives at the time', () => {
+    let info: SymbolInfo = { nativeSymbol: 'XBTUSDT', base: 'XBT', quote: 'USDT' };
+    const b = new MarketBook('kraken', () => info);
+    expect(b.apply({ nativeSymbol: 'XBTUSDT', eventTime: 1, fields: { price: 1 } }, 10)?.id).toBe('kraken:XBT/USDT');
+    info = { nativeSymbol: 'XBTUSDT', base: 'BTC', quote: 'USDT' };
+    expect(b.apply({ nativeSymbol: 'XBTUSDT', eventTime: 2, fields: { price: 2 } }, 11)).toMatchObject({ id: 'kraken:BTC/USDT', base: 'BTC' });
+  });
+
+  it('knows which symbols have sent a patch and how many markets it has emitted', () => {
+    const b = book();
+    b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 1, fields: { price: 1 } }, 10);
+    b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 2, fields: { price: 2 } }, 10);
+    b.apply({ nativeSymbol: 'ETHUSDT', eventTime: 1, fields: { bid: 1 } }, 10); // no price yet: heard, not emitted
+    expect([b.has('BTCUSDT'), b.has('ETHUSDT'), b.has('SOLUSDT')]).toEqual([true, true, false]);
+    expect(b.emittedMarkets).toBe(1);
+  });
+
   it('keeps markets apart', () => {
     const b = book();
     b.apply({ nativeSymbol: 'BTCUSDT', eventTime: 5, fields: { price: 1 } }, 10);
