@@ -246,6 +246,9 @@ function readTicker(
   if (typeof time !== 'number' || !Number.isFinite(time) || time <= 0) {
     return fail(`${where}: expected event time "E" as a positive number, got ${describe(time)}`);
   }
+  // Microseconds scaled to milliseconds: a positive time can still underflow to 0 (E=5e-324).
+  const eventTime = time * timeScale;
+  if (eventTime <= 0) return fail(`${where}: event time "E" ${describe(time)} is 0 in milliseconds`);
   const price = readDecimalField(event, 'c', 'last price', where);
   if (!price.ok) return price;
   if (price.value === undefined) return fail(`${where}: required field "c" (last price) is missing`);
@@ -254,7 +257,7 @@ function readTicker(
   const table = type === '24hrTicker' ? FULL_TICKER_FIELDS : MINI_TICKER_FIELDS;
   const fields = readTickerFields(table, { price: price.value }, (wire, meaning) => readDecimalField(event, wire, meaning, where));
   if (!fields.ok) return fields;
-  return { ok: true, value: { nativeSymbol: symbol, eventTime: time * timeScale, fields: fields.value } };
+  return { ok: true, value: { nativeSymbol: symbol, eventTime, fields: fields.value } };
 }
 
 function readError(body: Readonly<Record<string, unknown>>, id: unknown): FrameEvent {

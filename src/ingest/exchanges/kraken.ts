@@ -354,6 +354,8 @@ function readTicker(item: unknown): Result<TickerPatch> {
   if (change !== undefined && change !== null) {
     const open = decimalDifference(last.value, change);
     if (!(open > 0)) return fail(`${symbol}: "change" ${change} is not below "last" ${last.value}, so the 24h open would not be positive`);
+    // Two finite numbers can have an infinite difference (last 1.7e308, change -1.7e308).
+    if (!Number.isFinite(open)) return fail(`${symbol}: "last" ${last.value} minus "change" ${change} overflows, so the 24h open would not be finite`);
     fields.open24h = open;
   }
   return { ok: true, value: { nativeSymbol: symbol, eventTime, fields } };
