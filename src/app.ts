@@ -14,7 +14,7 @@ import { Feed } from './ingest/feed';
 import { adapterOptions, createAdapter } from './ingest/registry';
 import { startSimExchange, type SimExchange } from './ingest/sim/sim-exchange';
 import type { Logger } from './logger';
-import { createRedisClient, type RedisTarget } from './redis/connect';
+import { createCommandClient, createRedisClient, whenReady, type RedisTarget } from './redis/connect';
 import { writeFeedHealth } from './redis/feed-health';
 import { createKeys } from './redis/keys';
 import { decodeMarket } from './redis/market-codec';
@@ -23,6 +23,7 @@ import { cachedMarketSource } from './redis/page-cache';
 import { redisMarketSource } from './redis/query-markets';
 import { upsertMarkets } from './redis/upsert-markets';
 import { attachGraphqlWs, type GraphqlWsServer } from './server/graphql-ws';
+import { withOpsRoutes } from './server/ops-routes';
 import { createYogaServer, GRAPHQL_PATH } from './server/yoga';
 import { Staleness } from './staleness';
 import { PriceUpdates } from './subscriptions/price-updates';
@@ -44,6 +45,8 @@ export interface AppOptions {
   readonly sharePayloads?: boolean;
 }
 
+/** How long start-up waits for Redis before serving anyway. */
+const REDIS_START_WAIT_MS = 3000;
 /** Distinct `markets` queries whose pages are kept in memory. */
 const PAGE_CACHE_ENTRIES = 1000;
 /** How often feed health is written to Redis (it expires after FEED_HEALTH_TTL_MS). */
@@ -54,7 +57,7 @@ const STATUS_LOG_MS = 60_000;
 const FIRST_STATUS_LOG_MS = 3000;
 
 export async function buildApp(config: Config, logger: Logger, target: RedisTarget, options: AppOptions = {}): Promise<App> {
-  const redis = createRedisClient(target.url, 'commands', logger);
+  const redis = createCommandClient(target.url, logger);
   defineScripts(redis);
   const subscriber = createRedisClient(target.url, 'subscriber', logger);
   const pubsub = new RedisPubSub({
@@ -102,15 +105,28 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   }
 
   const yoga = createYogaServer(services, logger);
-  const server: Server = createServer(yoga);
+  const readiness = {
+    notReady: () => {
+      const problems: Record<string, string> = {};
+      if (redis.status !== 'ready') problems.redis = `command connection ${redis.status}`;
+      if (subscriber.status !== 'ready') problems.redisSubscriber = `subscriber connection ${subscriber.status}`;
+      return problems;
+    },
+  };
+  const server: Server = createServer(withOpsRoutes(yoga, readiness));
   let ws: GraphqlWsServer | null = null;
   const timers: NodeJS.Timeout[] = [];
 
+  let healthWriteError = '';
   async function reportHealth(): Promise<void> {
     try {
       await writeFeedHealth(redis, keys, feeds.map((f) => f.health()));
+      healthWriteError = '';
     } catch (err) {
-      logger.warn({ err }, 'could not write feed health');
+      // Once per outage, not once a second.
+      const message = err instanceof Error ? err.message : String(err);
+      if (message !== healthWriteError) logger.warn({ err }, 'could not write feed health');
+      healthWriteError = message;
     }
   }
 
@@ -134,6 +150,8 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     url,
     subscriptionStats: () => (ws ? { sharedPayloads: { ...ws.sharedPayloads }, sharedDelivery: { ...ws.sharedDelivery } } : null),
     async start() {
+      // Serve even if Redis is not there yet: /readyz says so and queries fail fast.
+      if (!(await whenReady(redis, REDIS_START_WAIT_MS))) logger.warn({ url: target.url }, 'Redis is not reachable yet; serving and retrying');
       await staleness.start();
       server.listen(config.port, config.host);
       await once(server, 'listening');

@@ -9,7 +9,24 @@ import type { Plugin } from 'graphql-yoga';
 export const ErrorCode = {
   /** An argument is outside what API.md allows. */
   BAD_USER_INPUT: 'BAD_USER_INPUT',
+  /** The live state (Redis) cannot be reached right now; retrying later will work. */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
 } as const;
+
+/**
+ * True for the errors ioredis raises when Redis cannot be reached: the command connection
+ * has no offline queue, so while Redis is away commands fail at once with one of these
+ * rather than waiting.
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Stream isn't writeable|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|LOADING|Reached the max retries/.test(error.message)
+  );
+}
+
+const STORE_UNAVAILABLE_MESSAGE = 'The live market state is unavailable right now; try again shortly.';
 
 export function badUserInput(message: string, argument?: string): GraphQLError {
   return new GraphQLError(message, {
@@ -34,7 +51,12 @@ export function useUserInputErrorCodes(): Plugin {
         ),
       );
     },
-    onExecute: () => ({ onExecuteDone: ({ result, setResult }) => tagVariableErrors(result, setResult) }),
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) => {
+        tagVariableErrors(result, setResult);
+        tagStoreErrors(result, setResult);
+      },
+    }),
     onSubscribe: () => ({ onSubscribeResult: ({ result, setResult }) => tagVariableErrors(result, setResult) }),
   };
 }
@@ -72,5 +94,21 @@ function tagVariableErrors(result: unknown, setResult: (result: ExecutionResult)
   setResult({
     ...(result as ExecutionResult),
     errors: errors.map((e) => (e.path === undefined && e.message.startsWith('Variable "$') && !e.extensions.code ? withCode(e, ErrorCode.BAD_USER_INPUT) : e)),
+  });
+}
+
+// A resolver that could not reach Redis fails with the raw ioredis error, which yoga would mask
+// as "Unexpected error."; clients should instead learn that retrying will help.
+function tagStoreErrors(result: unknown, setResult: (result: ExecutionResult) => void): void {
+  if (!result || typeof result !== 'object' || !('errors' in result)) return;
+  const { errors } = result as ExecutionResult;
+  if (!errors?.some((e) => isStoreUnavailable(e.originalError))) return;
+  setResult({
+    ...(result as ExecutionResult),
+    errors: errors.map((e) =>
+      isStoreUnavailable(e.originalError)
+        ? new GraphQLError(STORE_UNAVAILABLE_MESSAGE, { nodes: e.nodes, path: e.path, extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } })
+        : e,
+    ),
   });
 }

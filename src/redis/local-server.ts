@@ -52,12 +52,12 @@ async function waitForReady(child: ChildProcess, port: number): Promise<void> {
   throw new Error('redis-server did not start listening within 5 s');
 }
 
-export async function startLocalRedis(options: { binary?: string } = {}): Promise<LocalRedis> {
+export async function startLocalRedis(options: { binary?: string; port?: number } = {}): Promise<LocalRedis> {
   const binary = options.binary ?? 'redis-server';
   // The port is found free and then handed to redis-server; another process could take it in
-  // between, so a failed start is retried on a new port.
+  // between, so a failed start is retried on a new port (unless the caller named the port).
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const child = spawn(
       binary,
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
@@ -72,7 +72,7 @@ export async function startLocalRedis(options: { binary?: string } = {}): Promis
       await Promise.race([waitForReady(child, port), spawnError]);
     } catch (err) {
       child.kill('SIGKILL');
-      if (err instanceof RedisNotInstalledError || attempt >= 3) throw err;
+      if (err instanceof RedisNotInstalledError || options.port !== undefined || attempt >= 3) throw err;
       continue;
     }
     return {

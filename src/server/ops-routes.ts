@@ -1,0 +1,31 @@
+/**
+ * Endpoints for orchestrators, beside GraphQL:
+ *   GET /healthz  200 while the process serves requests (liveness)
+ *   GET /readyz   200 when Redis is reachable, else 503 (readiness: take the instance out
+ *                 of rotation while it cannot answer queries)
+ * Everything else goes to the GraphQL handler.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+
+export interface Readiness {
+  /** Components that are not ready, by name, with a reason; empty when ready. */
+  notReady(): Record<string, string>;
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  response.end(JSON.stringify(body));
+}
+
+export function withOpsRoutes(next: RequestListener, readiness: Readiness): RequestListener {
+  return (request: IncomingMessage, response: ServerResponse) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method === 'GET' && path === '/healthz') return json(response, 200, { status: 'ok' });
+    if (request.method === 'GET' && path === '/readyz') {
+      const problems = readiness.notReady();
+      const ready = Object.keys(problems).length === 0;
+      return json(response, ready ? 200 : 503, ready ? { status: 'ready' } : { status: 'not ready', problems });
+    }
+    return next(request, response);
+  };
+}
