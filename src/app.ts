@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Config } from './config';
@@ -45,6 +46,8 @@ export interface AppOptions {
   readonly sharePayloads?: boolean;
 }
 
+/** How long in-flight HTTP requests may take to finish at shutdown. */
+const HTTP_DRAIN_MS = 3000;
 /** How long start-up waits for Redis before serving anyway. */
 const REDIS_START_WAIT_MS = 3000;
 /** Distinct `markets` queries whose pages are kept in memory. */
@@ -166,14 +169,23 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
         `tickql listening: GraphiQL and GraphQL at ${url()} (WebSocket and SSE subscriptions on the same path); feeds: ${config.feeds.join(', ') || 'none (serve only)'}`,
       );
     },
+    /**
+     * Shutdown, in an order that loses nothing: stop accepting connections; close WebSocket
+     * subscriptions with 1001 (going away); stop the feeds and flush every pending market
+     * write; let in-flight HTTP requests finish for up to HTTP_DRAIN_MS (then cut what is
+     * left, such as SSE streams, which never end by themselves); then close Redis.
+     */
     async stop() {
       for (const t of timers) clearInterval(t);
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await ws?.close();
       await Promise.all(feeds.map((f) => f.stop()));
       await writer.stop();
       await reportHealth();
-      await ws?.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const drained = await Promise.race([httpClosed.then(() => true), delay(HTTP_DRAIN_MS).then(() => false)]);
+      if (!drained) server.closeAllConnections();
+      await httpClosed;
       staleness.stop();
       priceUpdates.close();
       await Promise.allSettled([subscriber.quit(), redis.quit()]);

@@ -7,6 +7,9 @@ import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { NoRedisError, resolveRedis } from './redis/connect';
 
+/** Longest graceful shutdown before the process exits anyway. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
@@ -19,6 +22,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
+    // A shutdown that hangs (a peer that never closes) must not keep the process alive.
+    setTimeout(() => {
+      logger.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
     app.stop().then(
       () => process.exit(0),
       (err: unknown) => {
