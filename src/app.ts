@@ -107,7 +107,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     );
   }
 
-  const yoga = createYogaServer(services, logger);
+  const yoga = createYogaServer(services, logger, config.graphql);
   const readiness = {
     notReady: () => {
       const problems: Record<string, string> = {};

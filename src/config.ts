@@ -44,7 +44,39 @@ export interface Config {
   /** Milliseconds between two updates of one simulated market (on average). */
   readonly simTickMs: number;
   readonly logLevel: LogLevel;
+  readonly graphql: GraphqlLimits;
 }
+
+/** What a GraphQL document may ask for; each default is generous for this schema's real use. */
+export interface GraphqlLimits {
+  /** Deepest field nesting (introspection excepted). The schema's deepest real query is 3. */
+  readonly maxDepth: number;
+  /** Aliases per operation. */
+  readonly maxAliases: number;
+  /** graphql-armor's static cost (objects 2, scalars 1, ×1.5 per level; introspection excepted). */
+  readonly maxCost: number;
+  /** Lexical tokens per document (GraphiQL's introspection query is about 500). */
+  readonly maxTokens: number;
+  /** Directives per operation. */
+  readonly maxDirectives: number;
+  /** Largest HTTP request body, bytes. */
+  readonly maxBodyBytes: number;
+  /** Whether the schema can be introspected (GraphiQL and codegen need it). */
+  readonly introspection: boolean;
+  /** Whether browsers get GraphiQL on GET /graphql. */
+  readonly graphiql: boolean;
+}
+
+export const DEFAULT_GRAPHQL_LIMITS: GraphqlLimits = {
+  maxDepth: 8,
+  maxAliases: 15,
+  maxCost: 5000,
+  maxTokens: 2000,
+  maxDirectives: 20,
+  maxBodyBytes: 64 * 1024,
+  introspection: true,
+  graphiql: true,
+};
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -71,6 +103,16 @@ export function loadConfig(env: Env = process.env): Config {
     simMarkets: integer(env, 'SIM_MARKETS', 300, 1, 100_000),
     simTickMs: integer(env, 'SIM_TICK_MS', 1000, 1, 3_600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    graphql: {
+      maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', DEFAULT_GRAPHQL_LIMITS.maxDepth, 1, 100),
+      maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', DEFAULT_GRAPHQL_LIMITS.maxAliases, 0, 1000),
+      maxCost: integer(env, 'GRAPHQL_MAX_COST', DEFAULT_GRAPHQL_LIMITS.maxCost, 1, 10_000_000),
+      maxTokens: integer(env, 'GRAPHQL_MAX_TOKENS', DEFAULT_GRAPHQL_LIMITS.maxTokens, 1, 1_000_000),
+      maxDirectives: integer(env, 'GRAPHQL_MAX_DIRECTIVES', DEFAULT_GRAPHQL_LIMITS.maxDirectives, 0, 1000),
+      maxBodyBytes: integer(env, 'GRAPHQL_MAX_BODY_BYTES', DEFAULT_GRAPHQL_LIMITS.maxBodyBytes, 1024, 100 * 1024 * 1024),
+      introspection: bool(env, 'GRAPHQL_INTROSPECTION', DEFAULT_GRAPHQL_LIMITS.introspection),
+      graphiql: bool(env, 'GRAPHIQL', DEFAULT_GRAPHQL_LIMITS.graphiql),
+    },
   };
 }
 
@@ -79,6 +121,15 @@ function text(env: Env, name: string, fallback: string): string {
   if (value === undefined) return fallback;
   if (value.trim() === '') throw new ConfigError(`${name} is empty; unset it to use the default ${fallback}`);
   return value.trim();
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} is not true or false`);
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {

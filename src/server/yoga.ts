@@ -1,5 +1,8 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { DEFAULT_GRAPHQL_LIMITS, type GraphqlLimits } from '../config';
 import { createContext, type Context, type Services } from '../context';
 import { useUserInputErrorCodes } from '../errors';
 import type { Logger } from '../logger';
@@ -9,26 +12,58 @@ export const GRAPHQL_PATH = '/graphql';
 
 export type TickqlYoga = YogaServerInstance<Record<string, unknown>, Context>;
 
+/** Refuses a request whose declared body is larger than the limit, before reading it. */
+function useMaxBodySize(maxBytes: number): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      const length = Number(request.headers.get('content-length') ?? 0);
+      if (length > maxBytes) {
+        endResponse(
+          new fetchAPI.Response(JSON.stringify({ errors: [{ message: `request body of ${length} bytes is over the ${maxBytes}-byte limit`, extensions: { code: 'BAD_USER_INPUT' } }] }), {
+            status: 413,
+            headers: { 'content-type': 'application/json' },
+          }),
+        );
+      }
+    },
+  };
+}
+
 /**
  * The GraphQL HTTP handler: POST and GET queries, SSE subscriptions (`Accept:
  * text/event-stream`), and GraphiQL for browsers, whose subscriptions go over graphql-ws on
- * the same path (see graphql-ws.ts).
+ * the same path (see graphql-ws.ts). Hostile documents are refused by graphql-armor before
+ * execution; unexpected errors are masked for clients ("Unexpected error.") and logged in full.
  */
-export function createYogaServer(services: Services, logger: Logger): TickqlYoga {
+export function createYogaServer(services: Services, logger: Logger, limits: GraphqlLimits = DEFAULT_GRAPHQL_LIMITS): TickqlYoga {
   return createYoga<Record<string, unknown>, Context>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
     context: () => createContext(services),
-    graphiql: { title: 'tickql', subscriptionsProtocol: 'WS' },
+    graphiql: limits.graphiql ? { title: 'tickql', subscriptionsProtocol: 'WS' } : false,
     // GraphiQL served from this process, not from a CDN, so it works offline.
     renderGraphiQL,
     landingPage: false,
+    maskedErrors: true,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       error: (...args) => logger.error({ err: args.find((a) => a instanceof Error) }, args.map(String).join(' ')),
     },
-    plugins: [useUserInputErrorCodes()],
+    plugins: [
+      useMaxBodySize(limits.maxBodyBytes),
+      useUserInputErrorCodes(),
+      EnvelopArmorPlugin({
+        maxDepth: { n: limits.maxDepth, ignoreIntrospection: true },
+        maxAliases: { n: limits.maxAliases },
+        costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true },
+        maxTokens: { n: limits.maxTokens },
+        maxDirectives: { n: limits.maxDirectives },
+        // Suggestions ("did you mean ...") map the schema for an attacker when it is hidden.
+        blockFieldSuggestion: { enabled: !limits.introspection },
+      }),
+      ...(limits.introspection ? [] : [useDisableIntrospection()]),
+    ],
   });
 }

@@ -1,7 +1,8 @@
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import type { Services } from '../../src/context';
-import { silentLogger } from '../../src/logger';
+import { DEFAULT_GRAPHQL_LIMITS, type GraphqlLimits } from '../../src/config';
+import { silentLogger, type Logger } from '../../src/logger';
 import { decodeMarket } from '../../src/redis/market-codec';
 import { redisMarketSource } from '../../src/redis/query-markets';
 import { createYogaServer, type TickqlYoga } from '../../src/server/yoga';
@@ -17,8 +18,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(t: TestRedis, options: { staleAfterMs?: number; configuredFeeds?: string[] } = {}): Promise<TestServer> {
-  const logger = silentLogger();
+export async function startTestServer(
+  t: TestRedis,
+  options: { staleAfterMs?: number; configuredFeeds?: string[]; limits?: Partial<GraphqlLimits>; logger?: Logger } = {},
+): Promise<TestServer> {
+  const logger = options.logger ?? silentLogger();
   const subscriber = new Redis(t.url);
   const pubsub = new RedisPubSub({ publisher: t.redis, subscriber, deserializer: (source: string | Buffer) => decodeMarket(source.toString()) });
   const staleness = new Staleness(t.redis, t.keys, options.staleAfterMs ?? 30_000, logger, 50);
@@ -31,7 +35,7 @@ export async function startTestServer(t: TestRedis, options: { staleAfterMs?: nu
     priceUpdates: new PriceUpdates(pubsub, t.keys, logger),
     configuredFeeds: options.configuredFeeds ?? [],
   };
-  const yoga = createYogaServer(services, logger);
+  const yoga = createYogaServer(services, logger, { ...DEFAULT_GRAPHQL_LIMITS, ...options.limits });
   return {
     services,
     yoga,
