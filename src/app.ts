@@ -15,6 +15,7 @@ import { Feed } from './ingest/feed';
 import { adapterOptions, createAdapter } from './ingest/registry';
 import { startSimExchange, type SimExchange } from './ingest/sim/sim-exchange';
 import type { Logger } from './logger';
+import { Metrics } from './metrics';
 import { createCommandClient, createRedisClient, whenReady, type RedisTarget } from './redis/connect';
 import { writeFeedHealth } from './redis/feed-health';
 import { createKeys } from './redis/keys';
@@ -107,7 +108,14 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     );
   }
 
-  const yoga = createYogaServer(services, logger, config.graphql);
+  let ws: GraphqlWsServer | null = null;
+  const metrics = new Metrics({
+    feeds: () => feeds.map((f) => f.health()),
+    writer,
+    webSocketClients: () => ws?.wss.clients.size ?? 0,
+    subscriptions: () => priceUpdates.stats(),
+  });
+  const yoga = createYogaServer(services, logger, config.graphql, [metrics.plugin()]);
   const readiness = {
     notReady: () => {
       const problems: Record<string, string> = {};
@@ -116,8 +124,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       return problems;
     },
   };
-  const server: Server = createServer(withOpsRoutes(yoga, readiness));
-  let ws: GraphqlWsServer | null = null;
+  const server: Server = createServer(withOpsRoutes(yoga, readiness, metrics));
   const timers: NodeJS.Timeout[] = [];
 
   let healthWriteError = '';
@@ -156,6 +163,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       // Serve even if Redis is not there yet: /readyz says so and queries fail fast.
       if (!(await whenReady(redis, REDIS_START_WAIT_MS))) logger.warn({ url: target.url }, 'Redis is not reachable yet; serving and retrying');
       await staleness.start();
+      metrics.startRedisProbe(redis);
       server.listen(config.port, config.host);
       await once(server, 'listening');
       ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true });
@@ -187,6 +195,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       if (!drained) server.closeAllConnections();
       await httpClosed;
       staleness.stop();
+      metrics.stop();
       priceUpdates.close();
       await Promise.allSettled([subscriber.quit(), redis.quit()]);
       await Promise.all(sims.map((s) => s.close()));

@@ -35,7 +35,7 @@ function useMaxBodySize(maxBytes: number): Plugin {
  * the same path (see graphql-ws.ts). Hostile documents are refused by graphql-armor before
  * execution; unexpected errors are masked for clients ("Unexpected error.") and logged in full.
  */
-export function createYogaServer(services: Services, logger: Logger, limits: GraphqlLimits = DEFAULT_GRAPHQL_LIMITS): TickqlYoga {
+export function createYogaServer(services: Services, logger: Logger, limits: GraphqlLimits = DEFAULT_GRAPHQL_LIMITS, extraPlugins: Plugin[] = []): TickqlYoga {
   return createYoga<Record<string, unknown>, Context>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
@@ -64,6 +64,7 @@ export function createYogaServer(services: Services, logger: Logger, limits: Gra
         blockFieldSuggestion: { enabled: !limits.introspection },
       }),
       ...(limits.introspection ? [] : [useDisableIntrospection()]),
+      ...extraPlugins,
     ],
   });
 }

@@ -78,6 +78,16 @@ export class PriceUpdates {
   /** Messages that were not a market (corrupt payloads), dropped. */
   droppedMessages = 0;
   private closed = false;
+  private readonly open = new Set<PriceStream>();
+  /** Conflated messages of streams already closed. */
+  private conflatedByClosed = 0;
+
+  /** Open streams, and messages replaced by a newer state before a slow client took them. */
+  stats(): { active: number; conflated: number; dropped: number } {
+    let conflated = this.conflatedByClosed;
+    for (const stream of this.open) conflated += stream.conflated;
+    return { active: this.open.size, conflated, dropped: this.droppedMessages };
+  }
 
   constructor(
     private readonly pubsub: RedisPubSub,
@@ -98,6 +108,8 @@ export class PriceUpdates {
     const stream = new PriceStream(
       (m) => m.id,
       () => {
+        this.open.delete(stream);
+        this.conflatedByClosed += stream.conflated;
         // A subscription may still be pending when the client leaves: release it once made.
         // After close() the Redis connection is going away with every subscription on it.
         for (const pending of subscriptionIds) {
@@ -125,6 +137,7 @@ export class PriceUpdates {
       );
     }
     stream.ready = Promise.all(subscriptionIds).then(() => undefined);
+    this.open.add(stream);
     return stream;
   }
 }
