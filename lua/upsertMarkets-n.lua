@@ -18,56 +18,132 @@ ARGV: 11 per market, in the order of the markets' keys:
 
 A market whose stored updatedAt is newer than the incoming one is left as it is (another
 process, or a replayed frame, already wrote a later state): event time only moves forward.
+A market named twice in one call is compared with its earlier state in the call.
+
+Cost: the commands are issued per index, not per market (one ZMSCORE, one HSET, one ZADD and
+at most one ZREM per index), plus one PUBLISH per applied market and the membership writes of
+markets new to Redis: each redis.call from Lua costs far more than one more member of a
+variadic one. At most 1,000 markets per call, so every variadic command stays far below the
+stack limit of Lua's unpack().
 
 Returns: { applied, skipped } (integers).
-Errors:  "ERR upsertMarkets: ..." when KEYS and ARGV do not describe the same markets.
+Errors:  "ERR upsertMarkets: ..." when KEYS and ARGV do not describe the same markets, or
+         describe more than 1,000.
 --]]
 
 local FIXED_KEYS = 10
 local INDEXES = 6
 local STRIDE = 5 + INDEXES
 local UPDATED_AT = 6 -- position of updatedAt among the index values
+local MAX_MARKETS = 1000
 
 local count = #ARGV / STRIDE
 if count ~= math.floor(count) or #KEYS ~= FIXED_KEYS + 3 * count then
   return redis.error_reply('ERR upsertMarkets: ' .. #KEYS .. ' keys and ' .. #ARGV .. ' args do not describe whole markets')
 end
+if count > MAX_MARKETS then
+  return redis.error_reply('ERR upsertMarkets: ' .. count .. ' markets in one call; at most ' .. MAX_MARKETS)
+end
+if count == 0 then
+  return { 0, 0 }
+end
 
 local marketKey, idsKey, symbolIndexKey, exchangesKey = KEYS[1], KEYS[2], KEYS[9], KEYS[10]
 local updatedAtKey = KEYS[2 + UPDATED_AT]
 local applied, skipped = 0, 0
+-- id -> event time applied earlier in this call
+local taken = {}
 
+local ids = {}
+for i = 0, count - 1 do
+  ids[#ids + 1] = ARGV[i * STRIDE + 1]
+end
+local storedTimes = redis.call('ZMSCORE', updatedAtKey, unpack(ids))
+
+-- Decide each market; the last applied state of an id is the one its indexes get.
+local hset, publish, newMarkets, chosen, order = {}, {}, {}, {}, {}
 for i = 0, count - 1 do
   local a = i * STRIDE
-  local id, exchange, symbolMember, channel, json = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local id = ARGV[a + 1]
   local incoming = tonumber(ARGV[a + 5 + UPDATED_AT])
-  local stored = redis.call('ZSCORE', updatedAtKey, id)
-
-  if stored and tonumber(stored) > incoming then
+  local stored = taken[id]
+  local isNew = false
+  if stored == nil then
+    local s = storedTimes[i + 1]
+    if s then
+      stored = tonumber(s)
+    else
+      isNew = true
+    end
+  end
+  if stored and stored > incoming then
     skipped = skipped + 1
   else
-    -- HSET answers 1 only for a new field: membership never changes for an existing id
-    -- (exchange, base and quote are part of its identity), so it is written once.
-    if redis.call('HSET', marketKey, id, json) == 1 then
-      local k = FIXED_KEYS + 3 * i
-      redis.call('ZADD', idsKey, 0, id)
-      redis.call('ZADD', symbolIndexKey, 0, symbolMember)
-      redis.call('ZADD', KEYS[k + 1], 0, id)
-      redis.call('ZADD', KEYS[k + 2], 0, id)
-      redis.call('ZADD', KEYS[k + 3], 0, id)
-      redis.call('SADD', exchangesKey, exchange)
+    taken[id] = incoming
+    hset[#hset + 1] = id
+    hset[#hset + 1] = ARGV[a + 5]
+    publish[#publish + 1] = i
+    -- Membership never changes for an existing id (exchange, base and quote are part of its
+    -- identity), so it is written once, when the id is new to Redis.
+    if isNew then
+      newMarkets[#newMarkets + 1] = i
     end
-    for j = 1, INDEXES do
-      local value = ARGV[a + 5 + j]
-      if value == '' then
-        redis.call('ZREM', KEYS[2 + j], id)
-      else
-        redis.call('ZADD', KEYS[2 + j], value, id)
-      end
+    if chosen[id] == nil then
+      order[#order + 1] = id
     end
-    redis.call('PUBLISH', channel, json)
+    chosen[id] = i
     applied = applied + 1
   end
+end
+
+if #hset > 0 then
+  redis.call('HSET', marketKey, unpack(hset))
+end
+
+for j = 1, INDEXES do
+  local add, remove = {}, {}
+  for n = 1, #order do
+    local i = chosen[order[n]]
+    local value = ARGV[i * STRIDE + 5 + j]
+    if value == '' then
+      remove[#remove + 1] = order[n]
+    else
+      add[#add + 1] = value
+      add[#add + 1] = order[n]
+    end
+  end
+  if #add > 0 then
+    redis.call('ZADD', KEYS[2 + j], unpack(add))
+  end
+  if #remove > 0 then
+    redis.call('ZREM', KEYS[2 + j], unpack(remove))
+  end
+end
+
+if #newMarkets > 0 then
+  local idMembers, symbolMembers, exchanges = {}, {}, {}
+  for n = 1, #newMarkets do
+    local i = newMarkets[n]
+    local a = i * STRIDE
+    local id = ARGV[a + 1]
+    local k = FIXED_KEYS + 3 * i
+    idMembers[#idMembers + 1] = 0
+    idMembers[#idMembers + 1] = id
+    symbolMembers[#symbolMembers + 1] = 0
+    symbolMembers[#symbolMembers + 1] = ARGV[a + 3]
+    exchanges[#exchanges + 1] = ARGV[a + 2]
+    redis.call('ZADD', KEYS[k + 1], 0, id)
+    redis.call('ZADD', KEYS[k + 2], 0, id)
+    redis.call('ZADD', KEYS[k + 3], 0, id)
+  end
+  redis.call('ZADD', idsKey, unpack(idMembers))
+  redis.call('ZADD', symbolIndexKey, unpack(symbolMembers))
+  redis.call('SADD', exchangesKey, unpack(exchanges))
+end
+
+for n = 1, #publish do
+  local a = publish[n] * STRIDE
+  redis.call('PUBLISH', ARGV[a + 4], ARGV[a + 5])
 end
 
 return { applied, skipped }
