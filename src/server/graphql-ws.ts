@@ -11,7 +11,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { silentLogger, type Logger } from '../logger';
 import { SharedPayloads, type SharedPayloadStats } from '../subscriptions/shared-payloads';
-import { sharedSelectionKey, subscribeShared, type DeliveryStats, type SharedSubscription } from './shared-subscriptions';
+import { sharedSelectionKey, subscribeShared, WriteScheduler, type DeliveryStats, type SharedSubscription } from './shared-subscriptions';
 import type { TickqlYoga } from './yoga';
 
 interface EnvelopedRoot {
@@ -45,7 +45,7 @@ export interface GraphqlWsServer {
 export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: GraphqlWsOptions = {}): GraphqlWsServer {
   const wss = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
   const sharing = options.sharePayloads ?? true;
-  const shared = { payloads: new SharedPayloads(), logger: options.logger ?? silentLogger(), delivery: { messages: 0, writes: 0 } };
+  const shared = { payloads: new SharedPayloads(), logger: options.logger ?? silentLogger(), delivery: { messages: 0, writes: 0 }, writes: new WriteScheduler() };
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,

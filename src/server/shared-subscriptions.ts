@@ -89,6 +89,26 @@ export interface SharedDeps {
   readonly logger: Logger;
   /** Counted for every shared subscription. */
   readonly delivery: DeliveryStats;
+  readonly writes: WriteScheduler;
+}
+
+/**
+ * Defers the writes of subscriptions woken by pub/sub messages to one microtask after the
+ * handler that woke them: one Redis read often carries several updates for one subscriber
+ * (an upsert publishes a whole batch), and they then share a write.
+ */
+export class WriteScheduler {
+  private ready: Array<() => void> = [];
+
+  schedule(write: () => void): void {
+    if (this.ready.push(write) === 1) queueMicrotask(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    const ready = this.ready;
+    this.ready = [];
+    for (const write of ready) write();
+  };
 }
 
 export interface DeliveryStats {
@@ -121,45 +141,91 @@ export async function subscribeShared(args: ExecutionArgs, subscription: SharedS
     });
   const prefix = `{"id":${JSON.stringify(subscription.id)},"type":"next","payload":`;
   const send = sender(subscription.socket, subscription.transport);
-  return new SharedDelivery(source, (payload) => `${prefix}${payload}}`, payloadOf, (messages) => {
+  return new SharedDelivery(source, (payload) => `${prefix}${payload}}`, payloadOf, deps.writes, (messages, written) => {
     deps.delivery.messages += messages.length;
     deps.delivery.writes++;
-    return send(messages);
+    send(messages, written);
   });
 }
 
-/** A source that can hand over what it already holds without a promise (LatestByKey). */
-interface Drainable {
+/** A source that hands over values without a promise each (LatestByKey). */
+interface CallbackSource {
+  nextCallback(callback: (result: IteratorResult<unknown>) => void): void;
   takePending(): unknown;
 }
 
-/** Writes each source event's shared payload to the socket; as an iterator it yields nothing. */
+/**
+ * Writes each source event's shared payload to the socket; as an iterator it yields nothing
+ * and `next()` settles when delivery ends. Driven by callbacks, not promises, so a message
+ * costs no promise: an event arriving while the subscription is idle schedules a write (see
+ * WriteScheduler), and each write's completion takes what queued meanwhile.
+ */
 class SharedDelivery implements AsyncIterableIterator<never> {
   private readonly finished: Promise<IteratorResult<never>>;
-  private readonly drainable: Drainable | null;
+  private settle!: (error?: unknown) => void;
+  private readonly callbacks: CallbackSource | null;
+  /** The event that woke this subscription, until its scheduled write. */
+  private woken: unknown = undefined;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
     private readonly message: (payload: string) => string,
     private readonly payloadOf: (event: unknown) => Payload,
-    private readonly send: (messages: readonly string[]) => Promise<void>,
+    private readonly scheduler: WriteScheduler,
+    private readonly send: (messages: readonly string[], written: (error?: Error) => void) => void,
   ) {
-    this.drainable = typeof (source as Partial<Drainable>).takePending === 'function' ? (source as unknown as Drainable) : null;
-    this.finished = this.run();
+    const candidate = source as Partial<CallbackSource>;
+    this.callbacks = typeof candidate.nextCallback === 'function' && typeof candidate.takePending === 'function' ? (candidate as CallbackSource) : null;
+    this.finished = new Promise((resolve, reject) => {
+      this.settle = (error) => (error === undefined ? resolve({ done: true, value: undefined }) : reject(error));
+    });
+    this.await();
   }
 
-  private async run(): Promise<IteratorResult<never>> {
-    for (;;) {
-      const event = await this.source.next();
-      if (event.done) return { done: true, value: undefined };
-      const payloads = [this.payloadOf(event.value)];
-      while (this.drainable && payloads.length < MAX_MESSAGES_PER_WRITE) {
-        const queued = this.drainable.takePending();
+  /** Waits for the next event. */
+  private await(): void {
+    if (this.callbacks) this.callbacks.nextCallback(this.onResult);
+    else this.source.next().then(this.onResult, (err: unknown) => this.settle(err));
+  }
+
+  private readonly onResult = (result: IteratorResult<unknown>): void => {
+    if (result.done) return this.settle();
+    this.woken = result.value;
+    this.scheduler.schedule(this.writeWoken);
+  };
+
+  private readonly writeWoken = (): void => {
+    const event = this.woken;
+    this.woken = undefined;
+    this.deliver(event);
+  };
+
+  /** Writes `first` and whatever else is already queued, then waits for the write. */
+  private deliver(first: unknown): void {
+    let payloads: Payload[];
+    try {
+      payloads = [this.payloadOf(first)];
+      while (this.callbacks && payloads.length < MAX_MESSAGES_PER_WRITE) {
+        const queued = this.callbacks.takePending();
         if (queued === undefined) break;
         payloads.push(this.payloadOf(queued));
       }
-      const texts = payloads.every((p) => typeof p === 'string') ? (payloads as string[]) : await Promise.all(payloads);
-      await this.send(texts.map(this.message));
+    } catch (err) {
+      return this.settle(err);
+    }
+    if (payloads.every((p) => typeof p === 'string')) return this.write(payloads as string[]);
+    Promise.all(payloads).then(
+      (texts) => this.write(texts),
+      (err: unknown) => this.settle(err),
+    );
+  }
+
+  private write(payloads: readonly string[]): void {
+    // This may run inside the pub/sub handler of every subscriber: nothing may throw out of it.
+    try {
+      this.send(payloads.map(this.message), (error) => (error ? this.settle(error) : this.await()));
+    } catch (err) {
+      this.settle(err);
     }
   }
 
@@ -183,20 +249,18 @@ class SharedDelivery implements AsyncIterableIterator<never> {
 }
 
 /**
- * What graphql-ws's `ws` adapter does (resolves once written, at once when the socket is
- * closing), for several messages: one frame each, corked into one write.
+ * What graphql-ws's `ws` adapter does (`written` once the data is written, at once when the
+ * socket is closing), for several messages: one frame each, corked into one write.
  */
-function sender(socket: WebSocket, transport: Corkable): (messages: readonly string[]) => Promise<void> {
-  return (messages) =>
-    new Promise((resolve, reject) => {
-      if (socket.readyState !== socket.OPEN) return resolve();
-      const written = (err?: Error) => (err ? reject(err) : resolve());
-      if (messages.length === 1) return socket.send(messages[0]!, written);
-      transport.cork();
-      for (let i = 0; i < messages.length - 1; i++) socket.send(messages[i]!);
-      socket.send(messages[messages.length - 1]!, written);
-      transport.uncork();
-    });
+function sender(socket: WebSocket, transport: Corkable): (messages: readonly string[], written: (error?: Error) => void) => void {
+  return (messages, written) => {
+    if (socket.readyState !== socket.OPEN) return written();
+    if (messages.length === 1) return socket.send(messages[0]!, written);
+    transport.cork();
+    for (let i = 0; i < messages.length - 1; i++) socket.send(messages[i]!);
+    socket.send(messages[messages.length - 1]!, written);
+    transport.uncork();
+  };
 }
 
 function serialize(result: ExecutionResult, logger: Logger): string {

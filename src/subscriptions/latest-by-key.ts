@@ -48,6 +48,18 @@ export class LatestByKey<T> implements AsyncIterableIterator<T> {
     return value;
   }
 
+  /**
+   * `next()` without a promise: `callback` receives the next value, at once when one is
+   * pending, or else later from `push` (synchronously, inside it), or `done` when closed. A
+   * consumer that writes to a socket this way costs no promise or microtask per value.
+   */
+  nextCallback(callback: (result: IteratorResult<T>) => void): void {
+    const value = this.takePending();
+    if (value !== undefined) return callback({ value, done: false });
+    if (this.closed) return callback({ value: undefined, done: true });
+    this.waiter = callback;
+  }
+
   next(): Promise<IteratorResult<T>> {
     const first = this.pending.entries().next();
     if (!first.done) {

@@ -68,4 +68,21 @@ describe('LatestByKey', () => {
     q.push({ id: 'c', price: 4 }); // a waiting reader still gets it directly
     expect(await next).toEqual({ done: false, value: { id: 'c', price: 4 } });
   });
+
+  it('hands values to a callback reader: at once when pending, from push when waiting, done when closed', async () => {
+    const q = new LatestByKey<Tick>((t) => t.id);
+    const got: Array<IteratorResult<Tick>> = [];
+    q.push({ id: 'a', price: 1 });
+    q.nextCallback((r) => got.push(r));
+    expect(got).toEqual([{ done: false, value: { id: 'a', price: 1 } }]);
+    q.nextCallback((r) => got.push(r));
+    expect(got).toHaveLength(1);
+    q.push({ id: 'b', price: 2 }); // delivered inside push
+    expect(got[1]).toEqual({ done: false, value: { id: 'b', price: 2 } });
+    q.nextCallback((r) => got.push(r));
+    await q.return();
+    expect(got[2]).toEqual({ done: true, value: undefined });
+    q.nextCallback((r) => got.push(r));
+    expect(got[3]).toEqual({ done: true, value: undefined });
+  });
 });
