@@ -22,6 +22,21 @@ export class LatencyHistogram {
     this.histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
   }
 
+  /** Forgets every value recorded so far (a new measuring window). */
+  reset(): void {
+    this.histogram.reset();
+  }
+
+  /** The recorded values as compressed base64, to send from a child process. */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.histogram);
+  }
+
+  /** Adds the values of an `encode()`d histogram, e.g. one per load-generating child. */
+  addEncoded(encoded: string): void {
+    this.histogram.add(hdr.decodeFromCompressedBase64(encoded));
+  }
+
   summary(): LatencySummary {
     const h = this.histogram;
     const ms = (us: number) => us / 1000;

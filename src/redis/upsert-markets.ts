@@ -19,23 +19,30 @@ function indexValue(value: number | null): string {
 }
 
 /**
+ * KEYS and ARGV of one lua/upsertMarkets-n.lua call writing `markets` (at most UPSERT_CHUNK),
+ * in the layout its header describes.
+ */
+export function upsertArguments(keys: Keys, markets: readonly Market[]): { readonly keys: string[]; readonly args: string[] } {
+  const scriptKeys = [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges];
+  const args: string[] = [];
+  for (const m of markets) {
+    scriptKeys.push(keys.exchange(m.exchange), keys.base(m.base), keys.quote(m.quote));
+    args.push(m.id, m.exchange, `${m.symbol}${SYMBOL_INDEX_SEPARATOR}${m.id}`, keys.tickChannel(m.id), encodeMarket(m));
+    for (const field of NUMERIC_INDEX_FIELDS) args.push(indexValue(m[field]));
+  }
+  return { keys: scriptKeys, args };
+}
+
+/**
  * Writes full market states with lua/upsertMarkets-n.lua: all chunks go in one pipeline, so a
  * batch of any size costs one round trip.
  */
 export async function upsertMarkets(redis: Redis, keys: Keys, markets: readonly Market[]): Promise<UpsertResult> {
   if (markets.length === 0) return { applied: 0, skipped: 0 };
-  const fixed = [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges];
   const pipeline = redis.pipeline();
   for (let start = 0; start < markets.length; start += UPSERT_CHUNK) {
-    const chunk = markets.slice(start, start + UPSERT_CHUNK);
-    const scriptKeys = [...fixed];
-    const args: string[] = [];
-    for (const m of chunk) {
-      scriptKeys.push(keys.exchange(m.exchange), keys.base(m.base), keys.quote(m.quote));
-      args.push(m.id, m.exchange, `${m.symbol}${SYMBOL_INDEX_SEPARATOR}${m.id}`, keys.tickChannel(m.id), encodeMarket(m));
-      for (const field of NUMERIC_INDEX_FIELDS) args.push(indexValue(m[field]));
-    }
-    callScript(pipeline, 'upsertMarkets', scriptKeys, args);
+    const call = upsertArguments(keys, markets.slice(start, start + UPSERT_CHUNK));
+    callScript(pipeline, 'upsertMarkets', call.keys, call.args);
   }
   const replies = (await pipeline.exec()) ?? [];
   let applied = 0;

@@ -1,0 +1,188 @@
+/**
+ * Bench child: many subscribers in one process, steered over IPC (bench/lib/ipc-child.ts). The
+ * process's file limit (20 000 here) caps the sockets one process holds, so scenarios spread
+ * large counts over several of these.
+ *
+ * Two protocols:
+ * - `graphql-ws`: one real `graphql-ws` client (over `ws`) per subscriber, each with one
+ *   `priceUpdated` subscription; the document is the same for everyone and the markets come
+ *   in variables, as client libraries send them;
+ * - `raw`: one plain `ws` socket per subscriber to the raw relay (bench/servers/raw-relay.ts),
+ *   `?ids=a,b` or `?exchanges=x` in the URL, each message a market's JSON.
+ *
+ * Each message's latency is the receive time minus the market's `updatedAt` (the exchange
+ * frame's event time, stamped as it left the exchange socket; bench/lib/clock.ts).
+ *
+ * Commands: `connect {protocol, url, subscribers, concurrency}` opens every socket and
+ * subscription and resolves once each subscriber has received a first message (or 30 s have
+ * passed); `measure {ms}` records a fresh window and returns one encoded histogram and message
+ * count per kind; `close` closes everything.
+ */
+import { createClient, type Client } from 'graphql-ws';
+import { WebSocket } from 'ws';
+import { wallClockMs } from '../lib/clock';
+import { LatencyHistogram } from '../lib/histogram';
+import { serveRequests } from '../lib/ipc-child';
+import { PRICE_SUBSCRIPTION, type PlannedSubscriber } from '../lib/subscriber-plan';
+
+interface ConnectArgs {
+  readonly protocol: 'graphql-ws' | 'raw';
+  readonly url: string;
+  readonly subscribers: readonly PlannedSubscriber[];
+  /** Sockets being opened at once. */
+  readonly concurrency: number;
+}
+
+interface KindStats {
+  readonly histogram: LatencyHistogram;
+  messages: number;
+}
+
+export interface MeasureReply {
+  readonly seconds: number;
+  /** CPU seconds this process used per second of the window. */
+  readonly cpu: number;
+  readonly kinds: Record<string, { readonly histogram: string; readonly messages: number }>;
+  /** Subscribers whose socket or subscription failed or closed. */
+  readonly failed: number;
+}
+
+const kinds = new Map<string, KindStats>();
+const closers: Array<() => void> = [];
+let failed = 0;
+let closing = false;
+let firstErrors: string[] = [];
+
+function statsOf(kind: string): KindStats {
+  let stats = kinds.get(kind);
+  if (!stats) kinds.set(kind, (stats = { histogram: new LatencyHistogram(), messages: 0 }));
+  return stats;
+}
+
+function fail(reason: unknown): void {
+  failed++;
+  if (firstErrors.length < 3) firstErrors.push(reason instanceof Error ? reason.message : String(reason));
+}
+
+interface Opening {
+  /** The socket is open (graphql-ws: the server acknowledged the connection). */
+  readonly connected: Promise<void>;
+  /** The first message arrived, or the subscriber failed. */
+  readonly firstMessage: Promise<void>;
+}
+
+function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
+  const stats = statsOf(s.kind);
+  let connected!: () => void;
+  let received!: () => void;
+  const opening = {
+    connected: new Promise<void>((resolve) => (connected = resolve)),
+    firstMessage: new Promise<void>((resolve) => (received = resolve)),
+  };
+  const client: Client = createClient({
+    url,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: true,
+    on: {
+      connected: () => connected(),
+      closed: (event) => {
+        if (!closing) fail(`socket closed: ${(event as { code?: number }).code ?? '?'} ${(event as { reason?: string }).reason ?? ''}`);
+        connected();
+        received();
+      },
+    },
+  });
+  closers.push(() => void client.dispose());
+  client.subscribe<{ priceUpdated: { updatedAt: number } }>(
+    { query: PRICE_SUBSCRIPTION, variables: { ids: s.ids ?? null, exchanges: s.exchanges ?? null } },
+    {
+      next: (result) => {
+        const updatedAt = result.data?.priceUpdated.updatedAt;
+        if (updatedAt === undefined) return fail(JSON.stringify(result.errors ?? result).slice(0, 200));
+        stats.histogram.record(wallClockMs() - updatedAt);
+        stats.messages++;
+        received();
+      },
+      error: (err) => {
+        if (!closing) fail(err instanceof Error ? err : JSON.stringify(err));
+        received();
+      },
+      complete: () => received(),
+    },
+  );
+  return opening;
+}
+
+function openRaw(url: string, s: PlannedSubscriber): Opening {
+  const stats = statsOf(s.kind);
+  const query = s.ids ? `ids=${encodeURIComponent(s.ids.join(','))}` : `exchanges=${encodeURIComponent((s.exchanges ?? []).join(','))}`;
+  const ws = new WebSocket(`${url}?${query}`, { perMessageDeflate: false });
+  closers.push(() => ws.terminate());
+  let received!: () => void;
+  const firstMessage = new Promise<void>((resolve) => (received = resolve));
+  const connected = new Promise<void>((resolve) => {
+    ws.once('open', () => resolve());
+    ws.once('close', () => resolve());
+  });
+  ws.on('message', (data) => {
+    const { updatedAt } = JSON.parse(String(data)) as { updatedAt: number };
+    stats.histogram.record(wallClockMs() - updatedAt);
+    stats.messages++;
+    received();
+  });
+  ws.on('error', (err) => {
+    if (!closing) fail(err);
+  });
+  ws.on('close', (code) => {
+    if (!closing) fail(`socket closed: ${code}`);
+    received();
+  });
+  return { connected, firstMessage };
+}
+
+async function connect(args: ConnectArgs): Promise<{ readonly receiving: number; readonly failed: number; readonly errors: readonly string[]; readonly seconds: number }> {
+  const started = Date.now();
+  const open = args.protocol === 'raw' ? openRaw : openGraphqlWs;
+  const before = failed;
+  let next = 0;
+  let firstMessages = 0;
+  const worker = async () => {
+    while (next < args.subscribers.length) {
+      const opening = open(args.url, args.subscribers[next++]!);
+      void opening.firstMessage.then(() => void firstMessages++);
+      await opening.connected;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, args.concurrency) }, worker));
+  const deadline = Date.now() + 30_000;
+  while (firstMessages < args.subscribers.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const errors = firstErrors;
+  firstErrors = [];
+  return { receiving: firstMessages - (failed - before), failed: failed - before, errors, seconds: (Date.now() - started) / 1000 };
+}
+
+async function measure({ ms }: { readonly ms: number }): Promise<MeasureReply> {
+  for (const stats of kinds.values()) {
+    stats.histogram.reset();
+    stats.messages = 0;
+  }
+  const cpuBefore = process.cpuUsage();
+  const started = wallClockMs();
+  await new Promise((r) => setTimeout(r, ms));
+  const seconds = (wallClockMs() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const out: MeasureReply['kinds'] = {};
+  for (const [kind, stats] of kinds) out[kind] = { histogram: stats.histogram.encode(), messages: stats.messages };
+  return { seconds, cpu: (cpu.user + cpu.system) / 1e6 / seconds, kinds: out, failed };
+}
+
+serveRequests({
+  connect,
+  measure,
+  close: () => {
+    closing = true;
+    for (const close of closers.splice(0)) close();
+    kinds.clear();
+  },
+});
