@@ -507,4 +507,3 @@ function fmtUs(us: number | null): string {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-export const measureForDev = measure;
