@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: {
@@ -9,6 +9,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // The bench smoke run loads both cores for a minute or more; it runs on its own afterwards
+    // (vitest.bench.config.ts) so it cannot disturb the socket tests' timing.
+    exclude: [...configDefaults.exclude, 'test/bench/**'],
     // One private redis-server for the whole run; each test file uses its own key prefix.
     globalSetup: ['test/support/global-redis.ts'],
     testTimeout: 20_000,
