@@ -16,8 +16,9 @@ import { watchlists, type PlannedSubscriber } from '../lib/subscriber-plan';
 
 interface Sizes {
   readonly markets: number;
-  /** Exchange frames per second. */
+  /** Exchange frames per second: the issue's rate, and a light one. */
   readonly rate: number;
+  readonly lightRate: number;
   readonly watchlists: number;
   readonly perWatchlist: number;
   /** Subscribers of the whole exchange. */
@@ -25,18 +26,47 @@ interface Sizes {
   readonly clientProcesses: number;
 }
 
-const FULL: Sizes = { markets: 1000, rate: 10_000, watchlists: 999, perWatchlist: 3, exchangeWide: 1, clientProcesses: 2 };
-const SMOKE: Sizes = { markets: 20, rate: 200, watchlists: 3, perWatchlist: 2, exchangeWide: 1, clientProcesses: 1 };
-/** tickql's default INGEST_BATCH_MS, and shorter windows to show what the batch window costs. */
+const FULL: Sizes = { markets: 1000, rate: 10_000, lightRate: 1000, watchlists: 999, perWatchlist: 3, exchangeWide: 1, clientProcesses: 2 };
+const SMOKE: Sizes = { markets: 20, rate: 200, lightRate: 50, watchlists: 3, perWatchlist: 2, exchangeWide: 1, clientProcesses: 1 };
+/** tickql's default INGEST_BATCH_MS. */
 const DEFAULT_BATCH_MS = 20;
-const SHORT_BATCH_MS = 5;
 /** 0: a write starts as soon as the previous one is done (updates coalesce only while one is in flight). */
 const NO_BATCH_MS = 0;
 const TARGET_P99_MS = 20;
 
+/** One tickql process (its own simulator and Redis prefix) and what is measured on it. */
+interface RigSpec {
+  readonly rate: number;
+  readonly batchMs: number;
+  /** AppOptions.sharePayloads. */
+  readonly share: boolean;
+  /** Also measure the raw relay on this rig's channels. */
+  readonly relay: boolean;
+}
+
 interface Run {
   readonly label: string;
+  readonly spec: RigSpec;
+  readonly protocol: 'graphql-ws' | 'raw';
   readonly result: DeliveryResult;
+}
+
+function rigSpecs(sizes: Sizes): RigSpec[] {
+  return [
+    { rate: sizes.rate, batchMs: DEFAULT_BATCH_MS, share: true, relay: true },
+    { rate: sizes.rate, batchMs: DEFAULT_BATCH_MS, share: false, relay: false },
+    { rate: sizes.rate, batchMs: NO_BATCH_MS, share: true, relay: false },
+    { rate: sizes.lightRate, batchMs: DEFAULT_BATCH_MS, share: true, relay: false },
+    { rate: sizes.lightRate, batchMs: NO_BATCH_MS, share: true, relay: false },
+  ];
+}
+
+function labelOf(spec: RigSpec, protocol: 'graphql-ws' | 'raw'): string {
+  const rate = `${spec.rate.toLocaleString('en')} frames/s`;
+  if (protocol === 'raw') return `raw relay (no GraphQL), ${rate}, tickql ingesting with INGEST_BATCH_MS=${spec.batchMs}`;
+  const how = spec.share ? 'payload shared' : 'executed per subscriber';
+  const isDefault = spec.share && spec.batchMs === DEFAULT_BATCH_MS;
+  return `tickql${isDefault ? ' as configured by default' : ''}, ${rate}, ${how}, INGEST_BATCH_MS=${spec.batchMs}`;
 }
 
 export async function tickToSubscriber(context: ScenarioContext): Promise<ScenarioReport> {
@@ -46,28 +76,20 @@ export async function tickToSubscriber(context: ScenarioContext): Promise<Scenar
   const runs: Run[] = [];
   const fleet = await SubscriberFleet.start(sizes.clientProcesses);
   try {
-    // 1. tickql as deployed (payloads shared), then the raw relay on the same ingest.
-    await withRig(context, sizes, { batchMs: DEFAULT_BATCH_MS, prefix: 'tick-shared' }, async (rig, plan, monitor) => {
-      const shared = await deliver(context, rig, fleet, monitor, plan, 'graphql-ws', rig.app.info.wsUrl, rig.app.process.pid!, measureMs);
-      runs.push({ label: `tickql, payload shared (default), INGEST_BATCH_MS=${DEFAULT_BATCH_MS}`, result: shared});
-      const relay = await startChild<{ url: string }>('bench/servers/raw-relay.ts', { REDIS_URL: context.redisUrl, REDIS_PREFIX: 'tick-shared' });
-      try {
-        const raw = await deliver(context, rig, fleet, monitor, plan, 'raw', relay.info.url, relay.process.pid!, measureMs);
-        runs.push({ label: 'raw relay (no GraphQL), same ingest', result: raw});
-      } finally {
-        await relay.stop();
-      }
-    });
-    // 2. The plain graphql-ws path: every update executed and serialized per subscriber.
-    await withRig(context, sizes, { batchMs: DEFAULT_BATCH_MS, prefix: 'tick-plain', env: { SHARE_PAYLOADS: '0' } }, async (rig, plan, monitor) => {
-      const plain = await deliver(context, rig, fleet, monitor, plan, 'graphql-ws', rig.app.info.wsUrl, rig.app.process.pid!, measureMs);
-      runs.push({ label: `tickql, executed per subscriber, INGEST_BATCH_MS=${DEFAULT_BATCH_MS}`, result: plain});
-    });
-    // 3. Shorter ingest batch windows.
-    for (const batchMs of [SHORT_BATCH_MS, NO_BATCH_MS]) {
-      await withRig(context, sizes, { batchMs, prefix: `tick-batch-${batchMs}` }, async (rig, plan, monitor) => {
+    for (const [i, spec] of rigSpecs(sizes).entries()) {
+      const prefix = `tick-${i}`;
+      const env: Record<string, string> = spec.share ? {} : { SHARE_PAYLOADS: '0' };
+      await withRig(context, sizes, { rate: spec.rate, batchMs: spec.batchMs, prefix, env }, async (rig, plan, monitor) => {
         const result = await deliver(context, rig, fleet, monitor, plan, 'graphql-ws', rig.app.info.wsUrl, rig.app.process.pid!, measureMs);
-        runs.push({ label: `tickql, payload shared, INGEST_BATCH_MS=${batchMs}`, result });
+        runs.push({ label: labelOf(spec, 'graphql-ws'), spec, protocol: 'graphql-ws', result });
+        if (!spec.relay) return;
+        const relay = await startChild<{ url: string }>('bench/servers/raw-relay.ts', { REDIS_URL: context.redisUrl, REDIS_PREFIX: prefix });
+        try {
+          const raw = await deliver(context, rig, fleet, monitor, plan, 'raw', relay.info.url, relay.process.pid!, measureMs);
+          runs.push({ label: labelOf(spec, 'raw'), spec, protocol: 'raw', result: raw });
+        } finally {
+          await relay.stop();
+        }
       });
     }
   } finally {
@@ -79,11 +101,11 @@ export async function tickToSubscriber(context: ScenarioContext): Promise<Scenar
 async function withRig(
   context: ScenarioContext,
   sizes: Sizes,
-  options: { readonly batchMs: number; readonly prefix: string; readonly env?: Record<string, string> },
+  options: { readonly rate: number; readonly batchMs: number; readonly prefix: string; readonly env?: Record<string, string> },
   body: (rig: Rig, plan: PlannedSubscriber[], monitor: PublishMonitor) => Promise<void>,
 ): Promise<void> {
-  context.log(`tick: starting the simulator (${sizes.rate} frames/s over ${sizes.markets} markets) and tickql (${options.prefix})`);
-  const rig = await startRig(context, { markets: sizes.markets, rate: sizes.rate, batchMs: options.batchMs, prefix: options.prefix, env: options.env });
+  context.log(`tick: starting the simulator (${options.rate} frames/s over ${sizes.markets} markets) and tickql (${options.prefix}, INGEST_BATCH_MS=${options.batchMs})`);
+  const rig = await startRig(context, { markets: sizes.markets, rate: options.rate, batchMs: options.batchMs, prefix: options.prefix, env: options.env });
   const monitor = await PublishMonitor.start(context.redisUrl, options.prefix);
   try {
     const plan: PlannedSubscriber[] = [
@@ -121,20 +143,18 @@ const cores = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '
 
 function report(context: ScenarioContext, sizes: Sizes, runs: readonly Run[], load: number): ScenarioReport {
   const subscribers = sizes.watchlists + sizes.exchangeWide;
-  const [shared, relay, plain, short, unbatched] = runs;
-  const ingest = shared!.result; // the ingest part, measured during tickql's own run
+  const find = (rate: number, batchMs: number, share: boolean, protocol: 'graphql-ws' | 'raw' = 'graphql-ws') =>
+    runs.find((r) => r.spec.rate === rate && r.spec.batchMs === batchMs && r.spec.share === share && r.protocol === protocol)?.result;
   const latency: Table = {
-    caption: `Frame leaving the exchange socket to update received, ${subscribers.toLocaleString('en')} subscribers, ${sizes.rate.toLocaleString('en')} frames/s offered (ms)`,
+    caption: `Frame leaving the exchange socket to update received by a subscriber, ${subscribers.toLocaleString('en')} subscribers (ms); the "ingest part" rows are frame to Redis PUBLISH in the same window`,
     columns: ['path', 'messages', 'delivered msg/s', 'p50', 'p99', 'p99.9', 'max'],
-    rows: [
-      ['frame → Redis PUBLISH, seen by a plain Redis subscriber (the ingest part)', ingest.ingest.count.toLocaleString('en'), perSecond(ingest.publishedPerSecond), ...latencyCells(ingest.ingest)],
-      ...runs.flatMap((run) => [
-        [`frame → ${run.label.startsWith('raw') ? 'plain ws' : 'graphql-ws'} client: **${run.label}**`, run.result.all.count.toLocaleString('en'), perSecond(run.result.deliveredPerSecond), ...latencyCells(run.result.all)],
-        ...(run.result.kinds.length > 1
-          ? run.result.kinds.map((k) => [`  of which ${k.kind} (${k.subscribers} subscriber${k.subscribers === 1 ? '' : 's'})`, k.latency.count.toLocaleString('en'), perSecond(k.messagesPerSecond), ...latencyCells(k.latency)])
-          : []),
-      ]),
-    ],
+    rows: runs.flatMap((run) => [
+      [`**${run.label}**`, run.result.all.count.toLocaleString('en'), perSecond(run.result.deliveredPerSecond), ...latencyCells(run.result.all)],
+      ...(run.result.kinds.length > 1
+        ? run.result.kinds.map((k) => [`  of which ${k.kind} (${k.subscribers} subscriber${k.subscribers === 1 ? '' : 's'})`, k.latency.count.toLocaleString('en'), perSecond(k.messagesPerSecond), ...latencyCells(k.latency)])
+        : []),
+      [`  ingest part (frame → PUBLISH, plain Redis subscriber)`, run.result.ingest.count.toLocaleString('en'), perSecond(run.result.publishedPerSecond), ...latencyCells(run.result.ingest)],
+    ]),
   };
   const resources: Table = {
     caption: 'Load during each measured window (CPU in cores of the 2; RSS of the process serving the subscribers)',
@@ -159,46 +179,55 @@ function report(context: ScenarioContext, sizes: Sizes, runs: readonly Run[], lo
   };
   const chart: BarChart = {
     file: 'tick-to-subscriber.svg',
-    title: `Frame to subscriber, ${subscribers.toLocaleString('en')} subscribers, ${sizes.rate.toLocaleString('en')} frames/s`,
+    title: `Frame to subscriber, ${subscribers.toLocaleString('en')} subscribers`,
     unit: 'latency, ms (log scale)',
     log: true,
-    groups: [
-      { label: 'ingest part (to Redis PUBLISH)', bars: [{ label: 'p50', value: ingest.ingest.p50 }, { label: 'p99', value: ingest.ingest.p99 }] },
-      ...runs.map((run) => ({ label: run.label, bars: [{ label: 'p50', value: run.result.all.p50 }, { label: 'p99', value: run.result.all.p99 }] })),
-    ],
+    groups: runs.map((run) => ({ label: run.label, bars: [{ label: 'p50', value: run.result.all.p50 }, { label: 'p99', value: run.result.all.p99 }] })),
   };
 
   const findings: string[] = [];
-  if (shared && relay && plain && short && unbatched) {
-    const s = shared.result;
-    const met = s.all.p99 <= TARGET_P99_MS;
+  const shared = find(sizes.rate, DEFAULT_BATCH_MS, true);
+  const relay = find(sizes.rate, DEFAULT_BATCH_MS, true, 'raw');
+  const plain = find(sizes.rate, DEFAULT_BATCH_MS, false);
+  const unbatched = find(sizes.rate, NO_BATCH_MS, true);
+  const light = find(sizes.lightRate, DEFAULT_BATCH_MS, true);
+  const lightUnbatched = find(sizes.lightRate, NO_BATCH_MS, true);
+  const verdict = (r: DeliveryResult) => `p99 ${ms(r.all.p99)} ms, ${r.all.p99 <= TARGET_P99_MS ? 'met' : 'missed'}`;
+  if (shared && relay && plain && unbatched && light && lightUnbatched) {
+    const rate = (n: number) => `${n.toLocaleString('en')} frames/s`;
     findings.push(
-      `Target p99 ≤ ${TARGET_P99_MS} ms with the default settings: **${met ? 'met' : 'missed'}**, p99 ${ms(s.all.p99)} ms (p50 ${ms(s.all.p50)}, p99.9 ${ms(s.all.p999)}). ` +
-        `With INGEST_BATCH_MS=${SHORT_BATCH_MS}: p99 ${ms(short.result.all.p99)} ms (${short.result.all.p99 <= TARGET_P99_MS ? 'met' : 'missed'}); ` +
-        `with INGEST_BATCH_MS=${NO_BATCH_MS}: p99 ${ms(unbatched.result.all.p99)} ms (${unbatched.result.all.p99 <= TARGET_P99_MS ? 'met' : 'missed'}).`,
-      `Where the time goes: the ingest part (socket, parse, the batch window, Lua, PUBLISH) has p50 ${ms(s.ingest.p50)} / p99 ${ms(s.ingest.p99)} ms of the end-to-end p50 ${ms(s.all.p50)} / p99 ${ms(s.all.p99)} ms. ` +
-        `An update waits up to INGEST_BATCH_MS (${DEFAULT_BATCH_MS} ms by default) for others to join its batch, ${DEFAULT_BATCH_MS / 2} ms on average; with ${SHORT_BATCH_MS} ms the ingest part is p50 ${ms(short.result.ingest.p50)} / p99 ${ms(short.result.ingest.p99)} ms, with ${NO_BATCH_MS} (write as soon as the previous write is done) p50 ${ms(unbatched.result.ingest.p50)} / p99 ${ms(unbatched.result.ingest.p99)} ms, at ${cores(unbatched.result.cpu.redis)} cores of Redis against ${cores(s.cpu.redis)}.`,
-      `GraphQL over the raw relay of the same channels (no GraphQL, payload written as published): p50 ${ratio(s.all.p50 / relay.result.all.p50)}, p99 ${ratio(s.all.p99 / relay.result.all.p99)}; ` +
-        `serving CPU ${cores(s.cpu.server)} cores (tickql, ingest included) against ${cores(relay.result.cpu.server)} (relay) + ${cores(relay.result.cpu['tickql (ingest only)'])} (tickql ingesting).`,
-      `Sharing each update's payload among subscribers against executing it per subscriber (the plain graphql-ws path): p99 ${ms(s.all.p99)} against ${ms(plain.result.all.p99)} ms (${ratio(plain.result.all.p99 / s.all.p99)}), ` +
-        `tickql CPU ${cores(s.cpu.server)} against ${cores(plain.result.cpu.server)} cores (${ratio(plain.result.cpu.server! / s.cpu.server!)}).`,
+      `Target p99 ≤ ${TARGET_P99_MS} ms at ${rate(sizes.rate)}: **${shared.all.p99 <= TARGET_P99_MS ? 'met' : 'missed'}** with the defaults (p50 ${ms(shared.all.p50)}, p99 ${ms(shared.all.p99)}, p99.9 ${ms(shared.all.p999)} ms); with INGEST_BATCH_MS=${NO_BATCH_MS} ${verdict(unbatched)}. ` +
+        `At ${rate(sizes.lightRate)}: ${verdict(light)} with the defaults, ${verdict(lightUnbatched)} with INGEST_BATCH_MS=${NO_BATCH_MS}.`,
+      `The batch window: an update waits up to INGEST_BATCH_MS (${DEFAULT_BATCH_MS} ms by default) for others to join its write, so at ${rate(sizes.lightRate)} the ingest part alone is p50 ${ms(light.ingest.p50)} / p99 ${ms(light.ingest.p99)} ms, ` +
+        `against p50 ${ms(lightUnbatched.ingest.p50)} / p99 ${ms(lightUnbatched.ingest.p99)} ms with INGEST_BATCH_MS=${NO_BATCH_MS} (a write as soon as the previous one is done; updates still coalesce while one is in flight). ` +
+        `The end-to-end p50 is ${ms(light.all.p50 - light.ingest.p50)} ms above the ingest part's there${light.ingest.p99 > TARGET_P99_MS ? `; with the default window the ingest part's p99 alone is over ${TARGET_P99_MS} ms` : ''}.`,
+      `At ${rate(sizes.rate)} the ingest part is p50 ${ms(shared.ingest.p50)} / p99 ${ms(shared.ingest.p99)} ms against p50 ${ms(light.ingest.p50)} / p99 ${ms(light.ingest.p99)} ms at ${rate(sizes.lightRate)}, with tickql using ${cores(shared.cpu.server)} cores for ingest and delivery, the subscribers' clients ${cores(shared.cpu.subscribers)} and the simulator ${cores(shared.cpu.simulator)} ` +
+        `of the 2 cores, which other work also used (load average ${shared.loadAverage.toFixed(1)}): frames wait behind delivery work in tickql's one thread, and for the CPU, when the cores are busy.`,
+      `GraphQL against the raw relay of the same channels (no GraphQL, the published JSON written as is, no conflation): p50 ${ratio(shared.all.p50 / relay.all.p50)}, p99 ${ratio(shared.all.p99 / relay.all.p99)}; ` +
+        `serving CPU ${cores(shared.cpu.server)} cores (tickql, ingest included) against ${cores(relay.cpu.server)} (relay) + ${cores(relay.cpu['tickql (ingest only)'])} (tickql only ingesting).`,
+      `Sharing each update's payload among subscribers against executing it per subscriber (the plain graphql-ws path, same rate and window): p99 ${ms(shared.all.p99)} against ${ms(plain.all.p99)} ms (${ratio(plain.all.p99 / shared.all.p99)}), ` +
+        `tickql CPU per delivered message ${usPerMessage(shared)} against ${usPerMessage(plain)} µs (${ratio((plain.cpu.server! / plain.deliveredPerSecond) / (shared.cpu.server! / shared.deliveredPerSecond))}).`,
     );
   }
   return {
     title: '3. Tick to subscriber',
     method: [
-      `A local exchange speaking Binance's protocol (\`BinanceSim\` in its own process, \`bench/servers/paced-binance-sim.ts\`) lists ${sizes.markets.toLocaleString('en')} markets and sends ${sizes.rate.toLocaleString('en')} \`24hrTicker\` frames per second, evenly paced, each market moving at random (${(sizes.rate / sizes.markets).toFixed(0)} frames/s per market on average). ` +
+      `A local exchange speaking Binance's protocol (\`BinanceSim\` in its own process, \`bench/servers/paced-binance-sim.ts\`) lists ${sizes.markets.toLocaleString('en')} markets and sends ${sizes.rate.toLocaleString('en')} \`24hrTicker\` frames per second (the issue's rate; ${(sizes.rate / sizes.markets).toFixed(0)} per market per second), evenly paced, each frame moving a random market; two runs use ${sizes.lightRate.toLocaleString('en')} frames/s to show the path's own latency when nothing is short of CPU. ` +
         `Each frame's event time \`E\` is stamped in microseconds as the frame is written to the socket (\`?timeUnit=MICROSECOND\`, read by the real Binance adapter into \`updatedAt\`). ` +
-        `tickql runs as \`npm start\` does (\`buildApp\`, \`FEEDS=binance\` pointed at the simulator, its own process: \`bench/servers/tickql-app.ts\`): feed, batch writer, Lua upsert and PUBLISH, Redis pub/sub, graphql-ws.`,
-      `${subscribers.toLocaleString('en')} subscribers, each its own \`graphql-ws\` client and WebSocket, spread over ${sizes.clientProcesses} client process(es) (\`bench/clients/subscribers.ts\`): ${sizes.watchlists.toLocaleString('en')} watch ${sizes.perWatchlist} markets each by \`ids\` (chosen with Zipf popularity, so popular markets have many watchers; about ${((sizes.perWatchlist * sizes.rate) / sizes.markets).toFixed(0)} messages/s each) and ${sizes.exchangeWide} watch${sizes.exchangeWide === 1 ? 'es' : ''} the whole exchange (\`exchanges: ["binance"]\`, every update). ` +
+        `tickql runs as \`npm start\` does (\`buildApp\`, \`FEEDS=binance\` pointed at the simulator, its own process: \`bench/servers/tickql-app.ts\`): feed, batch writer, Lua upsert and PUBLISH, Redis pub/sub, graphql-ws. Each run has its own simulator and tickql process.`,
+      `${subscribers.toLocaleString('en')} subscribers, each its own \`graphql-ws\` client and WebSocket, spread over ${sizes.clientProcesses} client process(es) (\`bench/clients/subscribers.ts\`): ${sizes.watchlists.toLocaleString('en')} watch ${sizes.perWatchlist} markets each by \`ids\` (chosen with Zipf popularity, so popular markets have many watchers; ${((sizes.perWatchlist * sizes.rate) / sizes.markets).toFixed(0)} messages/s each at the issue's rate) and ${sizes.exchangeWide} watch${sizes.exchangeWide === 1 ? 'es' : ''} the whole exchange (\`exchanges: ["binance"]\`, every update). ` +
         `All send one document, \`priceUpdated(ids: $ids, exchanges: $exchanges) { id price bid ask changePercent24h updatedAt }\`. Latency = receive time − \`updatedAt\`, both on this machine's clock at microsecond resolution (\`bench/lib/clock.ts\`), in HDR histograms; ${context.durationS} s per run after 2 s of settling. ` +
         `A plain Redis subscriber in the bench process measures the ingest part (frame to PUBLISH) in the same window and counts the updates published per market, which gives the messages the subscribers were offered.`,
-      `tickql also runs with \`INGEST_BATCH_MS\` ${SHORT_BATCH_MS} and ${NO_BATCH_MS} (the batch writer then starts a write as soon as the previous one is done; updates coalesce only while one is in flight), to show what the default 20 ms batch window costs. ` +
-        `Compared in the same run: **per subscriber** is tickql with \`sharePayloads: false\` (yoga executes and graphql-ws serializes every update for every subscriber, the behaviour before this change); the **raw relay** (\`bench/servers/raw-relay.ts\`) subscribes the same market channels and writes each published JSON to plain WebSockets with no GraphQL, while tickql keeps ingesting.`,
+      `Besides the defaults, tickql runs with \`INGEST_BATCH_MS=${NO_BATCH_MS}\` (the batch writer then writes as soon as the previous write is done; updates coalesce only while one is in flight), to show what the default ${DEFAULT_BATCH_MS} ms window costs. ` +
+        `Compared in the same run: **executed per subscriber** is tickql with \`sharePayloads: false\` (yoga executes and graphql-ws serializes every update for every subscriber, as before payloads were shared); the **raw relay** (\`bench/servers/raw-relay.ts\`) subscribes the same market channels and writes each published JSON to plain WebSockets with no GraphQL, while tickql keeps ingesting.`,
       `The simulator, tickql, Redis, the relay and the client processes all share the machine's 2 cores; other work on the machine shares them too (1-minute load average ${load.toFixed(1)} when this scenario started; the last column gives it at each window, this scenario's own processes included). Runs follow each other, so a change in the machine's other load between them moves their figures apart.`,
     ].join('\n\n'),
     tables: [latency, resources],
     charts: [chart],
     findings,
   };
+}
+
+function usPerMessage(r: DeliveryResult): string {
+  return ((r.cpu.server! * 1e6) / r.deliveredPerSecond).toFixed(1);
 }
