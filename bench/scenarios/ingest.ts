@@ -370,6 +370,14 @@ function findingsOf(costs: StageCosts, pairs: readonly Pair[], profile: Profiled
       : `**Target missed**: the most sustained was ${best === null ? 'nothing' : `${k(best.updatesPerS)} updates/s (${marketsLabel(best.spec)} markets (connections), ${k(best.spec.rate)}/s offered)`}; the most absorbed in any run, without keeping up, ${k(peak.updatesPerS)} updates/s (${marketsLabel(peak.spec)}, ${k(peak.spec.rate)}/s offered).`,
   );
 
+  const others = pairs.flatMap((x) => [x.batched.cpu.others, x.perUpdate.cpu.others]).filter((o): o is number => o !== null);
+  if (others.length > 0 && Math.max(...others) > 0.25) {
+    findings.push(
+      `Other processes on the machine took ${fmtCore(Math.min(...others))} to ${fmtCore(Math.max(...others))} of the 2 cores during these runs (the *others* column), ` +
+        'CPU that tickql, the simulators and Redis could not use: the rates above are what this machine gave at the time, lower than on a quiet one.',
+    );
+  }
+
   for (const connections of new Set(batched.map((r) => r.spec.connections))) {
     const runs = batched.filter((r) => r.spec.connections === connections);
     const kept = runs.filter((r) => r.keptUp);
