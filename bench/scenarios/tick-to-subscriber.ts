@@ -205,8 +205,9 @@ function report(context: ScenarioContext, sizes: Sizes, runs: readonly Run[], lo
         `of the 2 cores, which other work also used (load average ${shared.loadAverage.toFixed(1)}): frames wait behind delivery work in tickql's one thread, and for the CPU, when the cores are busy.`,
       `GraphQL against the raw relay of the same channels (no GraphQL, the published JSON written as is, no conflation): p50 ${ratio(shared.all.p50 / relay.all.p50)}, p99 ${ratio(shared.all.p99 / relay.all.p99)}; ` +
         `serving CPU ${cores(shared.cpu.server)} cores (tickql, ingest included) against ${cores(relay.cpu.server)} (relay) + ${cores(relay.cpu['tickql (ingest only)'])} (tickql only ingesting).`,
-      `Sharing each update's payload among subscribers against executing it per subscriber (the plain graphql-ws path, same rate and window): p99 ${ms(shared.all.p99)} against ${ms(plain.all.p99)} ms (${ratio(plain.all.p99 / shared.all.p99)}), ` +
-        `tickql CPU per delivered message ${usPerMessage(shared)} against ${usPerMessage(plain)} µs (${ratio((plain.cpu.server! / plain.deliveredPerSecond) / (shared.cpu.server! / shared.deliveredPerSecond))}).`,
+      `Sharing each update's payload among subscribers against executing it per subscriber (the plain graphql-ws path, same rate and window): p50 ${ms(shared.all.p50)} against ${ms(plain.all.p50)} ms (${ratio(plain.all.p50 / shared.all.p50)}), p99 ${ms(shared.all.p99)} against ${ms(plain.all.p99)} ms (${ratio(plain.all.p99 / shared.all.p99)}), ` +
+        `tickql CPU per delivered message ${usPerMessage(shared)} against ${usPerMessage(plain)} µs (${ratio((plain.cpu.server! / plain.deliveredPerSecond) / (shared.cpu.server! / shared.deliveredPerSecond))}). ` +
+        'The CPU figure is the steadier of the two: the runs follow each other, and latency under a shortage of CPU moves with whatever else the machine runs.',
     );
   }
   return {
