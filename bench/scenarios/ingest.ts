@@ -403,9 +403,11 @@ function findingsOf(costs: StageCosts, pairs: readonly Pair[], profile: Profiled
       `Where an update's CPU goes (${marketsLabel(target.spec)}, ${k(target.spec.rate)}/s offered): tickql spent ${fmtUs(target.tickqlUsPerUpdate)} µs per update and wrote ` +
         `${pct(written)} of the updates (the rest were superseded within their batch window). Measured alone, the frame path costs ${us(costs.framePathUs)} µs per frame, ` +
         `of which JSON.parse of the frame is ${us(costs.jsonParseUs)} and the adapter's checks and strict decimals ${us(costs.adapterParseUs - costs.jsonParseUs)}; a market ` +
-        `write costs ${us(costs.writeNodeUs)} µs in Node and ${us(costs.writeRedisUs)} µs in Redis. So ${us(costs.framePathUs)} + ${pct(written)} x ${us(costs.writeNodeUs)} = ` +
-        `${us(floor)} µs per update is the floor, a whole core's worth at ${k(1e6 / floor)} updates/s; the rest of the ${fmtUs(target.tickqlUsPerUpdate)} µs is WebSocket ` +
-        `framing, the feed's bookkeeping, timers, garbage collection and two cores shared with the simulator and Redis.`,
+        `write costs ${us(costs.writeNodeUs)} µs in Node and ${us(costs.writeRedisUs)} µs in Redis: ${us(costs.framePathUs)} + ${pct(written)} x ${us(costs.writeNodeUs)} = ` +
+        `${us(floor)} µs per update, a whole core's worth at ${k(1e6 / floor)} updates/s` +
+        (target.tickqlUsPerUpdate > floor
+          ? `; the other ${us(target.tickqlUsPerUpdate - floor)} µs in the process are WebSocket framing, the feed's bookkeeping, timers, garbage collection and sharing the cores.`
+          : ' (no lower than what the process itself spent: the stage timings, taken at another moment on the same shared machine, are as noisy as that).'),
     );
   }
 
@@ -478,7 +480,7 @@ the simulator child (/proc), Redis (INFO cpu), the bench process (the subscriber
 which this bench does not control and which takes cores from it; µs per
 update divide the tickql child's CPU, and the time INFO commandstats reports inside EVALSHA,
 by the updates received. The last table times each stage alone in the bench process on the
-same frames: the floor under the process's own per-update cost. One more run at
+same frames (the least of five rounds): the floor under the process's own per-update cost. One more run at
 ${TARGET_UPDATES_PER_S.toLocaleString('en-US')} frames/s over one connection, not in the tables,
 samples the tickql process with V8's profiler (\`Profiler.start\` through \`node:inspector\`).
 
