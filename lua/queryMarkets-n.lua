@@ -2,13 +2,14 @@
 queryMarkets: one page of markets, filtered and sorted, plus the total matching count, in one
 round trip. The plans and their costs are described in lua/README.md.
 
-Key count: variable (`-n`): 7 fixed keys, then the filter keys ARGV announces.
+Key count: variable (`-n`): 8 fixed keys, then the filter keys ARGV announces.
   KEYS[1]     market hash          id -> market JSON
   KEYS[2]     ids zset             every id, score 0
   KEYS[3]     sort index           a numeric index zset (sortKind "score") or the symbol
                                    index (sortKind "lex", members "<symbol>\0<id>")
   KEYS[4..7]  scratch zsets        this call's own; deleted before it returns
-  KEYS[8..]   filter keys, in this order: the exchange zsets (ARGV[6] of them), base zsets
+  KEYS[8]     search index zset    "<trigram>\0<id>" per 3-byte run of each symbol, score 0
+  KEYS[9..]   filter keys, in this order: the exchange zsets (ARGV[6] of them), base zsets
               (ARGV[7]), quote zsets (ARGV[8]), then one numeric index per range (ARGV[9])
 
 ARGV:
@@ -21,15 +22,16 @@ ARGV:
   [7] bases       likewise
   [8] quotes      likewise
   [9] ranges      number of range conditions
-  [10] plan       "auto" (choose, see lua/README.md) or "materialize" (never walk the index;
-                  the tests use it to check both plans give the same answers)
+  [10] plan       "auto" (choose, see lua/README.md) or "materialize" (never walk the index
+                  nor read the search index; the tests use it to check that the plans agree)
   [11..] per range: min, max (inclusive; "-inf" / "+inf" for an open side)
 
 Markets that lack the sort field come after all others (by id ascending) in either direction.
 
 Returns: { total, plan, json1, json2, ... }: total markets matching, the plan that ran
-         ("walk", "index" when no filter applied, "materialize", or "none" when a filter
-         matched nothing), then the page in order.
+         ("walk", "index" when no filter applied, "search" when the search index gave the
+         candidates, "materialize", or "none" when a filter or the search index matched
+         nothing), then the page in order.
 Errors:  "ERR queryMarkets: ..." for arguments outside the formats above.
 --]]
 
@@ -37,10 +39,14 @@ local MAX_LIMIT = 500
 local CHUNK = 1000 -- members read or written per command when scanning a set
 local WALK_CHUNK = 100 -- index entries read per command while walking
 local WALK_BUDGET = 3000 -- longest expected walk worth preferring to a materialized plan
+-- With a search, the matches are already in hand and materializing costs about their number:
+-- walk only when that reads fewer index entries than this many per match.
+local SEARCH_WALK_PER_MATCH = 4
 local MAX_COMBINATIONS = 64 -- filter combinations counted one ZINTERCARD each
 
 local marketKey, idsKey, sortKey = KEYS[1], KEYS[2], KEYS[3]
 local candKey, unionKey, sortedKey, tailKey = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local searchIndexKey = KEYS[8]
 
 local sortKind, direction = ARGV[1], ARGV[2]
 local offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -87,7 +93,7 @@ end
 condition (any of its keys matches), `rangeSpecs` the numeric ranges. --]]
 local groups, rangeSpecs, emptyGroup = {}, {}, false
 local function parseFilters()
-  local nextKey = 8
+  local nextKey = 9
   for g = 6, 8 do
     local n = tonumber(ARGV[g])
     if n == nil or n < -1 then return 'bad filter group size' end
@@ -108,8 +114,50 @@ local function parseFilters()
   return nil
 end
 
+-- Whether a market's symbol holds the search text; the id ends with the symbol, so no key is read.
+local function hasText(id)
+  return string.find(symbolOf(id), search, 1, true) ~= nil
+end
+
+--[[ The search text's rarest trigram and the number of markets filed under it: every symbol
+holding the text holds that trigram, and a text of exactly three bytes IS its trigram, so
+for it the count is the number of matches. Nil when the search index cannot answer: a text
+shorter than three bytes, or the plan forced to "materialize" (the candidates are then
+scanned). One ZLEXCOUNT per trigram of the text (the API caps it at 64 characters). --]]
+local function rarestTrigram()
+  if plan ~= 'auto' or #search < 3 then return nil end
+  local rarest, rarestCount = nil, nil
+  for from = 1, #search - 2 do
+    local gram = string.sub(search, from, from + 2)
+    local count = redis.call('ZLEXCOUNT', searchIndexKey, '[' .. gram .. '\0', '(' .. gram .. '\1')
+    if rarestCount == nil or count < rarestCount then rarest, rarestCount = gram, count end
+    if count == 0 then break end
+  end
+  return rarest, rarestCount
+end
+
+--[[ The markets whose symbol holds the search text, read off the search index: the ids filed
+under its rarest trigram, each checked with a plain find. Nil when the index cannot answer
+(see rarestTrigram). Computed once per call. --]]
+local searchMatches = nil
+local function indexedSearchMatches()
+  if searchMatches then return searchMatches end
+  local rarest, count = rarestTrigram()
+  if rarest == nil then return nil end
+  searchMatches = {}
+  if count > 0 then
+    local members = redis.call('ZRANGE', searchIndexKey, '[' .. rarest .. '\0', '(' .. rarest .. '\1', 'BYLEX')
+    for i = 1, #members do
+      local id = string.sub(members[i], #rarest + 2)
+      if hasText(id) then searchMatches[#searchMatches + 1] = id end
+    end
+  end
+  return searchMatches
+end
+
 --[[ Stage 1: the candidate set. `cand` is nil while no filter applies (every market), else
 a key whose members (score 0) are the markets passing every filter so far. --]]
+local usedSearchIndex = false
 local function candidates()
   local cand = nil
 
@@ -139,14 +187,28 @@ local function candidates()
   end
 
   if search ~= '' then
-    local matches = {}
-    eachMember(cand or idsKey, function(id)
-      if string.find(symbolOf(id), search, 1, true) then matches[#matches + 1] = id end
-    end)
-    redis.call('DEL', candKey)
-    if #matches == 0 then return nil, true end
-    storeMembers(candKey, matches)
-    cand = candKey
+    local matches = indexedSearchMatches()
+    if matches ~= nil then
+      usedSearchIndex = true
+      if #matches == 0 then return nil, true end
+      if cand == nil then
+        storeMembers(candKey, matches)
+        cand = candKey
+      else
+        redis.call('DEL', unionKey)
+        storeMembers(unionKey, matches)
+        narrow(unionKey)
+      end
+    else
+      matches = {}
+      eachMember(cand or idsKey, function(id)
+        if hasText(id) then matches[#matches + 1] = id end
+      end)
+      redis.call('DEL', candKey)
+      if #matches == 0 then return nil, true end
+      storeMembers(candKey, matches)
+      cand = candKey
+    end
   end
   return cand
 end
@@ -182,7 +244,7 @@ end
 local function materializedPage()
   local cand, empty = candidates()
   if empty then return nil end
-  local used = cand == nil and 'index' or 'materialize'
+  local used = cand == nil and 'index' or (usedSearchIndex and 'search' or 'materialize')
   local all = cand or idsKey
   local total = redis.call('ZCARD', all)
 
@@ -219,10 +281,13 @@ local function materializedPage()
   return page, total, used
 end
 
---[[ Plan "walk": for a numeric sort whose only filters are exchange/base/quote sets, count
-the matches with ZINTERCARD and read the page by walking the sort index in order, testing
-membership, instead of materializing the intersection. Returns nil when the plan does not
-apply or would walk too far (the materialized plan then runs). --]]
+--[[ Plan "walk": for a numeric sort whose filters are exchange/base/quote sets and a search
+(no numeric range), count the matches and read the page by walking the sort index in order,
+testing each id, instead of materializing the intersection. Without a search the count is
+ZINTERCARD's and the test a ZSCORE per filter; with one, the search index's matches (narrowed
+by the filters) are counted and kept as a Lua set, so the walk reads no key but the index.
+Returns nil when the plan does not apply or would walk too far (the materialized plan then
+runs). --]]
 
 -- Markets in every group: the sum over one key per group, since a market has exactly one
 -- exchange, one base and one quote, so the keys of a group are disjoint.
@@ -245,7 +310,7 @@ local function countMatches()
   return total
 end
 
-local function passes(id)
+local function inGroups(id)
   for _, group in ipairs(groups) do
     local found = false
     for _, key in ipairs(group) do
@@ -256,13 +321,40 @@ local function passes(id)
   return true
 end
 
+-- The total and the test of one id, for the walk; nil when counting would cost too much.
+local function walkFilter()
+  if search == '' then
+    local total = countMatches()
+    return total, inGroups
+  end
+  if #groups == 0 and #search == 3 then
+    -- The text is a trigram: its entries in the search index are the matches, counted natively.
+    local _, count = rarestTrigram()
+    return count, hasText
+  end
+  local matches = indexedSearchMatches()
+  if matches == nil then return nil end
+  if #groups == 0 then return #matches, hasText end
+  -- A ZSCORE per match and filter: beyond the walk budget, the native intersection is cheaper.
+  if #matches * #groups > WALK_BUDGET then return nil end
+  local wanted, total = {}, 0
+  for _, id in ipairs(matches) do
+    if inGroups(id) then
+      wanted[id] = true
+      total = total + 1
+    end
+  end
+  return total, function(id) return wanted[id] == true end
+end
+
 local function walkPage()
-  if plan ~= 'auto' or sortKind ~= 'score' or #groups == 0 or #rangeSpecs > 0 or search ~= '' then return nil end
-  local total = countMatches()
+  if plan ~= 'auto' or sortKind ~= 'score' or #rangeSpecs > 0 or (#groups == 0 and search == '') then return nil end
+  local total, passes = walkFilter()
   if total == nil then return nil end
   if total == 0 then return {}, 0, 'walk' end
   local expectedWalk = (offset + limit) * redis.call('ZCARD', idsKey) / total
   if expectedWalk > WALK_BUDGET then return nil end
+  if search ~= '' and expectedWalk > SEARCH_WALK_PER_MATCH * total then return nil end
 
   local page, matched = {}, 0
   -- Offers the members of one tie group, already in id order; true once the page is full.

@@ -2,14 +2,15 @@
 upsertMarkets: writes a batch of full market states, keeps every index in step and publishes
 each applied state on the market's channel. One call per ingest batch.
 
-Key count: variable (`-n`): 10 fixed keys, then 3 per market.
+Key count: variable (`-n`): 11 fixed keys, then 3 per market.
   KEYS[1]        market hash            id -> market JSON
   KEYS[2]        ids zset               every id, score 0
   KEYS[3..8]     numeric index zsets    price, changePercent24h, volume24h, quoteVolume24h,
                                          spreadPercent, updatedAt (this order)
   KEYS[9]        symbol index zset      "<symbol>\0<id>", score 0
   KEYS[10]       exchanges set          exchange ids with markets
-  KEYS[8+3i..]   for market i (1-based): its exchange zset, base zset, quote zset
+  KEYS[11]       search index zset      "<trigram>\0<id>" per 3-byte run of the symbol, score 0
+  KEYS[9+3i..]   for market i (1-based): its exchange zset, base zset, quote zset
 
 ARGV: 11 per market, in the order of the markets' keys:
   id, exchange id, symbol-index member, channel, market JSON,
@@ -21,8 +22,8 @@ process, or a replayed frame, already wrote a later state): event time only move
 A market named twice in one call is compared with its earlier state in the call.
 
 Cost: the commands are issued per index, not per market (one ZMSCORE, one HSET, one ZADD and
-at most one ZREM per index), plus one PUBLISH per applied market and the membership writes of
-markets new to Redis: each redis.call from Lua costs far more than one more member of a
+at most one ZREM per index), plus one PUBLISH per applied market and the membership and
+search-index writes of markets new to Redis: each redis.call from Lua costs far more than one more member of a
 variadic one. At most 1,000 markets per call, so every variadic command stays far below the
 stack limit of Lua's unpack().
 
@@ -31,11 +32,12 @@ Errors:  "ERR upsertMarkets: ..." when KEYS and ARGV do not describe the same ma
          describe more than 1,000.
 --]]
 
-local FIXED_KEYS = 10
+local FIXED_KEYS = 11
 local INDEXES = 6
 local STRIDE = 5 + INDEXES
 local UPDATED_AT = 6 -- position of updatedAt among the index values
 local MAX_MARKETS = 1000
+local CHUNK = 1000 -- members per variadic command where a market may add many
 
 local count = #ARGV / STRIDE
 if count ~= math.floor(count) or #KEYS ~= FIXED_KEYS + 3 * count then
@@ -48,7 +50,7 @@ if count == 0 then
   return { 0, 0 }
 end
 
-local marketKey, idsKey, symbolIndexKey, exchangesKey = KEYS[1], KEYS[2], KEYS[9], KEYS[10]
+local marketKey, idsKey, symbolIndexKey, exchangesKey, searchIndexKey = KEYS[1], KEYS[2], KEYS[9], KEYS[10], KEYS[11]
 local updatedAtKey = KEYS[2 + UPDATED_AT]
 local applied, skipped = 0, 0
 -- id -> event time applied earlier in this call
@@ -120,8 +122,20 @@ for j = 1, INDEXES do
   end
 end
 
+-- ZADD of score-0 members, CHUNK at a time (a market adds one member per symbol byte).
+local function addMembers(key, members)
+  for from = 1, #members, CHUNK do
+    local args = {}
+    for j = from, math.min(from + CHUNK - 1, #members) do
+      args[#args + 1] = 0
+      args[#args + 1] = members[j]
+    end
+    redis.call('ZADD', key, unpack(args))
+  end
+end
+
 if #newMarkets > 0 then
-  local idMembers, symbolMembers, exchanges = {}, {}, {}
+  local idMembers, symbolMembers, exchanges, trigrams = {}, {}, {}, {}
   for n = 1, #newMarkets do
     local i = newMarkets[n]
     local a = i * STRIDE
@@ -132,6 +146,12 @@ if #newMarkets > 0 then
     symbolMembers[#symbolMembers + 1] = 0
     symbolMembers[#symbolMembers + 1] = ARGV[a + 3]
     exchanges[#exchanges + 1] = ARGV[a + 2]
+    -- The symbol is the symbol-index member up to its "\0" separator.
+    local member = ARGV[a + 3]
+    local symbol = string.sub(member, 1, (string.find(member, '\0', 1, true) or (#member + 1)) - 1)
+    for from = 1, #symbol - 2 do
+      trigrams[#trigrams + 1] = string.sub(symbol, from, from + 2) .. '\0' .. id
+    end
     redis.call('ZADD', KEYS[k + 1], 0, id)
     redis.call('ZADD', KEYS[k + 2], 0, id)
     redis.call('ZADD', KEYS[k + 3], 0, id)
@@ -139,6 +159,7 @@ if #newMarkets > 0 then
   redis.call('ZADD', idsKey, unpack(idMembers))
   redis.call('ZADD', symbolIndexKey, unpack(symbolMembers))
   redis.call('SADD', exchangesKey, unpack(exchanges))
+  addMembers(searchIndexKey, trigrams)
 end
 
 for n = 1, #publish do

@@ -11,6 +11,7 @@
  *   {tickql}:ids                 zset    every market id, score 0 (so ZRANGE is id order)
  *   {tickql}:idx:<field>         zset    market id, score = numeric field; absent when null
  *   {tickql}:idx:symbol          zset    "<symbol>\0<id>", score 0 (lexicographic index)
+ *   {tickql}:idx:search          zset    "<trigram>\0<id>" for every 3-byte run of the symbol, score 0
  *   {tickql}:exchange:<id>       zset    market ids of one exchange, score 0
  *   {tickql}:base:<ASSET>        zset    market ids with this base asset, score 0
  *   {tickql}:quote:<ASSET>       zset    market ids with this quote asset, score 0
@@ -39,6 +40,8 @@ export interface Keys {
   readonly market: string;
   readonly ids: string;
   readonly symbolIndex: string;
+  /** Substring search: `<trigram>\0<id>` for every three-byte run of each market's symbol. */
+  readonly searchIndex: string;
   readonly exchanges: string;
   index(field: NumericIndexField): string;
   exchange(exchangeId: string): string;
@@ -67,6 +70,7 @@ export function createKeys(prefix: string): Keys {
     market: `${tag}:market`,
     ids: `${tag}:ids`,
     symbolIndex: `${tag}:idx:symbol`,
+    searchIndex: `${tag}:idx:search`,
     exchanges: `${tag}:exchanges`,
     index: (field) => `${tag}:idx:${field}`,
     exchange: (exchangeId) => `${tag}:exchange:${exchangeId.toLowerCase()}`,

@@ -33,7 +33,7 @@ export interface MarketQuery {
 export interface MarketPageResult {
   readonly total: number;
   readonly items: Market[];
-  /** The plan lua/queryMarkets-n.lua used (walk, index, materialize, none); for metrics and tests. */
+  /** The plan lua/queryMarkets-n.lua used (walk, index, search, materialize, none); for metrics and tests. */
   readonly plan?: string;
 }
 
@@ -58,8 +58,8 @@ export function redisMarketSource(redis: Redis, keys: Keys): MarketSource {
 }
 
 /**
- * `auto` lets the script choose (lua/README.md); `materialize` never walks the index. Both
- * give the same answer; the tests check that.
+ * `auto` lets the script choose (lua/README.md); `materialize` never walks the index nor reads
+ * the search index. Both give the same answer; the tests check that.
  */
 export type QueryPlan = 'auto' | 'materialize';
 
@@ -77,6 +77,7 @@ export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery,
     keys.ids,
     sort.field === 'symbol' ? keys.symbolIndex : keys.index(sort.field),
     ...keys.scratch(4),
+    keys.searchIndex,
     ...(exchanges ?? []).map((e) => keys.exchange(e)),
     ...(bases ?? []).map((b) => keys.base(b)),
     ...(quotes ?? []).map((q) => keys.quote(q)),

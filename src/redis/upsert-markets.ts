@@ -23,7 +23,7 @@ function indexValue(value: number | null): string {
  * in the layout its header describes.
  */
 export function upsertArguments(keys: Keys, markets: readonly Market[]): { readonly keys: string[]; readonly args: string[] } {
-  const scriptKeys = [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges];
+  const scriptKeys = [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges, keys.searchIndex];
   const args: string[] = [];
   for (const m of markets) {
     scriptKeys.push(keys.exchange(m.exchange), keys.base(m.base), keys.quote(m.quote));

@@ -74,7 +74,17 @@ const filter: fc.Arbitrary<MarketQuery['filter']> = fc
     exchanges: sometimes(list([...EXCHANGES, 'nope'])),
     bases: sometimes(list(ASSETS)),
     quotes: sometimes(list([...ASSETS, 'NONE'])),
-    search: sometimes(fc.oneof(fc.constantFrom('BTC', 'usd', '/', '%', '.', '*', '[', 'É', 'th', 'X%Y/', 'B/E', 'T/U', ''), fc.string({ maxLength: 2 }))),
+    // Texts of three bytes or more go through the search index (plan "search"); shorter ones,
+    // and every text with the "materialize" plan, scan the candidates.
+    search: sometimes(
+      fc.oneof(
+        fc.constantFrom('BTC', 'usd', '/', '%', '.', '*', '[', 'É', 'th', 'X%Y/', 'B/E', 'T/U', ''),
+        fc.constantFrom('USDT', 'sdt/e', 'TH/', 'ÉT', 'C/U', '0SA', 'Q*/', '[Z]/', 'H/B', 'ZZZ', 'A.B/X%Y', '/US'),
+        // Longer than a trigram, and whose rarest trigram also occurs in symbols without them.
+        fc.constantFrom('T/EU', 'SDT/B', 'TS/ET', 'ETH/U', 'D/SOL'),
+        fc.string({ maxLength: 4 }),
+      ),
+    ),
     ranges: sometimes(
       fc.array(fc.record({ field: fc.constantFrom('price' as const, 'quoteVolume24h' as const, 'changePercent24h' as const), min: bound, max: bound }), {
         minLength: 1,
@@ -137,7 +147,7 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
     expect(coverage.nonEmptyPages / coverage.queries).toBeGreaterThan(0.3);
     expect(coverage.pagesWithNulls).toBeGreaterThan(20);
     // Every plan of the script ran many times.
-    for (const plan of ['walk', 'index', 'materialize', 'none']) expect(coverage.plans[plan] ?? 0, plan).toBeGreaterThan(50);
+    for (const plan of ['walk', 'index', 'search', 'materialize', 'none']) expect(coverage.plans[plan] ?? 0, plan).toBeGreaterThan(50);
   });
 
   // Universes larger than the walk's chunk (100 index entries), with values from a tiny pool,

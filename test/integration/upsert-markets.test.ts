@@ -149,7 +149,7 @@ describe('upsertMarkets', () => {
   /** The script itself, below the wrapper, with `markets` markets' worth of placeholder keys and arguments. */
   function callRaw(markets: number, extraArgs: string[] = []): Promise<unknown> {
     const { keys, redis } = t;
-    const fixed = [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges];
+    const fixed = [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges, keys.searchIndex];
     const perMarketKeys = Array.from({ length: markets * 3 }, (_, i) => keys.base(`A${i}`));
     const args = Array.from({ length: markets * 11 }, () => '1').concat(extraArgs);
     return callScript(redis, 'upsertMarkets', [...fixed, ...perMarketKeys], args) as Promise<unknown>;
