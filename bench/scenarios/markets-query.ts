@@ -80,6 +80,18 @@ function casesFor(size: number): QueryCase[] {
   );
 }
 
+/** Redis memory the live state takes, per market, all indexes included. */
+interface Memory {
+  readonly size: number;
+  readonly bytesPerMarket: number;
+  /** Of which the search index (trigrams of each symbol). */
+  readonly searchIndexBytesPerMarket: number;
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+}
+
 interface Row {
   readonly size: number;
   readonly query: string;
@@ -97,12 +109,19 @@ export async function marketsQuery(context: ScenarioContext): Promise<ScenarioRe
   const pool = context.postgresUrl ? new pg.Pool({ connectionString: context.postgresUrl, max: 4 }) : null;
   const systems = SYSTEMS.filter((s) => s !== 'PostgreSQL' || pool !== null);
   const rows: Row[] = [];
+  const memory: Memory[] = [];
   try {
     for (const size of sizes) {
       context.log(`markets query: seeding ${size} markets`);
       await redis.flushall();
+      const empty = await usedMemory(redis);
       const markets = syntheticMarkets(size, 42);
       for (let i = 0; i < markets.length; i += 2000) await upsertMarkets(redis, keys, markets.slice(i, i + 2000));
+      memory.push({
+        size,
+        bytesPerMarket: ((await usedMemory(redis)) - empty) / size,
+        searchIndexBytesPerMarket: Number(await redis.call('MEMORY', 'USAGE', keys.searchIndex, 'SAMPLES', '0')) / size,
+      });
       if (pool) await createTable(pool, markets);
       const cases = casesFor(size);
       await checkSameAnswers(cases, redisMarketSource(redis, keys), fetchAndSortSource(redis, keys), pool && postgresSource(pool));
@@ -136,7 +155,7 @@ export async function marketsQuery(context: ScenarioContext): Promise<ScenarioRe
     redis.disconnect();
     await pool?.end();
   }
-  return report(context, sizes, systems, rows, writeRate);
+  return report(context, sizes, systems, rows, memory, writeRate);
 }
 
 /** The systems must return the same pages, or comparing their speed means nothing. */
@@ -148,7 +167,7 @@ async function checkSameAnswers(cases: readonly QueryCase[], ...sources: Array<M
   }
 }
 
-function report(context: ScenarioContext, sizes: readonly number[], systems: readonly System[], rows: readonly Row[], writeRate: number): ScenarioReport {
+function report(context: ScenarioContext, sizes: readonly number[], systems: readonly System[], rows: readonly Row[], memory: readonly Memory[], writeRate: number): ScenarioReport {
   const find = (size: number, query: string, system: System) => rows.find((r) => r.size === size && r.query === query && r.system === system);
   const tables: Table[] = sizes.map((size) => ({
     caption: `${size.toLocaleString('en')} markets, writer at ${writeRate.toLocaleString('en')} updates/s`,
@@ -170,6 +189,12 @@ function report(context: ScenarioContext, sizes: readonly number[], systems: rea
         ];
       }),
   }));
+
+  tables.push({
+    caption: 'Redis memory of the live state (used_memory before and after writing the markets; the search index by MEMORY USAGE)',
+    columns: ['markets', 'bytes per market, all indexes', 'of which the search index'],
+    rows: memory.map((m) => [m.size.toLocaleString('en'), m.bytesPerMarket.toFixed(0), m.searchIndexBytesPerMarket.toFixed(0)]),
+  });
 
   const charts: BarChart[] = sizes.map((size) => ({
     file: `markets-query-${size}.svg`,
