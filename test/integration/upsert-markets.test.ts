@@ -113,8 +113,10 @@ describe('upsertMarkets', () => {
 
   it('publishes each applied state on its market channel, and nothing for a skipped one', async () => {
     const r = await openTestRedis();
-    const subscriber = new Redis(r.url);
+    // Connected (ready check done) before it enters subscriber mode, where INFO is refused.
+    const subscriber = new Redis(r.url, { lazyConnect: true });
     try {
+      await subscriber.connect();
       const btc = makeMarket({ base: 'BTC', updatedAt: 2000 });
       const eth = makeMarket({ base: 'ETH', updatedAt: 2000 });
       await upsertMarkets(r.redis, r.keys, [btc, eth]);
