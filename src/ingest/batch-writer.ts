@@ -24,6 +24,8 @@ export interface BatchWriterStats {
   failedBatches: number;
   /** Batches written. */
   batches: number;
+  /** Market states queued again by `restore` because Redis had lost them. */
+  restored: number;
 }
 
 export interface BatchWriterOptions {
@@ -43,7 +45,7 @@ export class BatchWriter {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | null = null;
   private stopped = false;
-  readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0 };
+  readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0, restored: 0 };
 
   constructor(
     private readonly write: WriteMarkets,
@@ -60,6 +62,23 @@ export class BatchWriter {
     this.pending.set(market.id, market);
     if (this.pending.size >= (this.options.maxBatch ?? 2000)) this.schedule(0);
     else this.schedule(this.options.batchMs);
+  }
+
+  /**
+   * Queues these states to be written again (Redis lost them: see ingest/state-guard.ts).
+   * A market already pending keeps its pending state, which is never older. Not counted as
+   * updates received.
+   */
+  restore(markets: Iterable<Market>): number {
+    let queued = 0;
+    for (const market of markets) {
+      if (this.pending.has(market.id)) continue;
+      this.pending.set(market.id, market);
+      queued++;
+    }
+    this.stats.restored += queued;
+    if (queued > 0) this.schedule(0);
+    return queued;
   }
 
   /** Writes everything pending now; resolves when Redis has it (or the write failed). */
