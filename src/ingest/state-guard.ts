@@ -102,9 +102,9 @@ export class StateGuard {
       const replies = (await redis.pipeline().set(markerKey, '1', 'PX', this.ttlMs, 'GET').info('server').exec()) ?? [];
       const [[markerErr, markerReply] = [], [infoErr, infoReply] = []] = replies;
       if (markerErr) throw markerErr;
-      if (infoErr) throw infoErr;
       marker = markerReply;
-      info = infoReply;
+      // Without INFO (a renamed or forbidden command) the marker alone still detects a loss.
+      info = infoErr ? null : infoReply;
     } catch {
       return; // Redis away: the connection logs it, /readyz reports it, and 'ready' retries
     }

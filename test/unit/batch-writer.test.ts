@@ -70,5 +70,14 @@ describe('BatchWriter', () => {
     ]);
     expect(w.stats).toMatchObject({ received: 1, restored: 1, written: 2 });
   });
+
+  it('writes a backlog larger than maxWrite in several writes one after another, all of it on flush', async () => {
+    const r = recorder();
+    const w = new BatchWriter(r.write, { batchMs: 10_000, maxWrite: 4, logger: silentLogger() });
+    w.restore(Array.from({ length: 10 }, (_, i) => makeMarket({ base: `C${i}`, price: i })));
+    await w.stop();
+    expect(r.batches.map((b) => b.length)).toEqual([4, 4, 2]);
+    expect(w.pendingCount).toBe(0);
+  });
 });
 
