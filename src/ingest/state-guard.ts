@@ -71,10 +71,13 @@ export class StateGuard {
     void this.check();
   }
 
+  /** Stops checking and removes the marker (it would expire anyway). */
   stop(): void {
+    if (!this.started) return;
     this.started = false;
     this.options.redis.off('ready', this.onReady);
     this.timers.clearAll();
+    if (this.options.redis.status === 'ready') this.options.redis.del(this.options.markerKey).catch(() => {});
   }
 
   /** Checks once (a check under way is followed by one more); resolves when done. Never rejects. */
@@ -115,9 +118,13 @@ export class StateGuard {
     if (runId !== null && this.runId !== null && runId !== this.runId) reasons.push(`the server changed (run_id ${this.runId} -> ${runId})`);
     if (runId !== null) this.runId = runId;
     if (reasons.length === 0) return;
+    // The first check finds no marker because this process never set one. Restoring then too
+    // costs nothing (usually no market is known yet) and covers a loss before the first check.
     const queued = this.options.restore();
-    if (!first) this.stats.restores++;
-    if (!first || queued > 0) {
+    if (first) {
+      if (queued > 0) this.options.logger.info({ markets: queued }, `first check of Redis: writing the latest state of ${queued} markets`);
+    } else {
+      this.stats.restores++;
       this.options.logger.warn(
         { reasons, markets: queued },
         `Redis lost this process's state (${reasons.join('; ')}): writing the latest state of ${queued} markets again`,
