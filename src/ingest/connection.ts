@@ -449,13 +449,14 @@ export class FeedConnection {
     // One timer per socket, re-armed for the remaining time instead of on every frame.
     const check = (): void => {
       const idle = this.now() - link.lastFrameAt;
-      if (idle >= limit) {
+      if (idle >= limit && !this.throttled) {
         this.stallCount++;
         link.failure = { message: `no frame for ${idle} ms (silence limit ${limit} ms)`, fatal: false, retryAfterMs: null };
         link.ws.terminate();
         return;
       }
-      link.timers.timeout(limit - idle, check);
+      // While throttled we are the ones not reading: look again after the pause.
+      link.timers.timeout(Math.max(limit - idle, this.throttled ? BUDGET_WINDOW_MS : 0), check);
     };
     link.timers.timeout(limit, check);
   }
