@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateGuard } from '../../src/ingest/state-guard';
 import { silentLogger } from '../../src/logger';
-import { openTestRedis, type TestRedis } from '../support/redis';
+import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
 
 describe('StateGuard', () => {
   let t: TestRedis;
@@ -57,6 +57,25 @@ describe('StateGuard', () => {
     await readyAgain;
     await guard.check();
     expect(guard.stats.restores).toBe(0);
+  });
+
+  it('lets every process sharing the Redis notice a flush, not just the first to check', async () => {
+    let otherRestores = 0;
+    const other = new StateGuard({
+      redis: client,
+      markerKey: t.keys.ingestMarker('other'),
+      restore: () => ++otherRestores,
+      logger: silentLogger(),
+      intervalMs: 60_000,
+    });
+    guard.start();
+    other.start();
+    await Promise.all([guard.check(), other.check()]);
+    await deletePrefix(t.redis, t.prefix); // a FLUSHALL, limited to this test's keys (the server is shared)
+    await guard.check(); // sets its own marker again before the other process looks
+    await other.check();
+    expect([guard.stats.restores, other.stats.restores]).toEqual([1, 1]);
+    other.stop();
   });
 
   it('removes its marker when stopped', async () => {
