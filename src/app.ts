@@ -11,7 +11,9 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Config } from './config';
 import type { Services } from './context';
 import { BatchWriter } from './ingest/batch-writer';
+import type { ConnectionTiming } from './ingest/connection';
 import { Feed } from './ingest/feed';
+import { StateGuard } from './ingest/state-guard';
 import { adapterOptions, createAdapter } from './ingest/registry';
 import { startSimExchange, type SimExchange } from './ingest/sim/sim-exchange';
 import type { Logger } from './logger';
@@ -45,6 +47,8 @@ export interface App {
 export interface AppOptions {
   /** See `GraphqlWsOptions.sharePayloads`; default true. The bench turns it off to compare. */
   readonly sharePayloads?: boolean;
+  /** Overrides the feeds' connection timing (tests use a short silence limit). */
+  readonly feedTiming?: ConnectionTiming;
 }
 
 /** How long in-flight HTTP requests may take to finish at shutdown. */
@@ -102,11 +106,22 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
         adapter: createAdapter(id, adapterOptions(config, id, sim)),
         onMarket: (market) => writer.push(market),
         logger,
+        maxFramesPerSecond: config.feedMaxFramesPerSecond,
+        timing: options.feedTiming,
         // This process knows its own feeds' status at once; others learn it within a second.
         onStatusChange: () => void reportHealth().then(() => staleness.refresh().catch(() => {})),
       }),
     );
   }
+
+  // Writes every market again when Redis comes back without them (restart, flush, failover).
+  const stateGuard = new StateGuard({
+    redis,
+    markerKey: keys.ingestMarker(`${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 10)}`),
+    restore: () => feeds.reduce((queued, feed) => queued + writer.restore(feed.latestMarkets()), 0),
+    onRestore: () => void reportHealth(),
+    logger,
+  });
 
   let ws: GraphqlWsServer | null = null;
   const metrics = new Metrics({
@@ -114,6 +129,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     writer,
     webSocketClients: () => ws?.wss.clients.size ?? 0,
     subscriptions: () => priceUpdates.stats(),
+    restores: () => stateGuard.stats.restores,
   });
   const yoga = createYogaServer(services, logger, config.graphql, [metrics.plugin()]);
   const readiness = {
@@ -168,6 +184,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       await once(server, 'listening');
       ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true });
       for (const feed of feeds) feed.start();
+      if (feeds.length > 0) stateGuard.start();
       timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));
       timers.push(setTimeout(() => void logStatus(), FIRST_STATUS_LOG_MS));
       timers.push(setInterval(() => void logStatus(), STATUS_LOG_MS));
@@ -189,6 +206,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       server.closeIdleConnections();
       await ws?.close();
       await Promise.all(feeds.map((f) => f.stop()));
+      stateGuard.stop();
       await writer.stop();
       await reportHealth();
       const drained = await Promise.race([httpClosed.then(() => true), delay(HTTP_DRAIN_MS).then(() => false)]);

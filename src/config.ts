@@ -35,6 +35,8 @@ export interface Config {
   readonly staleAfterMs: number;
   /** How long ingest coalesces updates before one batched write to Redis. */
   readonly batchMs: number;
+  /** Frames one feed may read per second before its socket pauses for the rest of it; 0: no limit. */
+  readonly feedMaxFramesPerSecond: number;
   /** How long a computed `markets` page is served from memory; 0 turns the cache off. */
   readonly queryCacheMs: number;
   /** How old a cached page may be and still be served while it is being refreshed. */
@@ -80,6 +82,12 @@ export const DEFAULT_GRAPHQL_LIMITS: GraphqlLimits = {
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
+/**
+ * Frames per second one feed may read. Far above what any exchange sends for the symbols one
+ * connection carries; what it stops is a runaway upstream taking the whole event loop.
+ */
+export const DEFAULT_FEED_MAX_FRAMES_PER_S = 50_000;
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
@@ -98,6 +106,7 @@ export function loadConfig(env: Env = process.env): Config {
     exchanges,
     staleAfterMs: integer(env, 'STALE_AFTER_MS', 30_000, 1, 86_400_000),
     batchMs: integer(env, 'INGEST_BATCH_MS', 20, 0, 10_000),
+    feedMaxFramesPerSecond: integer(env, 'FEED_MAX_FRAMES_PER_S', DEFAULT_FEED_MAX_FRAMES_PER_S, 0, 10_000_000),
     queryCacheMs: integer(env, 'QUERY_CACHE_MS', 50, 0, 60_000),
     queryCacheStaleMs: integer(env, 'QUERY_CACHE_STALE_MS', 1000, 0, 600_000),
     simMarkets: integer(env, 'SIM_MARKETS', 300, 1, 100_000),

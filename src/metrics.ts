@@ -17,6 +17,8 @@ export interface MetricSources {
   webSocketClients(): number;
   /** Subscription streams open, and their messages replaced or dropped before delivery. */
   subscriptions(): { active: number; conflated: number; dropped: number };
+  /** Times Redis lost this process's markets and they were queued again (ingest/state-guard.ts). */
+  restores?(): number;
 }
 
 /**
@@ -56,12 +58,15 @@ export class Metrics {
   constructor(private readonly sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'tickql_' });
-    const perFeed = (field: 'messages' | 'reconnects' | 'invalidFrames' | 'errors') => () =>
+    const perFeed = (field: 'messages' | 'reconnects' | 'invalidFrames' | 'errors' | 'errorFrames' | 'stalls' | 'throttledSeconds') => () =>
       sources.feeds().map((h) => [{ exchange: h.exchange }, h[field]] as const);
     followingCounter(registers, 'tickql_feed_messages_total', 'Frames received from the exchange', ['exchange'], perFeed('messages'));
     followingCounter(registers, 'tickql_feed_reconnects_total', 'Connections re-established after a loss', ['exchange'], perFeed('reconnects'));
     followingCounter(registers, 'tickql_feed_invalid_frames_total', 'Frames dropped as malformed or invalid', ['exchange'], perFeed('invalidFrames'));
     followingCounter(registers, 'tickql_feed_errors_total', 'Exchange error frames and lost or failed connections', ['exchange'], perFeed('errors'));
+    followingCounter(registers, 'tickql_feed_error_frames_total', 'Error frames the exchange sent (rejected subscriptions, error events)', ['exchange'], perFeed('errorFrames'));
+    followingCounter(registers, 'tickql_feed_stalls_total', 'Open connections replaced because they went silent', ['exchange'], perFeed('stalls'));
+    followingCounter(registers, 'tickql_feed_throttled_seconds_total', 'Seconds in which the exchange sent more than FEED_MAX_FRAMES_PER_S frames and reading paused', ['exchange'], perFeed('throttledSeconds'));
     new Gauge({
       name: 'tickql_feed_up',
       help: '1 while the feed is LIVE, else 0',
@@ -91,11 +96,16 @@ export class Metrics {
       },
     });
 
-    const writer = (field: 'received' | 'coalesced' | 'written' | 'failedBatches') => () => [[{}, sources.writer.stats[field]] as const];
+    const writer = (field: 'received' | 'coalesced' | 'written' | 'failedBatches' | 'restored') => () => [[{}, sources.writer.stats[field]] as const];
     followingCounter(registers, 'tickql_ingest_updates_total', 'Normalized market updates produced by the feeds', [], writer('received'));
     followingCounter(registers, 'tickql_ingest_coalesced_total', 'Updates replaced by a newer one of the same market before being written', [], writer('coalesced'));
     followingCounter(registers, 'tickql_ingest_written_total', 'Market states written to Redis', [], writer('written'));
     followingCounter(registers, 'tickql_ingest_failed_batches_total', 'Batches that failed (Redis away) and were retried', [], writer('failedBatches'));
+    followingCounter(registers, 'tickql_ingest_restored_total', 'Market states queued again because Redis had lost them', [], writer('restored'));
+    if (sources.restores) {
+      const restores = sources.restores;
+      followingCounter(registers, 'tickql_ingest_restores_total', 'Times Redis was found to have lost this process\'s markets (restart, flush, failover)', [], () => [[{}, restores()]]);
+    }
     new Gauge({
       name: 'tickql_ingest_pending',
       help: 'Markets waiting to be written (one state each)',

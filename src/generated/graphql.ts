@@ -18,6 +18,11 @@ export type Scalars = {
 /** An exchange feed's health, as reported by the process that ingests it. */
 export type Feed = {
   __typename?: 'Feed';
+  /**
+   * Error frames the exchange sent: a rejected subscription, an error event. The feed keeps its
+   * connection; the text of the latest one is in `lastError`.
+   */
+  errorFrames: Scalars['Int']['output'];
   /** Lower-case exchange id. */
   exchange: Scalars['String']['output'];
   /** Frames that could not be understood and were dropped. */
@@ -38,8 +43,18 @@ export type Feed = {
    * a misspelt `<EXCHANGE>_SYMBOLS` entry shows up here.
    */
   silentSymbols: Array<Scalars['String']['output']>;
+  /**
+   * Connections that stayed open but went silent (no data, no heartbeat, no ping) for longer
+   * than the exchange's silence limit, and were replaced.
+   */
+  stalls: Scalars['Int']['output'];
   /** Connection state. */
   status: FeedStatus;
+  /**
+   * One-second intervals in which the exchange sent more frames than `FEED_MAX_FRAMES_PER_S`;
+   * the feed stopped reading its socket for the rest of each, dropping nothing.
+   */
+  throttledSeconds: Scalars['Int']['output'];
 };
 
 /** Connection state of an exchange feed. */
@@ -334,6 +349,7 @@ export type ResolversParentTypes = {
 };
 
 export type FeedResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Feed'] = ResolversParentTypes['Feed']> = {
+  errorFrames?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   exchange?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   invalidFrames?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -342,7 +358,9 @@ export type FeedResolvers<ContextType = Context, ParentType extends ResolversPar
   messagesPerSecond?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   reconnects?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   silentSymbols?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  stalls?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['FeedStatus'], ParentType, ContextType>;
+  throttledSeconds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type MarketResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Market'] = ResolversParentTypes['Market']> = {

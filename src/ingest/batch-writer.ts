@@ -24,6 +24,8 @@ export interface BatchWriterStats {
   failedBatches: number;
   /** Batches written. */
   batches: number;
+  /** Market states queued again by `restore` because Redis had lost them. */
+  restored: number;
 }
 
 export interface BatchWriterOptions {
@@ -31,6 +33,14 @@ export interface BatchWriterOptions {
   readonly batchMs: number;
   /** Write immediately when this many markets are pending. */
   readonly maxBatch?: number;
+  /**
+   * Most markets in one write; more pending are written by the next one, at once. Keeps one
+   * write's pipeline well inside the command time-out when everything is pending at once
+   * (Redis came back after a long outage, or lost the state: 50,000 new markets took Redis
+   * 2 to 4 s on a busy 2-core machine), so a big backlog cannot time out and retry forever.
+   * Default 8192.
+   */
+  readonly maxWrite?: number;
   /** Wait before retrying a failed write. */
   readonly retryMs?: number;
   readonly logger: Logger;
@@ -43,7 +53,7 @@ export class BatchWriter {
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | null = null;
   private stopped = false;
-  readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0 };
+  readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0, restored: 0 };
 
   constructor(
     private readonly write: WriteMarkets,
@@ -62,15 +72,30 @@ export class BatchWriter {
     else this.schedule(this.options.batchMs);
   }
 
+  /**
+   * Queues these states to be written again (Redis lost them: see ingest/state-guard.ts).
+   * A market already pending keeps its pending state, which is never older. Not counted as
+   * updates received.
+   */
+  restore(markets: Iterable<Market>): number {
+    let queued = 0;
+    for (const market of markets) {
+      if (this.pending.has(market.id)) continue;
+      this.pending.set(market.id, market);
+      queued++;
+    }
+    this.stats.restored += queued;
+    if (queued > 0) this.schedule(0);
+    return queued;
+  }
+
   /** Writes everything pending now; resolves when Redis has it (or the write failed). */
   async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     while (this.inFlight) await this.inFlight;
     if (this.pending.size === 0) return;
-    const batch = [...this.pending.values()];
-    this.pending = new Map();
-    this.inFlight = this.writeBatch(batch);
+    this.inFlight = this.writePending();
     await this.inFlight;
   }
 
@@ -87,23 +112,51 @@ export class BatchWriter {
     this.timer = setTimeout(() => void this.flush(), delayMs);
   }
 
-  private async writeBatch(batch: Market[]): Promise<void> {
-    let retryMs = 0;
+  /**
+   * The one write in flight: everything pending, in writes of at most `maxWrite` markets one
+   * after another (stopping at a failure, whose markets are pending again), then reschedules.
+   */
+  private async writePending(): Promise<void> {
+    const maxWrite = this.options.maxWrite ?? 8192;
+    let ok = true;
+    try {
+      while (ok && this.pending.size > 0) {
+        let batch: Market[];
+        if (this.pending.size <= maxWrite) {
+          batch = [...this.pending.values()];
+          this.pending = new Map();
+        } else {
+          batch = [];
+          for (const [id, market] of this.pending) {
+            if (batch.length === maxWrite) break;
+            batch.push(market);
+            this.pending.delete(id);
+          }
+        }
+        ok = await this.writeBatch(batch);
+        if (batch.length < maxWrite) break; // not a backlog: newer updates wait for their window
+      }
+    } finally {
+      this.inFlight = null;
+    }
+    if (this.pending.size > 0) this.schedule(ok ? this.options.batchMs : (this.options.retryMs ?? 1000));
+  }
+
+  /** Writes one batch; on failure its markets go back to pending unless newer ones arrived. Resolves to whether it succeeded. */
+  private async writeBatch(batch: Market[]): Promise<boolean> {
     try {
       const { applied, skipped } = await this.write(batch);
       this.stats.batches++;
       this.stats.written += applied;
       this.stats.skipped += skipped;
+      return true;
     } catch (err) {
       this.stats.failedBatches++;
       this.options.logger.warn({ err, markets: batch.length }, 'market write failed; keeping the latest state to retry');
       for (const market of batch) {
         if (!this.pending.has(market.id)) this.pending.set(market.id, market);
       }
-      retryMs = this.options.retryMs ?? 1000;
-    } finally {
-      this.inFlight = null;
+      return false;
     }
-    if (this.pending.size > 0) this.schedule(retryMs || this.options.batchMs);
   }
 }

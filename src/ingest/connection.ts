@@ -29,12 +29,23 @@
  *   - HTTP 429 (too many requests) and 418 (Binance's IP ban): not before `Retry-After`, or,
  *     without that header, not before the backoff cap, because hammering extends a ban;
  *   - any close of a live socket, including 1008 (we broke a rate limit) and 1001 (going away);
- *   - silence longer than `silenceTimeoutMs` (the watchdog terminates the socket);
+ *   - silence longer than `silenceTimeoutMs` (the watchdog terminates the socket; counted
+ *     as a stall);
  *   - a replacement that fails during rotation: the old socket keeps serving and the rotation
  *     is tried again later.
  *
  *   Not failures: exchange `error` frames (reported to the owner; the socket stays, and a
  *   `retryAfterMs` delays the next connect) and `invalid` frames (reported, nothing else).
+ *
+ * FLOODS: a feed may receive at most `maxFramesPerSecond` frames in any one-second window
+ * (counted from the window's first frame). Past that, its sockets stop being read (ws
+ * `pause()`) until the window ends: nothing is dropped, the frames wait in the kernel's
+ * socket buffers and TCP slows the sender down, so the latest state still arrives, late,
+ * while the rest of the process (other feeds, queries, subscriptions) keeps its share of the
+ * event loop. Each throttled window is counted. An exchange that keeps sending faster than
+ * the budget builds a backlog on its side until it ends the connection itself; the loop then
+ * reconnects and starts from fresh state. Cost per frame: one subtraction, one increment and
+ * two comparisons.
  */
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
@@ -82,7 +93,12 @@ export interface FeedConnectionOptions {
   readonly now?: () => number;
   /** Source of backoff jitter, [0, 1). Default `Math.random`. */
   readonly random?: () => number;
+  /** Frames per second read before the sockets pause for the rest of the second (see FLOODS). Default: no limit. */
+  readonly maxFramesPerSecond?: number;
 }
+
+/** Length of one frame-budget window. */
+const BUDGET_WINDOW_MS = 1000;
 
 /**
  * Exchanges count our messages per second on their side, where arrival times jitter; a 10 %
@@ -165,6 +181,12 @@ export class FeedConnection {
   /** A live socket was lost and no replacement is live yet. */
   private lost = false;
   private reconnectCount = 0;
+  private stallCount = 0;
+  private readonly maxFramesPerSecond: number;
+  private budgetWindowStart = -Infinity;
+  private budgetFrames = 0;
+  private throttled = false;
+  private throttleCount = 0;
   private nextLinkId = 1;
   private closedWaiters: Array<() => void> = [];
 
@@ -181,6 +203,17 @@ export class FeedConnection {
     this.closeGraceMs = timing.closeGraceMs ?? 2_000;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.maxFramesPerSecond = options.maxFramesPerSecond || Infinity;
+  }
+
+  /** Sockets replaced by the watchdog because they went silent while open. */
+  get stalls(): number {
+    return this.stallCount;
+  }
+
+  /** One-second windows in which the frame budget ran out and reading paused (see FLOODS). */
+  get throttledSeconds(): number {
+    return this.throttleCount;
   }
 
   /** Connections re-established after losing a live one (rotations excluded). */
@@ -320,6 +353,11 @@ export class FeedConnection {
   private onMessage(link: Link, data: RawData, isBinary: boolean): void {
     const receivedAt = this.now();
     link.lastFrameAt = receivedAt;
+    if (receivedAt - this.budgetWindowStart >= BUDGET_WINDOW_MS) {
+      this.budgetWindowStart = receivedAt;
+      this.budgetFrames = 0;
+    }
+    if (++this.budgetFrames > this.maxFramesPerSecond && !this.throttled) this.throttle(receivedAt);
     const event: FrameEvent = isBinary
       ? { kind: 'invalid', reason: `binary frame of ${byteLength(data)} bytes; expected a text frame` }
       : this.parse(rawText(data));
@@ -335,6 +373,31 @@ export class FeedConnection {
     }
     this.checkReady(link);
     if (event.kind === 'rotate' && link === this.active) this.rotate(event.reason);
+  }
+
+  /** Stops reading every socket until the budget window ends (see FLOODS). */
+  private throttle(now: number): void {
+    this.throttled = true;
+    this.throttleCount++;
+    const resumeInMs = Math.max(0, this.budgetWindowStart + BUDGET_WINDOW_MS - now);
+    if (this.throttleCount <= 3 || this.throttleCount % 60 === 0) {
+      this.log.warn(
+        { maxFramesPerSecond: this.maxFramesPerSecond, throttledSeconds: this.throttleCount, resumeInMs },
+        'exchange sent more frames than the per-second budget; pausing its socket for the rest of the second',
+      );
+    }
+    for (const link of this.links) link.ws.pause();
+    this.timers.timeout(resumeInMs, () => {
+      this.throttled = false;
+      const resumedAt = this.now();
+      this.budgetWindowStart = resumedAt;
+      this.budgetFrames = 0;
+      for (const link of this.links) {
+        // A paused socket was not silent: the watchdog measures from here.
+        link.lastFrameAt = Math.max(link.lastFrameAt, resumedAt);
+        link.ws.resume();
+      }
+    });
   }
 
   private parse(text: string): FrameEvent {
@@ -386,12 +449,14 @@ export class FeedConnection {
     // One timer per socket, re-armed for the remaining time instead of on every frame.
     const check = (): void => {
       const idle = this.now() - link.lastFrameAt;
-      if (idle >= limit) {
+      if (idle >= limit && !this.throttled) {
+        this.stallCount++;
         link.failure = { message: `no frame for ${idle} ms (silence limit ${limit} ms)`, fatal: false, retryAfterMs: null };
         link.ws.terminate();
         return;
       }
-      link.timers.timeout(limit - idle, check);
+      // While throttled we are the ones not reading: look again after the pause.
+      link.timers.timeout(Math.max(limit - idle, this.throttled ? BUDGET_WINDOW_MS : 0), check);
     };
     link.timers.timeout(limit, check);
   }

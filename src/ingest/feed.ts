@@ -37,6 +37,12 @@ export interface FeedHealth {
   /** Frames per second, averaged over the last 10 s. */
   readonly messagesPerSecond: number;
   readonly invalidFrames: number;
+  /** Error frames the exchange sent (a rejected subscription, an error event); also in `errors`. */
+  readonly errorFrames: number;
+  /** Open sockets the watchdog replaced because nothing arrived on them for too long. */
+  readonly stalls: number;
+  /** One-second windows in which the exchange sent more than the frame budget and reading paused. */
+  readonly throttledSeconds: number;
   /** Exchange error frames, lost or failed connections, and sink failures. */
   readonly errors: number;
   readonly lastError: string | null;
@@ -67,6 +73,8 @@ export interface FeedOptions {
   readonly now?: () => number;
   /** Backoff jitter source. Default `Math.random`. */
   readonly random?: () => number;
+  /** Frame budget per second; past it the socket pauses for the rest of the second (connection.ts, FLOODS). Default: none. */
+  readonly maxFramesPerSecond?: number;
 }
 
 /** Invalid frames and exchange errors: log the first few, then one line per this many. */
@@ -106,6 +114,7 @@ export class Feed {
   private lastMessageAt: number | null = null;
   private messages = 0;
   private invalidFrames = 0;
+  private errorFrames = 0;
   private errors = 0;
   private lastError: string | null = null;
 
@@ -126,6 +135,7 @@ export class Feed {
       timing: options.timing,
       now: this.now,
       random: options.random,
+      maxFramesPerSecond: options.maxFramesPerSecond,
       listener: {
         frame: (event, receivedAt) => this.onFrame(event, receivedAt),
         status: (status, reason) => this.setStatus(STATUS[status], reason),
@@ -167,11 +177,19 @@ export class Feed {
       messages: this.messages,
       messagesPerSecond: this.rate.rate(this.now()),
       invalidFrames: this.invalidFrames,
+      errorFrames: this.errorFrames,
+      stalls: this.connection.stalls,
+      throttledSeconds: this.connection.throttledSeconds,
       errors: this.errors,
       lastError: this.lastError,
       markets: this.book.emittedMarkets,
       silentSymbols: this.silentChecked ? this.silentSymbols() : [],
     };
+  }
+
+  /** The latest state of every market this feed has emitted (to write again after Redis lost it). */
+  latestMarkets(): IterableIterator<Market> {
+    return this.book.latest();
   }
 
   private silentSymbols(): string[] {
@@ -234,6 +252,7 @@ export class Feed {
           if (sampled(this.invalidFrames)) this.log.warn({ reason: event.reason, invalidFrames: this.invalidFrames }, 'invalid frame ignored');
           break;
         case 'error':
+          this.errorFrames++;
           this.recordError(event.message);
           break;
         case 'rotate':

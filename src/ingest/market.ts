@@ -215,7 +215,7 @@ export class MarketBook {
     const stream = patch.stream ?? '';
     let entry = this.raw.get(patch.nativeSymbol);
     if (entry === undefined) {
-      entry = { fields: { ...EMPTY_FIELDS }, updatedAt: -Infinity, streams: new Map(), info: null, identity: null };
+      entry = { fields: { ...EMPTY_FIELDS }, updatedAt: -Infinity, receivedAt: 0, streams: new Map(), info: null, identity: null };
       this.raw.set(patch.nativeSymbol, entry);
     }
     const streamTime = entry.streams.get(stream);
@@ -231,7 +231,22 @@ export class MarketBook {
       entry.info = info;
       entry.identity = marketIdentity(this.exchange, info);
     }
+    entry.receivedAt = receivedAt;
     return deriveWithIdentity(entry.identity, entry.fields, price, entry.updatedAt, receivedAt);
+  }
+
+  /**
+   * The latest state of every emitted market, exactly as it was last emitted: what Redis must
+   * hold for this feed. Derived on demand (the book keeps the merged fields, not the Markets),
+   * so it costs nothing on the frame path.
+   */
+  *latest(): IterableIterator<Market> {
+    for (const entry of this.raw.values()) {
+      const { identity } = entry;
+      const { price } = entry.fields;
+      if (identity === null || price === null) continue;
+      yield deriveWithIdentity(identity, entry.fields, price, entry.updatedAt, entry.receivedAt);
+    }
   }
 
   /** Native symbols that have sent at least one patch. */
@@ -255,6 +270,8 @@ interface RawMarket {
   readonly fields: { -readonly [K in TickerField]: number | null };
   /** Latest event time of any stream. */
   updatedAt: number;
+  /** Local receive time of the latest emitted state. */
+  receivedAt: number;
   /** Latest event time per stream (`''` for an exchange with one stream per market). */
   readonly streams: Map<string, number>;
   /** The symbol info `identity` was derived from: derived again if the adapter answers with another. */

@@ -17,6 +17,12 @@ export interface FeedHealthReport {
   readonly reconnects: number;
   readonly messagesPerSecond: number;
   readonly invalidFrames: number;
+  /** Error frames the exchange sent. */
+  readonly errorFrames: number;
+  /** Silent open sockets the watchdog replaced. */
+  readonly stalls: number;
+  /** One-second windows in which the frame budget ran out. */
+  readonly throttledSeconds: number;
   readonly lastError: string | null;
   /** Subscribed symbols that never produced data. */
   readonly silentSymbols: readonly string[];
@@ -44,6 +50,9 @@ export async function writeFeedHealth(redis: Redis, keys: Keys, reports: readonl
       reconnects: String(r.reconnects),
       messagesPerSecond: String(r.messagesPerSecond),
       invalidFrames: String(r.invalidFrames),
+      errorFrames: String(r.errorFrames),
+      stalls: String(r.stalls),
+      throttledSeconds: String(r.throttledSeconds),
       lastError: r.lastError ?? '',
       silentSymbols: JSON.stringify(r.silentSymbols),
     });
@@ -68,6 +77,10 @@ function decodeHealth(exchange: string, hash: Record<string, string>): FeedHealt
     reconnects: toNumber(hash.reconnects),
     messagesPerSecond: toNumber(hash.messagesPerSecond),
     invalidFrames: toNumber(hash.invalidFrames),
+    // Absent when written by an older process: read as 0.
+    errorFrames: toNumber(hash.errorFrames),
+    stalls: toNumber(hash.stalls),
+    throttledSeconds: toNumber(hash.throttledSeconds),
     lastError: hash.lastError ? hash.lastError : null,
     silentSymbols: stringList(hash.silentSymbols),
   };

@@ -17,6 +17,8 @@
  *   {tickql}:quote:<ASSET>       zset    market ids with this quote asset, score 0
  *   {tickql}:exchanges           set     exchange ids that have ever had a market
  *   {tickql}:feed:<id>           hash    a feed's health, written by the process ingesting it (expires)
+ *   {tickql}:ingest:<instance>   string  an ingesting process's "my state is here" marker (expires;
+ *                                        its absence means Redis lost the state: ingest/state-guard.ts)
  *   {tickql}:tmp:<nonce>:<n>     zset    a query's scratch space; deleted by the query itself
  * Channels (pub/sub is not slot-bound, but shares the prefix so deployments stay apart):
  *   tickql:tick:<market id>      JSON of the Market after each update
@@ -48,6 +50,8 @@ export interface Keys {
   base(asset: string): string;
   quote(asset: string): string;
   feed(exchangeId: string): string;
+  /** One ingesting process's presence marker; `instance` is unique to the process. */
+  ingestMarker(instance: string): string;
   /** `count` scratch keys for one script call, unique to it. */
   scratch(count: number): string[];
   /** The pub/sub channel carrying one market's updates. */
@@ -77,6 +81,7 @@ export function createKeys(prefix: string): Keys {
     base: (asset) => `${tag}:base:${asset.toUpperCase()}`,
     quote: (asset) => `${tag}:quote:${asset.toUpperCase()}`,
     feed: (exchangeId) => `${tag}:feed:${exchangeId}`,
+    ingestMarker: (instance) => `${tag}:ingest:${instance}`,
     scratch: (count) => {
       const nonce = `${instance}${(scratchCounter++).toString(36)}`;
       return Array.from({ length: count }, (_, i) => `${tag}:tmp:${nonce}:${i}`);

@@ -12,6 +12,8 @@ export interface LocalRedis {
   readonly port: number;
   /** Stops the server (SIGTERM, then SIGKILL after a second). */
   stop(): Promise<void>;
+  /** Kills the server at once (SIGKILL), like a crash; resolves when it has exited. */
+  kill(): Promise<void>;
 }
 
 export class RedisNotInstalledError extends Error {
@@ -79,6 +81,12 @@ export async function startLocalRedis(options: { binary?: string; port?: number 
       url: `redis://127.0.0.1:${port}`,
       port,
       stop: () => stopChild(child),
+      kill: async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+      },
     };
   }
 }

@@ -56,4 +56,28 @@ describe('BatchWriter', () => {
       ['ETH', 10],
     ]);
   });
+
+  it('queues restored states without replacing a pending newer one, and writes them', async () => {
+    const r = recorder();
+    const w = new BatchWriter(r.write, { batchMs: 10_000, logger: silentLogger() });
+    w.push(makeMarket({ base: 'BTC', price: 2 }));
+    const queued = w.restore([makeMarket({ base: 'BTC', price: 1 }), makeMarket({ base: 'ETH', price: 10 })]);
+    expect(queued).toBe(1);
+    await expect.poll(() => r.batches.length).toBe(1); // a restore writes at once, not after the window
+    expect(r.batches[0]!.map((m) => [m.base, m.price])).toEqual([
+      ['BTC', 2],
+      ['ETH', 10],
+    ]);
+    expect(w.stats).toMatchObject({ received: 1, restored: 1, written: 2 });
+  });
+
+  it('writes a backlog larger than maxWrite in several writes one after another, all of it on flush', async () => {
+    const r = recorder();
+    const w = new BatchWriter(r.write, { batchMs: 10_000, maxWrite: 4, logger: silentLogger() });
+    w.restore(Array.from({ length: 10 }, (_, i) => makeMarket({ base: `C${i}`, price: i })));
+    await w.stop();
+    expect(r.batches.map((b) => b.length)).toEqual([4, 4, 2]);
+    expect(w.pendingCount).toBe(0);
+  });
 });
+

@@ -28,6 +28,12 @@ describe('loadConfig', () => {
     expect(config.exchanges.kraken.symbols).toEqual(['BTC/USD', 'ETH/USD']);
   });
 
+  it('reads the per-feed frame budget: 50,000 by default, 0 for none, a clear error otherwise', () => {
+    expect(loadConfig({}).feedMaxFramesPerSecond).toBe(50_000);
+    expect(loadConfig({ FEED_MAX_FRAMES_PER_S: '0' }).feedMaxFramesPerSecond).toBe(0);
+    expect(() => loadConfig({ FEED_MAX_FRAMES_PER_S: '-5' })).toThrow('FEED_MAX_FRAMES_PER_S="-5" is not a whole number');
+  });
+
   it('treats an empty FEEDS as serve-only', () => {
     expect(loadConfig({ FEEDS: '' }).feeds).toEqual([]);
   });

@@ -145,4 +145,26 @@ describe('MarketBook with several streams per market', () => {
     expect(book.apply({ nativeSymbol: 'BTCUSDT', stream: 'book', eventTime: 1, fields: { bid: 99, ask: 101 } }, 1)).toBeNull();
     expect(book.apply({ nativeSymbol: 'BTCUSDT', stream: 'ticker', eventTime: 2, fields: { price: 100 } }, 2)).toMatchObject({ bid: 99, ask: 101, price: 100 });
   });
+
+  it('gives back the latest emitted state of every market, exactly as emitted, and nothing for a market without a price', () => {
+    const infos: Record<string, SymbolInfo> = {
+      BTCUSDT: BTC,
+      ETHUSDT: { nativeSymbol: 'ETHUSDT', base: 'ETH', quote: 'USDT' },
+      SOLUSDT: { nativeSymbol: 'SOLUSDT', base: 'SOL', quote: 'USDT' },
+    };
+    const b = new MarketBook('binance', (nativeSymbol) => infos[nativeSymbol]!);
+    const emitted = new Map<string, unknown>();
+    const apply = (nativeSymbol: string, eventTime: number, fields: Partial<TickerFields>, receivedAt: number) => {
+      const market = b.apply({ nativeSymbol, eventTime, fields }, receivedAt);
+      if (market) emitted.set(market.id, market);
+    };
+    apply('BTCUSDT', 1, { price: 100, bid: 99, open24h: 90 }, 10);
+    apply('ETHUSDT', 1, { price: 3000 }, 11);
+    apply('BTCUSDT', 2, { price: 101 }, 12);
+    apply('BTCUSDT', 1, { price: 50 }, 13); // older: ignored
+    apply('SOLUSDT', 1, { bid: 180 }, 14); // no price yet: never emitted
+    apply('ETHUSDT', 3, { ask: 3001 }, 15);
+    expect(new Map([...b.latest()].map((m) => [m.id, m]))).toEqual(emitted);
+    expect(emitted.size).toBe(2);
+  });
 });
