@@ -1,0 +1,301 @@
+/**
+ * Access control on the real app (buildApp over a private redis-server), with real HTTP, SSE
+ * and WebSocket clients bound to different loopback addresses: API keys, per-address budgets
+ * for queries and subscriptions, and caps on open connections.
+ */
+import { createClient, type Client } from 'graphql-ws';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { buildApp, type App } from '../../src/app';
+import { loadConfig } from '../../src/config';
+import { silentLogger, type Logger } from '../../src/logger';
+import { upsertMarkets } from '../../src/redis/upsert-markets';
+import { openEventStream, postGraphql, send, upgrade, webSocketFrom, type Reply } from '../support/from-address';
+import { makeMarket } from '../support/market-factory';
+import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
+import { sleep } from '../support/wait-for';
+
+const KEY_A = 'key-a-0123456789abcdef';
+const KEY_B = 'key-b-fedcba9876543210';
+const QUERY = '{ market(id: "binance:BTC/USDT") { id } }';
+const SUBSCRIPTION = 'subscription { priceUpdated(ids: ["binance:BTC/USDT"]) { id } }';
+
+let t: TestRedis;
+const apps: App[] = [];
+
+async function startApp(env: Record<string, string>, logger: Logger = silentLogger()): Promise<App> {
+  const app = await buildApp(
+    loadConfig({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: t.url, REDIS_PREFIX: t.prefix, LOG_LEVEL: 'silent', FEEDS: '', ...env }),
+    logger,
+    { url: t.url, privateServer: null },
+  );
+  await app.start();
+  apps.push(app);
+  return app;
+}
+
+beforeAll(async () => {
+  t = await openTestRedis();
+  await upsertMarkets(t.redis, t.keys, [makeMarket()]);
+});
+afterAll(async () => {
+  await Promise.all(apps.map((a) => a.stop()));
+  await deletePrefix(t.redis, t.prefix);
+  await t.close();
+});
+
+const wsUrl = (app: App) => app.url().replace('http', 'ws');
+const opsUrl = (app: App, path: string) => app.url().replace('/graphql', path);
+const metric = async (app: App, line: string) => {
+  const text = (await send(opsUrl(app, '/metrics'), { headers: { 'x-api-key': KEY_A } })).body;
+  return Number(new RegExp(`^${line.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+};
+
+/** Sends connection_init with `payload` and resolves with the acknowledgement or the close code. */
+function initWebSocket(app: App, payload: unknown, headers: Record<string, string> = {}): Promise<{ acked: boolean; closeCode: number | null; socket: WebSocket }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(wsUrl(app), 'graphql-transport-ws', { headers });
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', ...(payload === undefined ? {} : { payload }) })));
+    socket.on('message', (data) => {
+      if (JSON.parse(String(data)).type === 'connection_ack') resolve({ acked: true, closeCode: null, socket });
+    });
+    socket.once('close', (code) => resolve({ acked: false, closeCode: code, socket }));
+    socket.once('error', reject);
+  });
+}
+
+/** Runs one operation over a graphql-ws client; resolves with its result or its error. */
+function runOperation(client: Client, query: string): Promise<{ data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> }> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const stop = client.subscribe(
+      { query },
+      {
+        next: (result) => {
+          if (settled) return;
+          settled = true;
+          stop();
+          resolve(result as never);
+        },
+        error: (error) => {
+          if (settled) return;
+          settled = true;
+          resolve({ errors: Array.isArray(error) ? error : [{ message: String(error) }] });
+        },
+        complete: () => {},
+      },
+    );
+  });
+}
+
+describe('API keys', () => {
+  let app: App;
+  const logged: string[] = [];
+
+  beforeAll(async () => {
+    const logger = pino({ level: 'trace' }, { write: (line: string) => void logged.push(line) });
+    app = await startApp({ API_KEYS: ` ${KEY_A}, ${KEY_B} ` }, logger);
+  });
+
+  it('refuses a GraphQL request without a key or with a wrong one: 401, UNAUTHENTICATED, no data', async () => {
+    for (const headers of [{}, { 'x-api-key': 'key-c-not-one-of-them' }, { authorization: `Bearer ${KEY_A}x` }, { authorization: KEY_A }]) {
+      const reply = await postGraphql(app.url(), QUERY, { headers });
+      expect(reply.status).toBe(401);
+      expect(reply.headers['www-authenticate']).toMatch(/^Bearer/);
+      const body = reply.json();
+      expect(body.data).toBeUndefined();
+      expect(body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      expect(reply.body).not.toContain(KEY_A);
+    }
+    const get = await send(`${app.url()}?query=${encodeURIComponent(QUERY)}`, { headers: { accept: 'application/json' } });
+    expect(get.status).toBe(401);
+    const sse = await openEventStream(app.url(), SUBSCRIPTION);
+    expect(sse.status).toBe(401);
+    sse.close();
+  });
+
+  it('serves a request with a valid key in x-api-key or Authorization: Bearer, over POST, GET and SSE', async () => {
+    for (const headers of [{ 'x-api-key': KEY_A }, { 'x-api-key': KEY_B }, { authorization: `Bearer ${KEY_B}` }]) {
+      const reply = await postGraphql(app.url(), QUERY, { headers });
+      expect(reply.status).toBe(200);
+      expect(reply.json()).toEqual({ data: { market: { id: 'binance:BTC/USDT' } } });
+    }
+    const get = await send(`${app.url()}?query=${encodeURIComponent(QUERY)}`, { headers: { accept: 'application/json', 'x-api-key': KEY_A } });
+    expect(get.json()).toEqual({ data: { market: { id: 'binance:BTC/USDT' } } });
+    const sse = await openEventStream(app.url(), SUBSCRIPTION, { headers: { 'x-api-key': KEY_A } });
+    expect(sse.status).toBe(200);
+    expect(sse.headers['content-type']).toContain('text/event-stream');
+    sse.close();
+  });
+
+  it('keeps /healthz, /readyz and the GraphiQL page open, and puts /metrics behind the key', async () => {
+    expect((await send(opsUrl(app, '/healthz'))).status).toBe(200);
+    expect((await send(opsUrl(app, '/readyz'))).status).toBe(200);
+    const page = await send(app.url(), { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.body.toLowerCase()).toContain('graphiql');
+    expect((await send(opsUrl(app, '/metrics'))).status).toBe(401);
+    const scraped = await send(opsUrl(app, '/metrics'), { headers: { authorization: `Bearer ${KEY_B}` } });
+    expect(scraped.status).toBe(200);
+    expect(scraped.body).toContain('tickql_requests_refused_total');
+  });
+
+  it('closes a WebSocket whose connection_init has no valid key with 4403, and serves one with payload.apiKey', async () => {
+    for (const payload of [undefined, {}, { apiKey: 'key-c-not-one-of-them' }, { apiKey: 42 }, { apikey: KEY_A }]) {
+      const { acked, closeCode } = await initWebSocket(app, payload);
+      expect({ payload, acked, closeCode }).toEqual({ payload, acked: false, closeCode: 4403 });
+    }
+    const byHeader = await initWebSocket(app, undefined, { 'x-api-key': KEY_A });
+    expect(byHeader.acked).toBe(true);
+    byHeader.socket.close();
+
+    const client = createClient({ url: wsUrl(app), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { apiKey: KEY_B } });
+    expect(await runOperation(client, QUERY)).toEqual({ data: { market: { id: 'binance:BTC/USDT' } } });
+    await client.dispose();
+  });
+
+  it('counts refusals and never writes a key into the logs', async () => {
+    expect(await metric(app, 'tickql_requests_refused_total{reason="unauthenticated",transport="http"}')).toBeGreaterThanOrEqual(7);
+    expect(await metric(app, 'tickql_requests_refused_total{reason="unauthenticated",transport="websocket"}')).toBeGreaterThanOrEqual(5);
+    expect(logged.length).toBeGreaterThan(0); // the logger did run (start-up lines at least)
+    expect(logged.join('\n')).not.toContain(KEY_A.slice(6));
+    expect(logged.join('\n')).not.toContain(KEY_B.slice(6));
+  });
+});
+
+describe('per-address query budget', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp({ RATE_LIMIT_QUERIES: '5', RATE_LIMIT_QUERIES_BURST: '0' });
+  });
+
+  it('answers 429 with Retry-After and RATE_LIMITED past the budget, while another address is served', async () => {
+    const replies = await Promise.all(Array.from({ length: 20 }, () => postGraphql(app.url(), QUERY, { from: '127.0.0.1' })));
+    const other = await postGraphql(app.url(), QUERY, { from: '127.0.0.2' });
+    // Twenty at once against 5 a second: at most 10 fit, even across a window's end.
+    const refused = replies.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(10);
+    expect(replies.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(5);
+    for (const reply of refused) {
+      expect(Number(reply.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      const body = reply.json();
+      expect(body.data).toBeUndefined();
+      expect(body.errors[0].extensions).toEqual({ code: 'RATE_LIMITED', retryAfter: Number(reply.headers['retry-after']) });
+    }
+    expect(other.status).toBe(200);
+    expect(other.json()).toEqual({ data: { market: { id: 'binance:BTC/USDT' } } });
+    expect(await metric(app, 'tickql_requests_refused_total{reason="rate_limited",transport="http"}')).toBe(refused.length);
+  });
+
+  it('refuses WebSocket queries over the budget with an error for the operation, and keeps the connection', async () => {
+    const client = createClient({ url: wsUrl(app), webSocketImpl: webSocketFrom('127.0.0.3'), retryAttempts: 0 });
+    let closed = false;
+    client.on('closed', () => (closed = true));
+    const results = await Promise.all(Array.from({ length: 20 }, () => runOperation(client, QUERY)));
+    const refused = results.filter((r) => r.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
+    expect(refused.length).toBeGreaterThanOrEqual(10);
+    expect(refused[0]!.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(1);
+    await sleep(1100); // the next one-second window
+    expect(await runOperation(client, QUERY)).toEqual({ data: { market: { id: 'binance:BTC/USDT' } } });
+    expect(closed).toBe(false);
+    await client.dispose();
+  });
+
+  it('lets an address go over the rate by the burst allowance', async () => {
+    const bursty = await startApp({ RATE_LIMIT_QUERIES: '1', RATE_LIMIT_QUERIES_BURST: '5' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await postGraphql(bursty.url(), QUERY, { from: '127.0.0.4' })).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    const more = await Promise.all(Array.from({ length: 10 }, () => postGraphql(bursty.url(), QUERY, { from: '127.0.0.4' })));
+    expect(more.some((r: Reply) => r.status === 429)).toBe(true);
+  });
+});
+
+describe('per-address subscription budget', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp({ RATE_LIMIT_SUBSCRIPTIONS: '2', RATE_LIMIT_SUBSCRIPTIONS_BURST: '0' });
+  });
+
+  it('refuses new WebSocket subscriptions past the budget with RATE_LIMITED, keeping the connection and the others', async () => {
+    const client = createClient({ url: wsUrl(app), webSocketImpl: webSocketFrom('127.0.0.5'), retryAttempts: 0 });
+    let closed = false;
+    client.on('closed', () => (closed = true));
+    const outcomes = await Promise.all(
+      Array.from(
+        { length: 10 },
+        () =>
+          new Promise<string>((resolve) => {
+            client.subscribe({ query: SUBSCRIPTION }, { next: () => {}, error: (e) => resolve((e as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code ?? 'other'), complete: () => {} });
+            setTimeout(() => resolve('open'), 1000);
+          }),
+      ),
+    );
+    expect(outcomes.filter((o) => o === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(6);
+    expect(outcomes.filter((o) => o === 'open').length).toBeGreaterThanOrEqual(2);
+    expect(closed).toBe(false);
+    // Queries have their own budget.
+    expect(await runOperation(client, QUERY)).toEqual({ data: { market: { id: 'binance:BTC/USDT' } } });
+    await client.dispose();
+  });
+
+  it('refuses SSE subscriptions past the budget with 429, Retry-After and RATE_LIMITED, while another address subscribes', async () => {
+    const streams = await Promise.all(Array.from({ length: 10 }, () => openEventStream(app.url(), SUBSCRIPTION, { from: '127.0.0.6' })));
+    const other = await openEventStream(app.url(), SUBSCRIPTION, { from: '127.0.0.7' });
+    const refused = streams.filter((s) => s.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(6);
+    expect(streams.filter((s) => s.status === 200).length).toBeGreaterThanOrEqual(2);
+    expect(Number(refused[0]!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => refused[0]!.text()).toContain('RATE_LIMITED');
+    expect(other.status).toBe(200);
+    for (const s of [...streams, other]) s.close();
+  });
+});
+
+describe('connection caps', () => {
+  let app: App;
+  beforeAll(async () => {
+    app = await startApp({ MAX_CONNECTIONS_PER_ADDRESS: '2', MAX_CONNECTIONS: '3' });
+  });
+
+  it('refuses a WebSocket upgrade past the per-address cap with 429 and past the total with 503', async () => {
+    const first = await upgrade(wsUrl(app), '127.0.0.8');
+    const second = await upgrade(wsUrl(app), '127.0.0.8');
+    expect([first.status, second.status]).toEqual([101, 101]);
+
+    const third = await upgrade(wsUrl(app), '127.0.0.8');
+    expect(third.status).toBe(429);
+    expect(JSON.parse(third.body).errors[0].extensions.code).toBe('CONNECTION_LIMIT');
+    // An SSE stream counts as a connection too.
+    const stream = await openEventStream(app.url(), SUBSCRIPTION, { from: '127.0.0.8' });
+    expect(stream.status).toBe(429);
+    stream.close();
+
+    const elsewhere = await upgrade(wsUrl(app), '127.0.0.9');
+    expect(elsewhere.status).toBe(101);
+    const full = await upgrade(wsUrl(app), '127.0.0.10');
+    expect(full.status).toBe(503);
+    expect(JSON.parse(full.body).errors[0].extensions.code).toBe('CONNECTION_LIMIT');
+
+    // A closed connection frees its place.
+    first.socket!.close();
+    await expect.poll(async () => (await upgrade(wsUrl(app), '127.0.0.10')).status).toBe(101);
+    expect(await metric(app, 'tickql_requests_refused_total{reason="connection_cap",transport="websocket"}')).toBeGreaterThanOrEqual(2);
+    expect(await metric(app, 'tickql_requests_refused_total{reason="connection_cap",transport="http"}')).toBe(1);
+  });
+
+  it('counts SSE streams against the caps until they close', async () => {
+    const capped = await startApp({ MAX_CONNECTIONS_PER_ADDRESS: '1' });
+    const stream = await openEventStream(capped.url(), SUBSCRIPTION, { from: '127.0.0.11' });
+    expect(stream.status).toBe(200);
+    expect((await upgrade(wsUrl(capped), '127.0.0.11')).status).toBe(429);
+    expect((await openEventStream(capped.url(), SUBSCRIPTION, { from: '127.0.0.11' })).status).toBe(429);
+    stream.close();
+    await expect.poll(async () => {
+      const again = await openEventStream(capped.url(), SUBSCRIPTION, { from: '127.0.0.11' });
+      again.close();
+      return again.status;
+    }).toBe(200);
+  });
+});
