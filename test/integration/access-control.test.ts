@@ -99,7 +99,7 @@ describe('API keys', () => {
   });
 
   it('refuses a GraphQL request without a key or with a wrong one: 401, UNAUTHENTICATED, no data', async () => {
-    for (const headers of [{}, { 'x-api-key': 'key-c-not-one-of-them' }, { authorization: `Bearer ${KEY_A}x` }, { authorization: KEY_A }]) {
+    for (const headers of [{}, { 'x-api-key': 'key-c-not-one-of-them' }, { authorization: `Bearer ${KEY_A}x` }, { authorization: KEY_A }] as Array<Record<string, string>>) {
       const reply = await postGraphql(app.url(), QUERY, { headers });
       expect(reply.status).toBe(401);
       expect(reply.headers['www-authenticate']).toMatch(/^Bearer/);
@@ -116,7 +116,7 @@ describe('API keys', () => {
   });
 
   it('serves a request with a valid key in x-api-key or Authorization: Bearer, over POST, GET and SSE', async () => {
-    for (const headers of [{ 'x-api-key': KEY_A }, { 'x-api-key': KEY_B }, { authorization: `Bearer ${KEY_B}` }]) {
+    for (const headers of [{ 'x-api-key': KEY_A }, { 'x-api-key': KEY_B }, { authorization: `Bearer ${KEY_B}` }] as Array<Record<string, string>>) {
       const reply = await postGraphql(app.url(), QUERY, { headers });
       expect(reply.status).toBe(200);
       expect(reply.json()).toEqual({ data: { market: { id: 'binance:BTC/USDT' } } });
