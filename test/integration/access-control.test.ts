@@ -3,6 +3,7 @@
  * and WebSocket clients bound to different loopback addresses: API keys, per-address budgets
  * for queries and subscriptions, and caps on open connections.
  */
+import { createConnection, type Socket } from 'node:net';
 import { createClient, type Client } from 'graphql-ws';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -297,5 +298,64 @@ describe('connection caps', () => {
       again.close();
       return again.status;
     }).toBe(200);
+  });
+});
+
+describe('raw HTTP connections', () => {
+  /** A TCP connection to the app's port; resolves once connected. */
+  function connect(app: App): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection({ host: '127.0.0.1', port: Number(new URL(app.url()).port) });
+      let received = '';
+      socket.on('data', (d: Buffer) => (received += d.toString()));
+      socket.on('error', () => {});
+      const closed = new Promise<void>((done) => socket.once('close', () => done()));
+      socket.once('connect', () => resolve({ socket, received: () => received, closed }));
+      socket.once('error', reject);
+    });
+  }
+
+  it('answers 408 and closes a connection whose headers do not arrive within HTTP_HEADERS_TIMEOUT_MS', async () => {
+    const app = await startApp({ HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '600000' });
+    const slow = await connect(app);
+    slow.socket.write('POST /graphql HTTP/1.1\r\nHost: tickql\r\n'); // and never the rest
+    await slow.closed; // the test's own timeout is the bound
+    expect(slow.received()).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('answers 408 and closes a connection whose body does not arrive within HTTP_REQUEST_TIMEOUT_MS', async () => {
+    const app = await startApp({ HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' });
+    const slow = await connect(app);
+    slow.socket.write('POST /graphql HTTP/1.1\r\nHost: tickql\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"query":');
+    await slow.closed;
+    expect(slow.received()).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('leaves SSE streams and WebSockets open past HTTP_REQUEST_TIMEOUT_MS: it bounds receiving the request only', async () => {
+    const app = await startApp({ HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '1000' });
+    const stream = await openEventStream(app.url(), SUBSCRIPTION);
+    const client = createClient({ url: wsUrl(app), webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+    let closed = false;
+    client.on('closed', () => (closed = true));
+    await new Promise<void>((resolve) => client.on('connected', () => resolve()));
+    await sleep(3000); // the timeouts are checked every second
+    expect(await runOperation(client, QUERY)).toEqual({ data: { market: { id: 'binance:BTC/USDT' } } });
+    expect(closed).toBe(false);
+    await upsertMarkets(t.redis, t.keys, [makeMarket({ price: 1 })]);
+    await expect.poll(() => stream.text()).toContain('binance:BTC/USDT');
+    stream.close();
+    await client.dispose();
+  });
+
+  it('drops TCP connections past HTTP_MAX_SOCKETS, and serves again when one closes', async () => {
+    const app = await startApp({ HTTP_MAX_SOCKETS: '2' });
+    const held = [await connect(app), await connect(app)];
+    const third = await connect(app);
+    await third.closed;
+    expect(third.received()).toBe('');
+    held[0]!.socket.destroy();
+    await held[0]!.closed;
+    await expect.poll(async () => (await postGraphql(app.url(), QUERY).catch(() => ({ status: 0 }))).status).toBe(200);
+    held[1]!.socket.destroy();
   });
 });
