@@ -8,8 +8,9 @@
  *              request must fit under the connection caps; a subscription over SSE also
  *              takes one from the subscription budget. GraphiQL's page and CORS preflights
  *              are answered by yoga before this plugin runs: they carry no data.
- *   WebSocket  webSocket(): hooks for graphql-ws.ts. The upgrade is refused with an HTTP
- *              error over the connection caps; `connection_init` must carry the key in
+ *   WebSocket  webSocket(): hooks for graphql-ws.ts. The upgrade takes one from the query
+ *              budget and is refused with an HTTP error over it or over the connection
+ *              caps, before the WebSocket is accepted; `connection_init` must carry the key in
  *              `payload.apiKey` (or the upgrade request a key header), else 4403 Forbidden;
  *              each operation takes one from its budget or fails with RATE_LIMITED.
  *   /metrics   guardMetrics(): needs a key too when keys are on.
@@ -18,7 +19,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { WebSocket } from 'ws';
 import type { AccessLimits } from '../config';
 import { ErrorCode } from '../errors';
 import { API_KEY_PARAM, ApiKeys } from './api-keys';
@@ -31,10 +31,11 @@ export type Transport = 'http' | 'websocket';
 
 /** What graphql-ws.ts calls; see `AccessControl.webSocket`. */
 export interface WebSocketAccess {
-  /** ws's `verifyClient`: refuses an upgrade that the connection caps do not allow. */
+  /**
+   * ws's `verifyClient`: refuses an upgrade over the address's query budget or the connection
+   * caps with an HTTP error, before the WebSocket is accepted; counts the ones it lets in.
+   */
   verifyClient(info: { req: IncomingMessage }, done: (verified: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void;
-  /** Counts an accepted socket until it closes (a WebSocketServer 'connection' listener). */
-  connected(socket: WebSocket, request: IncomingMessage): void;
   /** graphql-ws `onConnect`: false (close 4403) without a valid key. */
   authenticate(connectionParams: Readonly<Record<string, unknown>> | undefined, request: IncomingMessage): boolean;
   /** Takes one from the operation's budget: null when allowed, else the error to send. */
@@ -127,17 +128,25 @@ export class AccessControl {
   webSocket(): WebSocketAccess {
     return {
       verifyClient: ({ req }, done) => {
-        const cap = this.caps.refusal(this.addressOf(req));
-        if (!cap) return done(true);
-        this.onRefused('connection_cap', 'websocket');
-        const refusal = connectionCap(cap);
-        const body = JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code } }] });
-        done(false, refusal.status, body, { 'Content-Type': 'application/json; charset=utf-8', ...refusal.headers });
-      },
-      connected: (socket, request) => {
-        // verifyClient and this run in the same tick (ws completes the upgrade synchronously
-        // once verified), so concurrent upgrades cannot overshoot a cap.
-        socket.once('close', this.caps.add(this.addressOf(request)));
+        const address = this.addressOf(req);
+        const refuse = (reason: RefusalReason, refusal: Refusal) => {
+          this.onRefused(reason, 'websocket');
+          const body = JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code, ...refusal.extensions } }] });
+          done(false, refusal.status, body, { 'Content-Type': 'application/json; charset=utf-8', ...refusal.headers });
+        };
+        // The upgrade is an HTTP request: it takes one from the query budget like any other.
+        this.rates.take('query', address).then(
+          (waitMs) => {
+            if (waitMs !== null) return refuse('rate_limited', rateLimited('query', waitMs));
+            const cap = this.caps.refusal(address);
+            if (cap) return refuse('connection_cap', connectionCap(cap));
+            // Counted on the TCP socket, which closes whether the upgrade then completes and
+            // the WebSocket later closes, or the upgrade fails.
+            req.socket.once('close', this.caps.add(address));
+            done(true);
+          },
+          () => done(false, 500),
+        );
       },
       authenticate: (connectionParams, request) => {
         if (!this.keys.required) return true;

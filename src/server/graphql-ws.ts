@@ -48,7 +48,6 @@ export interface GraphqlWsServer {
 export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: GraphqlWsOptions = {}): GraphqlWsServer {
   const access = options.access;
   const wss = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, ...(access ? { verifyClient: access.verifyClient } : {}) });
-  if (access) wss.on('connection', access.connected);
   const sharing = options.sharePayloads ?? true;
   const shared = { payloads: new SharedPayloads(), logger: options.logger ?? silentLogger(), delivery: { messages: 0, writes: 0 }, writes: new WriteScheduler() };
   const disposable = useServer(

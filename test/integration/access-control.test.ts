@@ -130,6 +130,16 @@ describe('API keys', () => {
     sse.close();
   });
 
+  it('lets browsers send the key: CORS preflights need none, and refusals carry CORS headers', async () => {
+    const origin = 'https://dashboard.example';
+    const preflight = await send(app.url(), { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, x-api-key' } });
+    expect(preflight.status).toBeLessThan(300);
+    expect(String(preflight.headers['access-control-allow-headers']).toLowerCase()).toContain('x-api-key');
+    const refused = await postGraphql(app.url(), QUERY, { headers: { origin } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers['access-control-allow-origin']).toBe(origin);
+  });
+
   it('keeps /healthz, /readyz and the GraphiQL page open, and puts /metrics behind the key', async () => {
     expect((await send(opsUrl(app, '/healthz'))).status).toBe(200);
     expect((await send(opsUrl(app, '/readyz'))).status).toBe(200);
@@ -201,6 +211,14 @@ describe('per-address query budget', () => {
     expect(await runOperation(client, QUERY)).toEqual({ data: { market: { id: 'binance:BTC/USDT' } } });
     expect(closed).toBe(false);
     await client.dispose();
+  });
+
+  it('charges WebSocket upgrades to the query budget, refusing them with 429 before accepting', async () => {
+    const upgrades = await Promise.all(Array.from({ length: 20 }, () => upgrade(wsUrl(app), '127.0.0.12')));
+    const refused = upgrades.filter((u) => u.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(10);
+    expect(JSON.parse(refused[0]!.body).errors[0].extensions.code).toBe('RATE_LIMITED');
+    for (const u of upgrades) u.socket?.close();
   });
 
   it('lets an address go over the rate by the burst allowance', async () => {
