@@ -73,11 +73,6 @@ export class AccessControl {
     this.caps = new ConnectionCaps({ perAddress: limits.maxConnectionsPerAddress, total: limits.maxConnections });
   }
 
-  /** Open WebSocket connections and SSE streams. */
-  get openConnections(): number {
-    return this.caps.total;
-  }
-
   /** The key that per-address limits count under. */
   addressOf(request: IncomingMessage): string {
     return limitKey(clientAddress(request, this.limits.trustProxy));
