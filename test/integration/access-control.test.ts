@@ -221,6 +221,18 @@ describe('per-address query budget', () => {
     for (const u of upgrades) u.socket?.close();
   });
 
+  it('ignores X-Forwarded-For unless TRUST_PROXY is set, and then counts the address the proxy appended', async () => {
+    const spoofed = await Promise.all(Array.from({ length: 20 }, (_, i) => postGraphql(app.url(), QUERY, { from: '127.0.0.13', headers: { 'x-forwarded-for': `10.9.0.${i}` } })));
+    expect(spoofed.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(10);
+
+    const proxied = await startApp({ TRUST_PROXY: '1', RATE_LIMIT_QUERIES: '5', RATE_LIMIT_QUERIES_BURST: '0' });
+    // The client wrote a different first entry each time; the proxy appended 203.0.113.7.
+    const one = await Promise.all(Array.from({ length: 20 }, (_, i) => postGraphql(proxied.url(), QUERY, { from: '127.0.0.14', headers: { 'x-forwarded-for': `10.9.0.${i}, 203.0.113.7` } })));
+    expect(one.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(10);
+    const another = await postGraphql(proxied.url(), QUERY, { from: '127.0.0.14', headers: { 'x-forwarded-for': '203.0.113.8' } });
+    expect(another.status).toBe(200);
+  });
+
   it('lets an address go over the rate by the burst allowance', async () => {
     const bursty = await startApp({ RATE_LIMIT_QUERIES: '1', RATE_LIMIT_QUERIES_BURST: '5' });
     const statuses: number[] = [];
