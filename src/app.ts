@@ -26,6 +26,7 @@ import { defineScripts } from './redis/scripts';
 import { cachedMarketSource } from './redis/page-cache';
 import { redisMarketSource } from './redis/query-markets';
 import { upsertMarkets } from './redis/upsert-markets';
+import { AccessControl } from './server/access-control';
 import { attachGraphqlWs, type GraphqlWsServer } from './server/graphql-ws';
 import { withOpsRoutes } from './server/ops-routes';
 import { createYogaServer, GRAPHQL_PATH } from './server/yoga';
@@ -53,6 +54,8 @@ export interface AppOptions {
 
 /** How long in-flight HTTP requests may take to finish at shutdown. */
 const HTTP_DRAIN_MS = 3000;
+/** How often Node checks open HTTP requests against HTTP_HEADERS_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS. */
+const CONNECTIONS_CHECK_MS = 1000;
 /** How long start-up waits for Redis before serving anyway. */
 const REDIS_START_WAIT_MS = 3000;
 /** Distinct `markets` queries whose pages are kept in memory. */
@@ -131,7 +134,8 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     subscriptions: () => priceUpdates.stats(),
     restores: () => stateGuard.stats.restores,
   });
-  const yoga = createYogaServer(services, logger, config.graphql, [metrics.plugin()]);
+  const access = new AccessControl(config.access, (reason, transport) => metrics.refused(reason, transport));
+  const yoga = createYogaServer(services, logger, config.graphql, [metrics.plugin(), access.plugin()]);
   const readiness = {
     notReady: () => {
       const problems: Record<string, string> = {};
@@ -140,7 +144,16 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       return problems;
     },
   };
-  const server: Server = createServer(withOpsRoutes(yoga, readiness, metrics));
+  const server: Server = createServer(
+    {
+      headersTimeout: config.access.headersTimeoutMs,
+      requestTimeout: config.access.requestTimeoutMs,
+      // How often Node looks for requests over those timeouts (default 30 s).
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+    },
+    access.guardMetrics(withOpsRoutes(yoga, readiness, metrics)),
+  );
+  if (config.access.maxSockets > 0) server.maxConnections = config.access.maxSockets;
   const timers: NodeJS.Timeout[] = [];
 
   let healthWriteError = '';
@@ -182,7 +195,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       metrics.startRedisProbe(redis);
       server.listen(config.port, config.host);
       await once(server, 'listening');
-      ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true });
+      ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true, access: access.webSocket() });
       for (const feed of feeds) feed.start();
       if (feeds.length > 0) stateGuard.start();
       timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));

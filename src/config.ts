@@ -47,7 +47,51 @@ export interface Config {
   readonly simTickMs: number;
   readonly logLevel: LogLevel;
   readonly graphql: GraphqlLimits;
+  readonly access: AccessLimits;
 }
+
+/**
+ * Who may use the API and how much (src/server/access-control.ts). Limits are per client
+ * address (IPv6 addresses grouped by /64); 0 turns a limit off.
+ */
+export interface AccessLimits {
+  /** `API_KEYS`: keys a client must present; empty = no key needed. */
+  readonly apiKeys: readonly string[];
+  /** Proxies in front that append to X-Forwarded-For; 0 = use the socket's address. */
+  readonly trustProxy: number;
+  /** HTTP requests and WebSocket query operations per second, per address. */
+  readonly queriesPerSecond: number;
+  /** Queries an address may make beyond the rate in each 10-second window. */
+  readonly queryBurst: number;
+  /** New subscriptions (WebSocket and SSE) per second, per address. */
+  readonly subscriptionsPerSecond: number;
+  /** Subscriptions an address may start beyond the rate in each 10-second window. */
+  readonly subscriptionBurst: number;
+  /** Open WebSocket connections and SSE streams per address. */
+  readonly maxConnectionsPerAddress: number;
+  /** Open WebSocket connections and SSE streams in all. */
+  readonly maxConnections: number;
+  /** TCP connections the HTTP server accepts at once (Node's `server.maxConnections`). */
+  readonly maxSockets: number;
+  /** How long a client may take to send a request's headers. */
+  readonly headersTimeoutMs: number;
+  /** How long a client may take to send a whole request (not to read the response). */
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_ACCESS_LIMITS: AccessLimits = {
+  apiKeys: [],
+  trustProxy: 0,
+  queriesPerSecond: 50,
+  queryBurst: 200,
+  subscriptionsPerSecond: 10,
+  subscriptionBurst: 100,
+  maxConnectionsPerAddress: 100,
+  maxConnections: 10_000,
+  maxSockets: 0,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+};
 
 /** What a GraphQL document may ask for; each default is generous for this schema's real use. */
 export interface GraphqlLimits {
@@ -122,6 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
       introspection: bool(env, 'GRAPHQL_INTROSPECTION', DEFAULT_GRAPHQL_LIMITS.introspection),
       graphiql: bool(env, 'GRAPHIQL', DEFAULT_GRAPHQL_LIMITS.graphiql),
     },
+    access: accessLimits(env),
   };
 }
 
@@ -218,4 +263,42 @@ function exchangeOverrides(env: Env, id: ExchangeId): ExchangeOverrides {
     out.symbols = [...new Set(list)];
   }
   return out;
+}
+
+function accessLimits(env: Env): AccessLimits {
+  const d = DEFAULT_ACCESS_LIMITS;
+  const limits: AccessLimits = {
+    apiKeys: apiKeys(env),
+    trustProxy: integer(env, 'TRUST_PROXY', d.trustProxy, 0, 10),
+    queriesPerSecond: integer(env, 'RATE_LIMIT_QUERIES', d.queriesPerSecond, 0, 1_000_000),
+    queryBurst: integer(env, 'RATE_LIMIT_QUERIES_BURST', d.queryBurst, 0, 10_000_000),
+    subscriptionsPerSecond: integer(env, 'RATE_LIMIT_SUBSCRIPTIONS', d.subscriptionsPerSecond, 0, 1_000_000),
+    subscriptionBurst: integer(env, 'RATE_LIMIT_SUBSCRIPTIONS_BURST', d.subscriptionBurst, 0, 10_000_000),
+    maxConnectionsPerAddress: integer(env, 'MAX_CONNECTIONS_PER_ADDRESS', d.maxConnectionsPerAddress, 0, 1_000_000),
+    maxConnections: integer(env, 'MAX_CONNECTIONS', d.maxConnections, 0, 10_000_000),
+    maxSockets: integer(env, 'HTTP_MAX_SOCKETS', d.maxSockets, 0, 10_000_000),
+    headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', d.headersTimeoutMs, 1000, 600_000),
+    requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', d.requestTimeoutMs, 1000, 3_600_000),
+  };
+  // Node refuses a headers timeout longer than the request timeout.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new ConfigError(`HTTP_HEADERS_TIMEOUT_MS=${limits.headersTimeoutMs} is longer than HTTP_REQUEST_TIMEOUT_MS=${limits.requestTimeoutMs}`);
+  }
+  return limits;
+}
+
+/** A key is what follows `Bearer ` in a header, so it may not hold spaces, commas or controls. */
+function apiKeys(env: Env): string[] {
+  const raw = env.API_KEYS;
+  if (raw === undefined) return [];
+  const keys = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  // The key itself never goes into a message: the message may be logged.
+  keys.forEach((key, i) => {
+    if (!/^[\x21-\x7e]+$/.test(key)) throw new ConfigError(`API_KEYS: key ${i + 1} contains a character other than printable ASCII`);
+    if (key.length < 16) throw new ConfigError(`API_KEYS: key ${i + 1} is ${key.length} characters long; use at least 16`);
+  });
+  return [...new Set(keys)];
 }

@@ -11,6 +11,12 @@ export const ErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   /** The live state (Redis) cannot be reached right now; retrying later will work. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** API keys are on (`API_KEYS`) and the request has no valid key. */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The client's address is over its query or subscription budget; `extensions.retryAfter` says when to retry (seconds). */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** Too many open WebSocket connections and SSE streams, from the address or in all. */
+  CONNECTION_LIMIT: 'CONNECTION_LIMIT',
 } as const;
 
 /**

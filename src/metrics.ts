@@ -53,6 +53,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly queryDuration: Histogram<'operation' | 'field'>;
   private readonly redisRoundTrip: Histogram<string>;
+  private readonly refusals: Counter<'reason' | 'transport'>;
   private probe: NodeJS.Timeout | undefined;
 
   constructor(private readonly sources: MetricSources) {
@@ -145,6 +146,14 @@ export class Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+    this.refusals = new Counter({
+      name: 'tickql_requests_refused_total',
+      help: 'Requests, WebSocket connections and operations refused by access control (server/access-control.ts)',
+      labelNames: ['reason', 'transport'],
+      registers,
+    });
+    // Every series from the start, so a rate() over them needs no first refusal.
+    for (const reason of ['unauthenticated', 'rate_limited', 'connection_cap']) for (const transport of ['http', 'websocket']) this.refusals.inc({ reason, transport }, 0);
     this.redisRoundTrip = new Histogram({
       name: 'tickql_redis_roundtrip_seconds',
       help: 'PING round trip to Redis, probed every 5 s',
@@ -172,6 +181,11 @@ export class Metrics {
         };
       },
     };
+  }
+
+  /** Counts one refusal by access control. */
+  refused(reason: 'unauthenticated' | 'rate_limited' | 'connection_cap', transport: 'http' | 'websocket'): void {
+    this.refusals.inc({ reason, transport });
   }
 
   /** Probes Redis every `intervalMs` while running. */

@@ -10,6 +10,7 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { silentLogger, type Logger } from '../logger';
+import type { WebSocketAccess } from './access-control';
 import { SharedPayloads, type SharedPayloadStats } from '../subscriptions/shared-payloads';
 import { sharedSelectionKey, subscribeShared, WriteScheduler, type DeliveryStats, type SharedSubscription } from './shared-subscriptions';
 import type { TickqlYoga } from './yoga';
@@ -30,6 +31,8 @@ export interface GraphqlWsOptions {
   readonly sharePayloads?: boolean;
   /** Default: silent. */
   readonly logger?: Logger;
+  /** API keys, per-address budgets and connection caps (access-control.ts); default: none. */
+  readonly access?: WebSocketAccess;
 }
 
 export interface GraphqlWsServer {
@@ -43,7 +46,8 @@ export interface GraphqlWsServer {
 }
 
 export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: GraphqlWsOptions = {}): GraphqlWsServer {
-  const wss = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const access = options.access;
+  const wss = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint, ...(access ? { verifyClient: access.verifyClient } : {}) });
   const sharing = options.sharePayloads ?? true;
   const shared = { payloads: new SharedPayloads(), logger: options.logger ?? silentLogger(), delivery: { messages: 0, writes: 0 }, writes: new WriteScheduler() };
   const disposable = useServer(
@@ -57,6 +61,7 @@ export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: G
         }
         return root.subscribe(args) as never;
       },
+      onConnect: access ? (ctx) => access.authenticate(ctx.connectionParams, ctx.extra.request) : undefined,
       onSubscribe: async (ctx, id, params) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -72,6 +77,8 @@ export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: G
           // than letting it close the socket.
           return [err instanceof GraphQLError ? err : new GraphQLError('Could not parse the query')];
         }
+        const refused = await access?.admit(ctx.extra.request, document, params.operationName);
+        if (refused) return [refused];
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
         const key = sharing ? sharedSelectionKey(document, params.operationName) : null;

@@ -50,8 +50,34 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud" is not one of/],
     [{ STALE_AFTER_MS: '0' }, /^STALE_AFTER_MS=0 is out of range/],
     [{ HOST: '  ' }, /^HOST is empty/],
+    [{ API_KEYS: 'short' }, /^API_KEYS: key 1 is 5 characters long; use at least 16$/],
+    [{ API_KEYS: 'key-a-0123456789abcdef,key b 0123456789abcdef' }, /^API_KEYS: key 2 contains a character other than printable ASCII$/],
+    [{ RATE_LIMIT_QUERIES: '-1' }, /^RATE_LIMIT_QUERIES="-1" is not a whole number$/],
+    [{ TRUST_PROXY: '11' }, /^TRUST_PROXY=11 is out of range 0\.\.10$/],
+    [{ MAX_CONNECTIONS_PER_ADDRESS: 'many' }, /^MAX_CONNECTIONS_PER_ADDRESS="many" is not a whole number$/],
+    [{ HTTP_HEADERS_TIMEOUT_MS: '60000' }, /^HTTP_HEADERS_TIMEOUT_MS=60000 is longer than HTTP_REQUEST_TIMEOUT_MS=30000$/],
   ])('rejects %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('has access control on by default, with no API keys, and reads each limit', () => {
+    expect(loadConfig({}).access).toEqual({
+      apiKeys: [],
+      trustProxy: 0,
+      queriesPerSecond: 50,
+      queryBurst: 200,
+      subscriptionsPerSecond: 10,
+      subscriptionBurst: 100,
+      maxConnectionsPerAddress: 100,
+      maxConnections: 10_000,
+      maxSockets: 0,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+    });
+    const access = loadConfig({ API_KEYS: ' key-a-0123456789abcdef,, key-b-fedcba9876543210 ,key-a-0123456789abcdef', RATE_LIMIT_QUERIES: '0', TRUST_PROXY: '1', HTTP_MAX_SOCKETS: '5000' }).access;
+    expect(access.apiKeys).toEqual(['key-a-0123456789abcdef', 'key-b-fedcba9876543210']);
+    expect(access).toMatchObject({ queriesPerSecond: 0, trustProxy: 1, maxSockets: 5000 });
+    expect(loadConfig({ API_KEYS: '' }).access.apiKeys).toEqual([]);
   });
 });
