@@ -114,6 +114,12 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     writer,
     webSocketClients: () => ws?.wss.clients.size ?? 0,
     subscriptions: () => priceUpdates.stats(),
+    webSocketLimits: () => ({
+      slowClientsClosed: ws?.slowClientStats.closed ?? 0,
+      outboundWaits: ws?.slowClientStats.outboundWaits ?? 0,
+      rateLimited: ws?.limitStats.rateLimited ?? 0,
+      subscriptionsRefused: ws?.limitStats.subscriptionsRefused ?? 0,
+    }),
   });
   const yoga = createYogaServer(services, logger, config.graphql, [metrics.plugin()]);
   const readiness = {
@@ -166,7 +172,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       metrics.startRedisProbe(redis);
       server.listen(config.port, config.host);
       await once(server, 'listening');
-      ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true });
+      ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true, limits: config.websocket });
       for (const feed of feeds) feed.start();
       timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));
       timers.push(setTimeout(() => void logStatus(), FIRST_STATUS_LOG_MS));

@@ -11,6 +11,8 @@ export const ErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   /** The live state (Redis) cannot be reached right now; retrying later will work. */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** A graphql-ws connection already runs `WS_MAX_SUBSCRIPTIONS_PER_CONNECTION` operations. */
+  TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
 } as const;
 
 /**
