@@ -68,7 +68,7 @@ export const DEFAULT_WEBSOCKET_LIMITS: WebSocketLimits = {
   maxMessageBytes: 64 * 1024,
   connectionInitTimeoutMs: 3000,
   maxSubscriptions: 100,
-  maxMessagesPerSecond: 200,
+  maxMessagesPerSecond: 500,
   maxBufferedBytes: 256 * 1024,
   stuckClientMs: 30_000,
 };
