@@ -48,6 +48,8 @@ export interface GraphqlWsServer {
   readonly limitStats: WsTransportStats;
   /** Stuck clients closed and writes held for slow ones, since start. */
   readonly slowClientStats: SlowClientStats;
+  /** The watcher of every socket (slow-clients.ts). */
+  readonly slowClients: SlowClients;
   /** Closes every socket (code 1001, going away) and stops accepting new ones. */
   close(): Promise<void>;
 }
@@ -113,6 +115,7 @@ export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: G
     sharedDelivery: shared.delivery,
     limitStats: transport.stats,
     slowClientStats: slowClients.stats,
+    slowClients,
     close: async () => {
       await transport.dispose();
       slowClients.stop();

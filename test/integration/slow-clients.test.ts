@@ -169,8 +169,32 @@ describe('slow and stuck graphql-ws clients', () => {
     }
   }, 60_000);
 
+  it('holds the next write of a connection with over WS_MAX_BUFFERED_BYTES queued until it drains', async () => {
+    const maxBufferedBytes = 16 * 1024;
+    const { url, ws } = await serve({ stuckClientMs: 600_000, maxBufferedBytes });
+    const client = await subscribe(url, SHARED('gated'));
+    await waitFor(() => ws.wss.clients.size === 1, 'the connection');
+    const socket = [...ws.wss.clients][0]!;
+    client.ws.pause();
+    // Fill the kernel's buffers, then this process's queue past the limit.
+    const chunk = JSON.stringify({ type: 'ping', payload: { pad: 'x'.repeat(64 * 1024) } });
+    while (socket.bufferedAmount <= maxBufferedBytes) {
+      socket.send(chunk);
+      await sleep(1);
+    }
+    let released = false;
+    ws.slowClients.whenWritable(socket, () => (released = true));
+    await sleep(100);
+    expect(released).toBe(false);
+    expect(ws.slowClientStats.outboundWaits).toBe(1);
+    client.ws.resume();
+    await waitFor(() => released, 'the held write to be released once the queue drained');
+    expect(socket.bufferedAmount).toBeLessThanOrEqual(maxBufferedBytes);
+  });
+
   it(`closes ${STUCK_CLIENTS} clients that stay stuck past WS_STUCK_CLIENT_MS with 4008, while a normal client keeps receiving`, async () => {
-    const stuckClientMs = 500;
+    // Generous: the live client shares this process's event loop with the server and every stuck client.
+    const stuckClientMs = 3000;
     const { url, ws } = await serve({ stuckClientMs });
     const stuck: Subscriber[] = [];
     for (let i = 0; i < STUCK_CLIENTS; i += 50) {
