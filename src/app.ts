@@ -116,6 +116,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     subscriptions: () => priceUpdates.stats(),
     webSocketLimits: () => ({
       slowClientsClosed: ws?.slowClientStats.closed ?? 0,
+      sseStreamsCut: ws?.slowClientStats.streamsCut ?? 0,
       outboundWaits: ws?.slowClientStats.outboundWaits ?? 0,
       rateLimited: ws?.limitStats.rateLimited ?? 0,
       subscriptionsRefused: ws?.limitStats.subscriptionsRefused ?? 0,
@@ -173,6 +174,10 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       server.listen(config.port, config.host);
       await once(server, 'listening');
       ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true, limits: config.websocket });
+      const slowClients = ws.slowClients;
+      server.on('request', (req, res) => {
+        if (req.headers.accept?.includes('text/event-stream')) slowClients.watchStream(req.socket, res);
+      });
       for (const feed of feeds) feed.start();
       timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));
       timers.push(setTimeout(() => void logStatus(), FIRST_STATUS_LOG_MS));

@@ -17,7 +17,13 @@
  * write while its connection has more than `maxBufferedBytes` queued (several subscriptions on
  * one connection), until the queue drains. Meanwhile updates wait in the subscription's
  * LatestByKey, one state per market, where newer states replace older ones.
+ *
+ * SSE streams (yoga writes the next update only after `drain`) have no ping to answer; one
+ * whose writes make no progress (bytes still queued in this process and none handed to the
+ * kernel) for `stuckClientMs` is cut: the kernel's buffers are full and the client reads
+ * nothing.
  */
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../logger';
@@ -44,6 +50,14 @@ export interface SlowClientStats {
   terminated: number;
   /** Writes held until the connection's queue drained below `maxBufferedBytes`. */
   outboundWaits: number;
+  /** SSE streams cut because their writes made no progress. */
+  streamsCut: number;
+}
+
+interface WatchedStream {
+  /** Bytes handed to the kernel when last seen to move. */
+  dispatched: number;
+  since: number;
 }
 
 interface Watched {
@@ -60,8 +74,9 @@ interface Watched {
 }
 
 export class SlowClients {
-  readonly stats: SlowClientStats = { closed: 0, terminated: 0, outboundWaits: 0 };
+  readonly stats: SlowClientStats = { closed: 0, terminated: 0, outboundWaits: 0, streamsCut: 0 };
   private readonly sockets = new Map<WebSocket, Watched>();
+  private readonly streams = new Map<Socket, WatchedStream>();
   private readonly timer: NodeJS.Timeout;
   private readonly pingEveryMs: number;
   private readonly closeGraceMs: number;
@@ -85,6 +100,12 @@ export class SlowClients {
       this.sockets.delete(socket);
       this.release(socket, watched, true);
     });
+  }
+
+  /** Watches an SSE response until it closes; `transport` is its TCP socket. */
+  watchStream(transport: Socket, response: ServerResponse): void {
+    this.streams.set(transport, { dispatched: -1, since: Date.now() });
+    response.once('close', () => this.streams.delete(transport));
   }
 
   /**
@@ -141,6 +162,19 @@ export class SlowClients {
       }
       // A limit under the socket's high-water mark may never see 'drain'.
       if (watched.held) this.release(socket, watched, false);
+    }
+    for (const [transport, stream] of this.streams) {
+      const queued = transport.writableLength;
+      const dispatched = transport.bytesWritten - queued;
+      if (queued === 0 || dispatched !== stream.dispatched) {
+        stream.dispatched = dispatched;
+        stream.since = now;
+      } else if (now - stream.since >= this.options.stuckClientMs) {
+        this.stats.streamsCut++;
+        this.streams.delete(transport);
+        this.options.logger.info({ address: transport.remoteAddress, queuedBytes: queued }, `cut an SSE stream that did not read for ${this.options.stuckClientMs} ms`);
+        transport.destroy();
+      }
     }
   };
 

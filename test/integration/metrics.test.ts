@@ -47,6 +47,7 @@ describe('GET /metrics', () => {
     expect(value(text, 'tickql_redis_roundtrip_seconds_count')).toBeGreaterThanOrEqual(1);
     expect(value(text, 'tickql_websocket_clients')).toBe(1);
     expect(value(text, 'tickql_subscriptions')).toBe(1);
+    expect(value(text, 'tickql_sse_slow_clients_closed_total')).toBe(0);
     for (const counter of ['slow_clients_closed', 'outbound_waits', 'rate_limited', 'subscriptions_refused']) {
       expect(value(text, `tickql_websocket_${counter}_total`)).toBe(0);
     }

@@ -8,12 +8,14 @@
  * STUCK_CLIENTS=1000 npx vitest run test/integration/slow-clients.test.ts runs the stuck case
  * with a thousand clients and prints the server's memory (the suite uses fewer).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { DEFAULT_WEBSOCKET_LIMITS, type WebSocketLimits } from '../../src/config';
+import { buildApp } from '../../src/app';
+import { DEFAULT_WEBSOCKET_LIMITS, loadConfig, type WebSocketLimits } from '../../src/config';
+import { silentLogger } from '../../src/logger';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
 import { attachGraphqlWs, type GraphqlWsServer } from '../../src/server/graphql-ws';
 import { MAX_MESSAGES_PER_WRITE } from '../../src/server/shared-subscriptions';
@@ -230,4 +232,42 @@ describe('slow and stuck graphql-ws clients', () => {
     await waitFor(() => ws.wss.clients.size === 1, 'the stuck clients to be gone from the server');
     await waitFor(() => s.services.priceUpdates.stats().active === 1, 'their subscriptions to be released');
   }, 120_000);
+
+  it('cuts an SSE stream whose writes make no progress for WS_STUCK_CLIENT_MS, and releases its subscription', async () => {
+    const app = await buildApp(
+      loadConfig({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: t.url, REDIS_PREFIX: t.prefix, LOG_LEVEL: 'silent', FEEDS: '', WS_STUCK_CLIENT_MS: '1000' }),
+      silentLogger(),
+      { url: t.url, privateServer: null },
+    );
+    await app.start();
+    try {
+      const url = new URL(app.url());
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = request(url, { method: 'POST', headers: { accept: 'text/event-stream', 'content-type': 'application/json' } }, resolve);
+        req.on('error', reject);
+        req.end(JSON.stringify({ query: SHARED('ssex') }));
+      });
+      let text = '';
+      response.on('data', (chunk: Buffer) => void (text += chunk.toString()));
+      response.on('error', () => {});
+      let price = 0;
+      while (!text.includes('"priceUpdated"')) {
+        if (price > 200) throw new Error('the SSE stream never received anything');
+        await publish('ssex', 200, ++price);
+        await sleep(50);
+      }
+      response.socket.pause();
+      const metric = async () => Number(/^tickql_sse_slow_clients_closed_total (\S+)$/m.exec(await (await fetch(app.url().replace('/graphql', '/metrics'))).text())?.[1]);
+      // Past the kernel's buffers (megabytes), then no progress for the limit.
+      for (let rounds = 0; (await metric()) === 0; rounds++) {
+        if (rounds > 3000) throw new Error('the stuck SSE stream was never cut');
+        await publish('ssex', 200, ++price);
+        if (rounds > 100) await sleep(20);
+      }
+      expect(await metric()).toBe(1);
+      await waitFor(() => app.services.priceUpdates.stats().active === 0, 'the SSE subscription to be released');
+    } finally {
+      await app.stop();
+    }
+  }, 60_000);
 });
