@@ -3,7 +3,8 @@
  * same port and path as HTTP. Each operation goes through yoga's envelop, so plugins, context
  * and error handling are the same as over HTTP; except that subscriptions whose results can be
  * shared among subscribers (shared-subscriptions.ts) execute each event once per selection,
- * not once per subscriber.
+ * not once per subscriber. Per-connection limits and protocol hygiene are ws-transport.ts's;
+ * keep-alive, stuck clients and the outbound queue bound are slow-clients.ts's.
  */
 import type { Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';

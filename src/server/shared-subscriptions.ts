@@ -257,7 +257,8 @@ class SharedDelivery implements AsyncIterableIterator<never> {
 
 /**
  * What graphql-ws's `ws` adapter does (`written` once the data is written, at once when the
- * socket is closing), for several messages: one frame each, corked into one write.
+ * socket is closing), for several messages: one frame each, corked into one write. With an
+ * `outbound` gate, `written` also waits while the connection has too much queued.
  */
 function sender(socket: WebSocket, transport: Corkable, outbound?: OutboundGate): (messages: readonly string[], written: (error?: Error) => void) => void {
   return (messages, done) => {

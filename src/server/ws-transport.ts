@@ -92,6 +92,8 @@ export function serveGraphqlWs<P extends Record<string, unknown> | undefined>(
       return options.onSubscribe?.(ctx, id, payload);
     },
   });
+  // An error of the HTTP server under it is re-emitted here; unheard, it would throw.
+  wss.on('error', (err) => logger.error({ err }, 'WebSocket server error'));
   // graphql-ws's protocol requires it; `ws` answers the handshake with it.
   wss.options.handleProtocols = (protocols) => (protocols.has('graphql-transport-ws') ? 'graphql-transport-ws' : false);
 
