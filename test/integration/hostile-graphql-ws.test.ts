@@ -141,6 +141,15 @@ describe('hostile graphql-ws clients', () => {
     expect(await c.closed).toEqual({ code: 4400, reason: 'Binary messages are not supported' });
   });
 
+  it.each([
+    ['a payload that is not an object', '{"type": "connection_init", "payload": "let me in"}'],
+    ['a payload that is an array', '{"type": "connection_init", "payload": [1]}'],
+  ])('closes with 4400 on a connection_init with %s', async (_, text) => {
+    const c = await client(false);
+    c.send(text);
+    expect((await c.closed).code).toBe(4400);
+  });
+
   it('closes with 4401 on a subscribe before connection_init', async () => {
     const c = await client(false);
     c.subscribe('early');
