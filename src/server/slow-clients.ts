@@ -143,8 +143,16 @@ export class SlowClients {
     });
   }
 
+  /** A timer callback that throws would take the process down: log instead. */
   private readonly check = (): void => {
-    const now = Date.now();
+    try {
+      this.checkAll(Date.now());
+    } catch (err) {
+      this.options.logger.error({ err }, 'checking slow clients failed');
+    }
+  };
+
+  private checkAll(now: number): void {
     for (const [socket, watched] of this.sockets) {
       if (watched.closingAt !== 0) {
         if (now - watched.closingAt >= this.closeGraceMs) {
@@ -176,7 +184,7 @@ export class SlowClients {
         transport.destroy();
       }
     }
-  };
+  }
 
   private closeStuck(socket: WebSocket, watched: Watched, now: number): void {
     this.stats.closed++;
