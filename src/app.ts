@@ -133,6 +133,13 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     webSocketClients: () => ws?.wss.clients.size ?? 0,
     subscriptions: () => priceUpdates.stats(),
     restores: () => stateGuard.stats.restores,
+    webSocketLimits: () => ({
+      slowClientsClosed: ws?.slowClientStats.closed ?? 0,
+      sseStreamsCut: ws?.slowClientStats.streamsCut ?? 0,
+      outboundWaits: ws?.slowClientStats.outboundWaits ?? 0,
+      rateLimited: ws?.limitStats.rateLimited ?? 0,
+      subscriptionsRefused: ws?.limitStats.subscriptionsRefused ?? 0,
+    }),
   });
   const access = new AccessControl(config.access, (reason, transport) => metrics.refused(reason, transport));
   const yoga = createYogaServer(services, logger, config.graphql, [metrics.plugin(), access.plugin()]);
@@ -195,7 +202,11 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       metrics.startRedisProbe(redis);
       server.listen(config.port, config.host);
       await once(server, 'listening');
-      ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true, access: access.webSocket() });
+      ws = attachGraphqlWs(server, yoga, { logger, sharePayloads: options.sharePayloads ?? true, access: access.webSocket(), limits: config.websocket });
+      const slowClients = ws.slowClients;
+      server.on('request', (req, res) => {
+        if (req.headers.accept?.includes('text/event-stream')) slowClients.watchStream(req.socket, res);
+      });
       for (const feed of feeds) feed.start();
       if (feeds.length > 0) stateGuard.start();
       timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));

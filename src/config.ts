@@ -48,6 +48,7 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly graphql: GraphqlLimits;
   readonly access: AccessLimits;
+  readonly websocket: WebSocketLimits;
 }
 
 /**
@@ -91,6 +92,31 @@ export const DEFAULT_ACCESS_LIMITS: AccessLimits = {
   maxSockets: 0,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
+};
+
+/** What one graphql-ws connection may do, and how long it may fall behind (server/ws-transport.ts, server/slow-clients.ts). */
+export interface WebSocketLimits {
+  /** Largest inbound message, bytes; a larger one closes the connection with 1009. */
+  readonly maxMessageBytes: number;
+  /** How long a new connection may take to send `connection_init` (then 4408). */
+  readonly connectionInitTimeoutMs: number;
+  /** Operations running at once on one connection (subscriptions, and queries while they run); more get an error each. */
+  readonly maxSubscriptions: number;
+  /** Inbound messages per second one connection may send, as a bucket of that size refilled continuously (then 4429). */
+  readonly maxMessagesPerSecond: number;
+  /** Bytes queued in this process for one connection past which its subscriptions wait (and conflate). */
+  readonly maxBufferedBytes: number;
+  /** A client that has not read what was sent to it this long ago is closed with 4008. */
+  readonly stuckClientMs: number;
+}
+
+export const DEFAULT_WEBSOCKET_LIMITS: WebSocketLimits = {
+  maxMessageBytes: 64 * 1024,
+  connectionInitTimeoutMs: 3000,
+  maxSubscriptions: 100,
+  maxMessagesPerSecond: 500,
+  maxBufferedBytes: 256 * 1024,
+  stuckClientMs: 30_000,
 };
 
 /** What a GraphQL document may ask for; each default is generous for this schema's real use. */
@@ -167,6 +193,14 @@ export function loadConfig(env: Env = process.env): Config {
       graphiql: bool(env, 'GRAPHIQL', DEFAULT_GRAPHQL_LIMITS.graphiql),
     },
     access: accessLimits(env),
+    websocket: {
+      maxMessageBytes: integer(env, 'WS_MAX_MESSAGE_BYTES', DEFAULT_WEBSOCKET_LIMITS.maxMessageBytes, 1024, 100 * 1024 * 1024),
+      connectionInitTimeoutMs: integer(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', DEFAULT_WEBSOCKET_LIMITS.connectionInitTimeoutMs, 100, 600_000),
+      maxSubscriptions: integer(env, 'WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', DEFAULT_WEBSOCKET_LIMITS.maxSubscriptions, 1, 100_000),
+      maxMessagesPerSecond: integer(env, 'WS_MAX_MESSAGES_PER_SECOND', DEFAULT_WEBSOCKET_LIMITS.maxMessagesPerSecond, 1, 1_000_000),
+      maxBufferedBytes: integer(env, 'WS_MAX_BUFFERED_BYTES', DEFAULT_WEBSOCKET_LIMITS.maxBufferedBytes, 1024, 1024 * 1024 * 1024),
+      stuckClientMs: integer(env, 'WS_STUCK_CLIENT_MS', DEFAULT_WEBSOCKET_LIMITS.stuckClientMs, 100, 3_600_000),
+    },
   };
 }
 

@@ -17,6 +17,8 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** Too many open WebSocket connections and SSE streams, from the address or in all. */
   CONNECTION_LIMIT: 'CONNECTION_LIMIT',
+  /** A graphql-ws connection already runs `WS_MAX_SUBSCRIPTIONS_PER_CONNECTION` operations. */
+  TOO_MANY_SUBSCRIPTIONS: 'TOO_MANY_SUBSCRIPTIONS',
 } as const;
 
 /**

@@ -19,6 +19,8 @@ export interface MetricSources {
   subscriptions(): { active: number; conflated: number; dropped: number };
   /** Times Redis lost this process's markets and they were queued again (ingest/state-guard.ts). */
   restores?(): number;
+  /** graphql-ws per-connection limits at work (server/ws-transport.ts, server/slow-clients.ts). */
+  webSocketLimits?(): { slowClientsClosed: number; sseStreamsCut: number; outboundWaits: number; rateLimited: number; subscriptionsRefused: number };
 }
 
 /**
@@ -138,6 +140,14 @@ export class Metrics {
         this.set(sources.webSocketClients());
       },
     });
+
+    const wsLimit = (field: 'slowClientsClosed' | 'sseStreamsCut' | 'outboundWaits' | 'rateLimited' | 'subscriptionsRefused') => () =>
+      sources.webSocketLimits ? [[{}, sources.webSocketLimits()[field]] as const] : [];
+    followingCounter(registers, 'tickql_websocket_slow_clients_closed_total', 'graphql-ws clients closed (4008) for not reading what was sent WS_STUCK_CLIENT_MS ago', [], wsLimit('slowClientsClosed'));
+    followingCounter(registers, 'tickql_sse_slow_clients_closed_total', 'SSE streams cut because their writes made no progress for WS_STUCK_CLIENT_MS', [], wsLimit('sseStreamsCut'));
+    followingCounter(registers, 'tickql_websocket_outbound_waits_total', 'Subscription writes held while their connection had over WS_MAX_BUFFERED_BYTES queued', [], wsLimit('outboundWaits'));
+    followingCounter(registers, 'tickql_websocket_rate_limited_total', 'graphql-ws connections closed (4429) for sending over WS_MAX_MESSAGES_PER_SECOND', [], wsLimit('rateLimited'));
+    followingCounter(registers, 'tickql_websocket_subscriptions_refused_total', 'Operations refused for exceeding WS_MAX_SUBSCRIPTIONS_PER_CONNECTION', [], wsLimit('subscriptionsRefused'));
 
     this.queryDuration = new Histogram({
       name: 'tickql_graphql_duration_seconds',

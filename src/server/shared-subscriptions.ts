@@ -90,6 +90,13 @@ export interface SharedDeps {
   /** Counted for every shared subscription. */
   readonly delivery: DeliveryStats;
   readonly writes: WriteScheduler;
+  /** Holds a subscription's next update while its connection has too much queued (slow-clients.ts). */
+  readonly outbound?: OutboundGate;
+}
+
+export interface OutboundGate {
+  /** Calls `then` once `socket` may be written to again. */
+  whenWritable(socket: WebSocket, then: () => void): void;
 }
 
 /**
@@ -140,7 +147,7 @@ export async function subscribeShared(args: ExecutionArgs, subscription: SharedS
       return isPromise(result) ? result.then((r) => serialize(r, deps.logger)) : serialize(result, deps.logger);
     });
   const prefix = `{"id":${JSON.stringify(subscription.id)},"type":"next","payload":`;
-  const send = sender(subscription.socket, subscription.transport);
+  const send = sender(subscription.socket, subscription.transport, deps.outbound);
   return new SharedDelivery(source, (payload) => `${prefix}${payload}}`, payloadOf, deps.writes, (messages, written) => {
     deps.delivery.messages += messages.length;
     deps.delivery.writes++;
@@ -250,10 +257,12 @@ class SharedDelivery implements AsyncIterableIterator<never> {
 
 /**
  * What graphql-ws's `ws` adapter does (`written` once the data is written, at once when the
- * socket is closing), for several messages: one frame each, corked into one write.
+ * socket is closing), for several messages: one frame each, corked into one write. With an
+ * `outbound` gate, `written` also waits while the connection has too much queued.
  */
-function sender(socket: WebSocket, transport: Corkable): (messages: readonly string[], written: (error?: Error) => void) => void {
-  return (messages, written) => {
+function sender(socket: WebSocket, transport: Corkable, outbound?: OutboundGate): (messages: readonly string[], written: (error?: Error) => void) => void {
+  return (messages, done) => {
+    const written = outbound ? (error?: Error) => (error ? done(error) : outbound.whenWritable(socket, done)) : done;
     if (socket.readyState !== socket.OPEN) return written();
     if (messages.length === 1) return socket.send(messages[0]!, written);
     transport.cork();

@@ -1,6 +1,7 @@
 /**
  * 10,000 subscribe/unsubscribe cycles through the real app over graphql-ws leave nothing
- * behind: no Redis channel or pattern subscription, no open stream, no listener.
+ * behind: no Redis channel or pattern subscription, no open stream, no listener. (It churns far
+ * faster than the per-connection message limit allows, so the test lifts that limit.)
  */
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,9 +26,19 @@ describe('subscription churn', () => {
 
   beforeAll(async () => {
     t = await openTestRedis();
-    // 10,000 subscriptions in a few seconds from one address is what the subscription budget
-    // exists to refuse: lifted here, since this test is about cleanup.
-    const env = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: t.url, REDIS_PREFIX: t.prefix, LOG_LEVEL: 'silent', FEEDS: '', RATE_LIMIT_SUBSCRIPTIONS: '0' };
+    // 10,000 subscriptions in a few seconds from one address, and thousands of messages a second
+    // on one connection, are what the subscription budget and the message limit exist to
+    // refuse: lifted here, since this test is about cleanup.
+    const env = {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL: t.url,
+      REDIS_PREFIX: t.prefix,
+      LOG_LEVEL: 'silent',
+      FEEDS: '',
+      RATE_LIMIT_SUBSCRIPTIONS: '0',
+      WS_MAX_MESSAGES_PER_SECOND: '1000000',
+    };
     app = await buildApp(loadConfig(env), silentLogger(), {
       url: t.url,
       privateServer: null,

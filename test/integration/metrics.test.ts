@@ -47,9 +47,22 @@ describe('GET /metrics', () => {
     expect(value(text, 'tickql_redis_roundtrip_seconds_count')).toBeGreaterThanOrEqual(1);
     expect(value(text, 'tickql_websocket_clients')).toBe(1);
     expect(value(text, 'tickql_subscriptions')).toBe(1);
+    expect(value(text, 'tickql_sse_slow_clients_closed_total')).toBe(0);
+    for (const counter of ['slow_clients_closed', 'outbound_waits', 'rate_limited', 'subscriptions_refused']) {
+      expect(value(text, `tickql_websocket_${counter}_total`)).toBe(0);
+    }
     expect(text).toContain('tickql_process_resident_memory_bytes');
     expect(text).toContain('tickql_nodejs_eventloop_lag_p99_seconds');
     stop();
     await client.dispose();
+  });
+
+  it('counts graphql-ws connections closed for flooding', async () => {
+    const flood = new WebSocket(app.url().replace('http', 'ws'), 'graphql-transport-ws');
+    await new Promise((resolve) => flood.once('open', resolve));
+    const closed = new Promise<number>((resolve) => flood.once('close', resolve));
+    for (let i = 0; i < 2000; i++) flood.send(JSON.stringify({ type: 'ping' }));
+    expect(await closed).toBe(4429);
+    expect(value(await metrics(), 'tickql_websocket_rate_limited_total')).toBe(1);
   });
 });

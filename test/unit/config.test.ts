@@ -34,6 +34,27 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FEED_MAX_FRAMES_PER_S: '-5' })).toThrow('FEED_MAX_FRAMES_PER_S="-5" is not a whole number');
   });
 
+  it('reads the graphql-ws limits, with documented defaults', () => {
+    expect(loadConfig({}).websocket).toEqual({
+      maxMessageBytes: 65_536,
+      connectionInitTimeoutMs: 3000,
+      maxSubscriptions: 100,
+      maxMessagesPerSecond: 500,
+      maxBufferedBytes: 262_144,
+      stuckClientMs: 30_000,
+    });
+    expect(
+      loadConfig({
+        WS_MAX_MESSAGE_BYTES: '4096',
+        WS_CONNECTION_INIT_TIMEOUT_MS: '1000',
+        WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '10',
+        WS_MAX_MESSAGES_PER_SECOND: '20',
+        WS_MAX_BUFFERED_BYTES: '65536',
+        WS_STUCK_CLIENT_MS: '5000',
+      }).websocket,
+    ).toEqual({ maxMessageBytes: 4096, connectionInitTimeoutMs: 1000, maxSubscriptions: 10, maxMessagesPerSecond: 20, maxBufferedBytes: 65_536, stuckClientMs: 5000 });
+  });
+
   it('treats an empty FEEDS as serve-only', () => {
     expect(loadConfig({ FEEDS: '' }).feeds).toEqual([]);
   });
@@ -56,6 +77,10 @@ describe('loadConfig', () => {
     [{ TRUST_PROXY: '11' }, /^TRUST_PROXY=11 is out of range 0\.\.10$/],
     [{ MAX_CONNECTIONS_PER_ADDRESS: 'many' }, /^MAX_CONNECTIONS_PER_ADDRESS="many" is not a whole number$/],
     [{ HTTP_HEADERS_TIMEOUT_MS: '60000' }, /^HTTP_HEADERS_TIMEOUT_MS=60000 is longer than HTTP_REQUEST_TIMEOUT_MS=30000$/],
+    [{ WS_STUCK_CLIENT_MS: '50' }, /^WS_STUCK_CLIENT_MS=50 is out of range 100\.\./],
+    [{ WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '0' }, /^WS_MAX_SUBSCRIPTIONS_PER_CONNECTION=0 is out of range/],
+    [{ WS_MAX_MESSAGES_PER_SECOND: 'many' }, /^WS_MAX_MESSAGES_PER_SECOND="many" is not a whole number$/],
+    [{ WS_MAX_MESSAGE_BYTES: '10' }, /^WS_MAX_MESSAGE_BYTES=10 is out of range/],
   ])('rejects %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
