@@ -54,7 +54,7 @@ export class StateGuard {
   private runId: string | null = null;
   private checks = 0;
   private running: Promise<void> | null = null;
-  private again = false;
+  private followUp: Promise<void> | null = null;
   private started = false;
   private readonly onReady = (): void => void this.check();
 
@@ -80,20 +80,23 @@ export class StateGuard {
     if (this.options.redis.status === 'ready') this.options.redis.del(this.options.markerKey).catch(() => {});
   }
 
-  /** Checks once (a check under way is followed by one more); resolves when done. Never rejects. */
+  /**
+   * Checks once; resolves when a check that started after this call is done. A check already
+   * under way may have read Redis before the caller's reason to look, so one more follows it,
+   * shared by every caller that arrived meanwhile. Never rejects.
+   */
   check(): Promise<void> {
-    if (this.running !== null) {
-      this.again = true;
+    if (this.running === null) {
+      this.running = this.checkOnce().finally(() => {
+        this.running = null;
+      });
       return this.running;
     }
-    this.running = this.checkOnce().finally(() => {
-      this.running = null;
-      if (this.again && this.started) {
-        this.again = false;
-        void this.check();
-      }
+    this.followUp ??= this.running.then(() => {
+      this.followUp = null;
+      return this.started ? this.check() : undefined;
     });
-    return this.running;
+    return this.followUp;
   }
 
   private async checkOnce(): Promise<void> {
