@@ -4,9 +4,11 @@
  * large counts over several of these.
  *
  * Two protocols:
- * - `graphql-ws`: one real `graphql-ws` client (over `ws`) per subscriber, each with one
- *   `priceUpdated` subscription; the document is the same for everyone and the markets come
- *   in variables, as client libraries send them;
+ * - `graphql-ws`: one `graphql-transport-ws` protocol client (over `ws`) per subscriber, each
+ *   with one `priceUpdated` subscription; the document is the same for everyone and the markets
+ *   come in variables, as client libraries send them. The protocol is spoken here rather than
+ *   through the `graphql-ws` client library, which parses every message in full: these
+ *   processes share the machine's cores with the server they measure (see openGraphqlWs);
  * - `raw`: one plain `ws` socket per subscriber to the raw relay (bench/servers/raw-relay.ts),
  *   `?ids=a,b` or `?exchanges=x` in the URL, each message a market's JSON.
  *
@@ -18,12 +20,12 @@
  * passed); `measure {ms}` records a fresh window and returns one encoded histogram and message
  * count per kind; `close` closes everything.
  */
-import { createClient, type Client } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import { wallClockMs } from '../lib/clock';
 import { LatencyHistogram } from '../lib/histogram';
 import { serveRequests } from '../lib/ipc-child';
-import { PRICE_SUBSCRIPTION, type PlannedSubscriber } from '../lib/subscriber-plan';
+import { fastUpdatedAt, updatedAtOf } from '../lib/next-message';
+import { PRICE_SUBSCRIPTION, SUBSCRIPTION_ID, type PlannedSubscriber } from '../lib/subscriber-plan';
 
 interface ConnectArgs {
   readonly protocol: 'graphql-ws' | 'raw';
@@ -71,6 +73,19 @@ interface Opening {
   readonly firstMessage: Promise<void>;
 }
 
+interface ProtocolMessage {
+  readonly type?: string;
+  readonly id?: string;
+  readonly payload?: { readonly data?: { readonly priceUpdated?: { readonly updatedAt?: number } | null }; readonly errors?: unknown } | unknown;
+}
+
+/**
+ * A graphql-ws subscriber: the `graphql-transport-ws` protocol over one `ws` socket, written
+ * out here rather than with the `graphql-ws` client so that the load generator, which shares
+ * the machine's cores with the server, spends little per message: a `next` message of the
+ * expected shape is read with `fastUpdatedAt`, everything else is parsed in full and handled as
+ * the protocol says (`connection_ack`, `ping` -> `pong`, `error`, `complete`).
+ */
 function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
   const stats = statsOf(s.kind);
   let connected!: () => void;
@@ -79,45 +94,59 @@ function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
     connected: new Promise<void>((resolve) => (connected = resolve)),
     firstMessage: new Promise<void>((resolve) => (received = resolve)),
   };
-  const client: Client = createClient({
-    url,
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    lazy: true,
-    on: {
-      connected: () => connected(),
-      closed: (event) => {
-        if (!closing) fail(`socket closed: ${(event as { code?: number }).code ?? '?'} ${(event as { reason?: string }).reason ?? ''}`);
-        connected();
-        received();
-      },
-    },
+  const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false, skipUTF8Validation: true });
+  closers.push(() => ws.terminate());
+  const record = (updatedAt: number) => {
+    stats.histogram.record(wallClockMs() - updatedAt);
+    stats.messages++;
+    received();
+  };
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
+  ws.on('message', (data: Buffer) => {
+    const updatedAt = fastUpdatedAt(data);
+    if (updatedAt !== null) return record(updatedAt);
+    let message: ProtocolMessage;
+    try {
+      message = JSON.parse(data.toString()) as ProtocolMessage;
+    } catch {
+      return fail(`not JSON: ${data.toString().slice(0, 200)}`);
+    }
+    switch (message.type) {
+      case 'connection_ack':
+        ws.send(JSON.stringify({ id: SUBSCRIPTION_ID, type: 'subscribe', payload: { query: PRICE_SUBSCRIPTION, variables: { ids: s.ids ?? null, exchanges: s.exchanges ?? null } } }));
+        return connected();
+      case 'ping':
+        return ws.send(JSON.stringify({ type: 'pong' }));
+      case 'pong':
+        return;
+      case 'next': {
+        const payload = message.payload as { data?: { priceUpdated?: { updatedAt?: number } | null }; errors?: unknown };
+        const value = payload.data?.priceUpdated?.updatedAt;
+        if (typeof value !== 'number' || payload.errors !== undefined) return fail(JSON.stringify(payload).slice(0, 200));
+        return record(value);
+      }
+      case 'complete':
+        return received();
+      default:
+        if (!closing) fail(JSON.stringify(message).slice(0, 200));
+        return received();
+    }
   });
-  closers.push(() => void client.dispose());
-  client.subscribe<{ priceUpdated: { updatedAt: number } }>(
-    { query: PRICE_SUBSCRIPTION, variables: { ids: s.ids ?? null, exchanges: s.exchanges ?? null } },
-    {
-      next: (result) => {
-        const updatedAt = result.data?.priceUpdated.updatedAt;
-        if (updatedAt === undefined) return fail(JSON.stringify(result.errors ?? result).slice(0, 200));
-        stats.histogram.record(wallClockMs() - updatedAt);
-        stats.messages++;
-        received();
-      },
-      error: (err) => {
-        if (!closing) fail(err instanceof Error ? err : JSON.stringify(err));
-        received();
-      },
-      complete: () => received(),
-    },
-  );
+  ws.on('error', (err) => {
+    if (!closing) fail(err);
+  });
+  ws.on('close', (code, reason) => {
+    if (!closing) fail(`socket closed: ${code} ${String(reason)}`);
+    connected();
+    received();
+  });
   return opening;
 }
 
 function openRaw(url: string, s: PlannedSubscriber): Opening {
   const stats = statsOf(s.kind);
   const query = s.ids ? `ids=${encodeURIComponent(s.ids.join(','))}` : `exchanges=${encodeURIComponent((s.exchanges ?? []).join(','))}`;
-  const ws = new WebSocket(`${url}?${query}`, { perMessageDeflate: false });
+  const ws = new WebSocket(`${url}?${query}`, { perMessageDeflate: false, skipUTF8Validation: true });
   closers.push(() => ws.terminate());
   let received!: () => void;
   const firstMessage = new Promise<void>((resolve) => (received = resolve));
@@ -126,7 +155,8 @@ function openRaw(url: string, s: PlannedSubscriber): Opening {
     ws.once('close', () => resolve());
   });
   ws.on('message', (data) => {
-    const { updatedAt } = JSON.parse(String(data)) as { updatedAt: number };
+    const updatedAt = updatedAtOf(data as Buffer);
+    if (updatedAt === null) return fail(`no updatedAt: ${String(data).slice(0, 200)}`);
     stats.histogram.record(wallClockMs() - updatedAt);
     stats.messages++;
     received();
