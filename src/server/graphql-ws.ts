@@ -45,7 +45,7 @@ export interface GraphqlWsServer {
 export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: GraphqlWsOptions = {}): GraphqlWsServer {
   const wss = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
   const sharing = options.sharePayloads ?? true;
-  const shared = { payloads: new SharedPayloads(), logger: options.logger ?? silentLogger(), delivery: { messages: 0, writes: 0 }, writes: new WriteScheduler() };
+  const shared = { payloads: new SharedPayloads<Buffer>(), logger: options.logger ?? silentLogger(), delivery: { messages: 0, writes: 0 }, writes: new WriteScheduler() };
   const disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
