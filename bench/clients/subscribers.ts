@@ -16,8 +16,8 @@
  * frame's event time, stamped as it left the exchange socket; bench/lib/clock.ts).
  *
  * Commands: `connect {protocol, url, subscribers, concurrency}` opens every socket and
- * subscription and resolves once each subscriber has received a first message (or 30 s have
- * passed); `measure {ms}` records a fresh window and returns one encoded histogram and message
+ * subscription (sockets not opened within 90 s count as failed) and resolves once each
+ * subscriber has received a first message (or 30 s have passed); `measure {ms}` records a fresh window and returns one encoded histogram and message
  * count per kind; `close` closes everything.
  */
 import { WebSocket } from 'ws';
@@ -48,6 +48,9 @@ export interface MeasureReply {
   /** Subscribers whose socket or subscription failed or closed. */
   readonly failed: number;
 }
+
+/** How long `connect` keeps opening sockets. */
+const CONNECT_MS = 90_000;
 
 const kinds = new Map<string, KindStats>();
 const closers: Array<() => void> = [];
@@ -177,19 +180,25 @@ async function connect(args: ConnectArgs): Promise<{ readonly receiving: number;
   const before = failed;
   let next = 0;
   let firstMessages = 0;
+  // A server too busy to accept sockets would otherwise hold the whole bench: those not opened
+  // in time count as failed subscribers, which ends the scenario's stepping.
+  const openUntil = started + CONNECT_MS;
   const worker = async () => {
-    while (next < args.subscribers.length) {
+    while (next < args.subscribers.length && Date.now() < openUntil) {
       const opening = open(args.url, args.subscribers[next++]!);
       void opening.firstMessage.then(() => void firstMessages++);
-      await opening.connected;
+      await Promise.race([opening.connected, new Promise((r) => setTimeout(r, Math.max(0, openUntil - Date.now())))]);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, args.concurrency) }, worker));
+  const unopened = args.subscribers.length - next;
+  if (unopened > 0) fail(`${unopened} of ${args.subscribers.length} subscribers not opened within ${CONNECT_MS / 1000} s`);
+  failed += Math.max(0, unopened - 1);
   const deadline = Date.now() + 30_000;
-  while (firstMessages < args.subscribers.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (firstMessages < next && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const errors = firstErrors;
   firstErrors = [];
-  return { receiving: firstMessages - (failed - before), failed: failed - before, errors, seconds: (Date.now() - started) / 1000 };
+  return { receiving: Math.max(0, firstMessages - (failed - before - unopened)), failed: failed - before, errors, seconds: (Date.now() - started) / 1000 };
 }
 
 async function measure({ ms }: { readonly ms: number }): Promise<MeasureReply> {
