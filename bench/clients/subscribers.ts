@@ -54,8 +54,10 @@ const CONNECT_MS = 90_000;
 
 const kinds = new Map<string, KindStats>();
 const closers: Array<() => void> = [];
+/** Subscribers failed since the last `close` (each scenario step counts its own). */
 let failed = 0;
-let closing = false;
+/** Sockets `close` terminated: their closing is not a failure. */
+const closedByUs = new WeakSet<WebSocket>();
 let firstErrors: string[] = [];
 
 function statsOf(kind: string): KindStats {
@@ -98,7 +100,10 @@ function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
     firstMessage: new Promise<void>((resolve) => (received = resolve)),
   };
   const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false, skipUTF8Validation: true });
-  closers.push(() => ws.terminate());
+  closers.push(() => {
+    closedByUs.add(ws);
+    ws.terminate();
+  });
   const record = (updatedAt: number) => {
     stats.histogram.record(wallClockMs() - updatedAt);
     stats.messages++;
@@ -131,15 +136,15 @@ function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
       case 'complete':
         return received();
       default:
-        if (!closing) fail(JSON.stringify(message).slice(0, 200));
+        if (!closedByUs.has(ws)) fail(JSON.stringify(message).slice(0, 200));
         return received();
     }
   });
   ws.on('error', (err) => {
-    if (!closing) fail(err);
+    if (!closedByUs.has(ws)) fail(err);
   });
   ws.on('close', (code, reason) => {
-    if (!closing) fail(`socket closed: ${code} ${String(reason)}`);
+    if (!closedByUs.has(ws)) fail(`socket closed: ${code} ${String(reason)}`);
     connected();
     received();
   });
@@ -150,7 +155,10 @@ function openRaw(url: string, s: PlannedSubscriber): Opening {
   const stats = statsOf(s.kind);
   const query = s.ids ? `ids=${encodeURIComponent(s.ids.join(','))}` : `exchanges=${encodeURIComponent((s.exchanges ?? []).join(','))}`;
   const ws = new WebSocket(`${url}?${query}`, { perMessageDeflate: false, skipUTF8Validation: true });
-  closers.push(() => ws.terminate());
+  closers.push(() => {
+    closedByUs.add(ws);
+    ws.terminate();
+  });
   let received!: () => void;
   const firstMessage = new Promise<void>((resolve) => (received = resolve));
   const connected = new Promise<void>((resolve) => {
@@ -165,10 +173,10 @@ function openRaw(url: string, s: PlannedSubscriber): Opening {
     received();
   });
   ws.on('error', (err) => {
-    if (!closing) fail(err);
+    if (!closedByUs.has(ws)) fail(err);
   });
   ws.on('close', (code) => {
-    if (!closing) fail(`socket closed: ${code}`);
+    if (!closedByUs.has(ws)) fail(`socket closed: ${code}`);
     received();
   });
   return { connected, firstMessage };
@@ -220,8 +228,9 @@ serveRequests({
   connect,
   measure,
   close: () => {
-    closing = true;
     for (const close of closers.splice(0)) close();
+    failed = 0;
+    firstErrors = [];
     kinds.clear();
   },
 });
