@@ -7,7 +7,6 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
-import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Config } from './config';
 import type { Services } from './context';
 import { BatchWriter } from './ingest/batch-writer';
@@ -21,7 +20,6 @@ import { Metrics } from './metrics';
 import { createCommandClient, createRedisClient, whenReady, type RedisTarget } from './redis/connect';
 import { writeFeedHealth } from './redis/feed-health';
 import { createKeys } from './redis/keys';
-import { decodeMarket } from './redis/market-codec';
 import { defineScripts } from './redis/scripts';
 import { cachedMarketSource } from './redis/page-cache';
 import { redisMarketSource } from './redis/query-markets';
@@ -31,6 +29,7 @@ import { attachGraphqlWs, type GraphqlWsServer } from './server/graphql-ws';
 import { withOpsRoutes } from './server/ops-routes';
 import { createYogaServer, GRAPHQL_PATH } from './server/yoga';
 import { Staleness } from './staleness';
+import { createPricePubSub } from './subscriptions/price-pubsub';
 import { PriceUpdates } from './subscriptions/price-updates';
 
 export interface App {
@@ -71,11 +70,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   const redis = createCommandClient(target.url, logger);
   defineScripts(redis);
   const subscriber = createRedisClient(target.url, 'subscriber', logger);
-  const pubsub = new RedisPubSub({
-    publisher: redis,
-    subscriber,
-    deserializer: (source: string | Buffer) => decodeMarket(source.toString()),
-  });
+  const pubsub = createPricePubSub(redis, subscriber);
   const keys = createKeys(config.redisPrefix);
 
   const staleness = new Staleness(redis, keys, config.staleAfterMs, logger);

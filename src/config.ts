@@ -33,7 +33,10 @@ export interface Config {
   readonly exchanges: Readonly<Record<ExchangeId, ExchangeOverrides>>;
   /** A market with no update for longer than this is stale. */
   readonly staleAfterMs: number;
-  /** How long ingest coalesces updates before one batched write to Redis. */
+  /**
+   * How long ingest waits for more updates before one batched write to Redis. 0 (the default):
+   * write as soon as no write is in flight; updates coalesce while one is.
+   */
   readonly batchMs: number;
   /** Frames one feed may read per second before its socket pauses for the rest of it; 0: no limit. */
   readonly feedMaxFramesPerSecond: number;
@@ -175,7 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     feeds: feeds(env),
     exchanges,
     staleAfterMs: integer(env, 'STALE_AFTER_MS', 30_000, 1, 86_400_000),
-    batchMs: integer(env, 'INGEST_BATCH_MS', 20, 0, 10_000),
+    batchMs: integer(env, 'INGEST_BATCH_MS', 0, 0, 10_000),
     feedMaxFramesPerSecond: integer(env, 'FEED_MAX_FRAMES_PER_S', DEFAULT_FEED_MAX_FRAMES_PER_S, 0, 10_000_000),
     queryCacheMs: integer(env, 'QUERY_CACHE_MS', 50, 0, 60_000),
     queryCacheStaleMs: integer(env, 'QUERY_CACHE_STALE_MS', 1000, 0, 600_000),

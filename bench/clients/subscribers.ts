@@ -4,9 +4,11 @@
  * large counts over several of these.
  *
  * Two protocols:
- * - `graphql-ws`: one real `graphql-ws` client (over `ws`) per subscriber, each with one
- *   `priceUpdated` subscription; the document is the same for everyone and the markets come
- *   in variables, as client libraries send them;
+ * - `graphql-ws`: one `graphql-transport-ws` protocol client (over `ws`) per subscriber, each
+ *   with one `priceUpdated` subscription; the document is the same for everyone and the markets
+ *   come in variables, as client libraries send them. The protocol is spoken here rather than
+ *   through the `graphql-ws` client library, which parses every message in full: these
+ *   processes share the machine's cores with the server they measure (see openGraphqlWs);
  * - `raw`: one plain `ws` socket per subscriber to the raw relay (bench/servers/raw-relay.ts),
  *   `?ids=a,b` or `?exchanges=x` in the URL, each message a market's JSON.
  *
@@ -14,16 +16,16 @@
  * frame's event time, stamped as it left the exchange socket; bench/lib/clock.ts).
  *
  * Commands: `connect {protocol, url, subscribers, concurrency}` opens every socket and
- * subscription and resolves once each subscriber has received a first message (or 30 s have
- * passed); `measure {ms}` records a fresh window and returns one encoded histogram and message
+ * subscription (sockets not opened within 90 s count as failed) and resolves once each
+ * subscriber has received a first message (or 30 s have passed); `measure {ms}` records a fresh window and returns one encoded histogram and message
  * count per kind; `close` closes everything.
  */
-import { createClient, type Client } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import { wallClockMs } from '../lib/clock';
 import { LatencyHistogram } from '../lib/histogram';
 import { serveRequests } from '../lib/ipc-child';
-import { PRICE_SUBSCRIPTION, type PlannedSubscriber } from '../lib/subscriber-plan';
+import { fastUpdatedAt, updatedAtOf } from '../lib/next-message';
+import { PRICE_SUBSCRIPTION, SUBSCRIPTION_ID, type PlannedSubscriber } from '../lib/subscriber-plan';
 
 interface ConnectArgs {
   readonly protocol: 'graphql-ws' | 'raw';
@@ -47,10 +49,15 @@ export interface MeasureReply {
   readonly failed: number;
 }
 
+/** How long `connect` keeps opening sockets. */
+const CONNECT_MS = 90_000;
+
 const kinds = new Map<string, KindStats>();
 const closers: Array<() => void> = [];
+/** Subscribers failed since the last `close` (each scenario step counts its own). */
 let failed = 0;
-let closing = false;
+/** Sockets `close` terminated: their closing is not a failure. */
+const closedByUs = new WeakSet<WebSocket>();
 let firstErrors: string[] = [];
 
 function statsOf(kind: string): KindStats {
@@ -71,6 +78,19 @@ interface Opening {
   readonly firstMessage: Promise<void>;
 }
 
+interface ProtocolMessage {
+  readonly type?: string;
+  readonly id?: string;
+  readonly payload?: { readonly data?: { readonly priceUpdated?: { readonly updatedAt?: number } | null }; readonly errors?: unknown } | unknown;
+}
+
+/**
+ * A graphql-ws subscriber: the `graphql-transport-ws` protocol over one `ws` socket, written
+ * out here rather than with the `graphql-ws` client so that the load generator, which shares
+ * the machine's cores with the server, spends little per message: a `next` message of the
+ * expected shape is read with `fastUpdatedAt`, everything else is parsed in full and handled as
+ * the protocol says (`connection_ack`, `ping` -> `pong`, `error`, `complete`).
+ */
 function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
   const stats = statsOf(s.kind);
   let connected!: () => void;
@@ -79,46 +99,66 @@ function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
     connected: new Promise<void>((resolve) => (connected = resolve)),
     firstMessage: new Promise<void>((resolve) => (received = resolve)),
   };
-  const client: Client = createClient({
-    url,
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    lazy: true,
-    on: {
-      connected: () => connected(),
-      closed: (event) => {
-        if (!closing) fail(`socket closed: ${(event as { code?: number }).code ?? '?'} ${(event as { reason?: string }).reason ?? ''}`);
-        connected();
-        received();
-      },
-    },
+  const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false, skipUTF8Validation: true });
+  closers.push(() => {
+    closedByUs.add(ws);
+    ws.terminate();
   });
-  closers.push(() => void client.dispose());
-  client.subscribe<{ priceUpdated: { updatedAt: number } }>(
-    { query: PRICE_SUBSCRIPTION, variables: { ids: s.ids ?? null, exchanges: s.exchanges ?? null } },
-    {
-      next: (result) => {
-        const updatedAt = result.data?.priceUpdated.updatedAt;
-        if (updatedAt === undefined) return fail(JSON.stringify(result.errors ?? result).slice(0, 200));
-        stats.histogram.record(wallClockMs() - updatedAt);
-        stats.messages++;
-        received();
-      },
-      error: (err) => {
-        if (!closing) fail(err instanceof Error ? err : JSON.stringify(err));
-        received();
-      },
-      complete: () => received(),
-    },
-  );
+  const record = (updatedAt: number) => {
+    stats.histogram.record(wallClockMs() - updatedAt);
+    stats.messages++;
+    received();
+  };
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
+  ws.on('message', (data: Buffer) => {
+    const updatedAt = fastUpdatedAt(data);
+    if (updatedAt !== null) return record(updatedAt);
+    let message: ProtocolMessage;
+    try {
+      message = JSON.parse(data.toString()) as ProtocolMessage;
+    } catch {
+      return fail(`not JSON: ${data.toString().slice(0, 200)}`);
+    }
+    switch (message.type) {
+      case 'connection_ack':
+        ws.send(JSON.stringify({ id: SUBSCRIPTION_ID, type: 'subscribe', payload: { query: PRICE_SUBSCRIPTION, variables: { ids: s.ids ?? null, exchanges: s.exchanges ?? null } } }));
+        return connected();
+      case 'ping':
+        return ws.send(JSON.stringify({ type: 'pong' }));
+      case 'pong':
+        return;
+      case 'next': {
+        const payload = message.payload as { data?: { priceUpdated?: { updatedAt?: number } | null }; errors?: unknown };
+        const value = payload.data?.priceUpdated?.updatedAt;
+        if (typeof value !== 'number' || payload.errors !== undefined) return fail(JSON.stringify(payload).slice(0, 200));
+        return record(value);
+      }
+      case 'complete':
+        return received();
+      default:
+        if (!closedByUs.has(ws)) fail(JSON.stringify(message).slice(0, 200));
+        return received();
+    }
+  });
+  ws.on('error', (err) => {
+    if (!closedByUs.has(ws)) fail(err);
+  });
+  ws.on('close', (code, reason) => {
+    if (!closedByUs.has(ws)) fail(`socket closed: ${code} ${String(reason)}`);
+    connected();
+    received();
+  });
   return opening;
 }
 
 function openRaw(url: string, s: PlannedSubscriber): Opening {
   const stats = statsOf(s.kind);
   const query = s.ids ? `ids=${encodeURIComponent(s.ids.join(','))}` : `exchanges=${encodeURIComponent((s.exchanges ?? []).join(','))}`;
-  const ws = new WebSocket(`${url}?${query}`, { perMessageDeflate: false });
-  closers.push(() => ws.terminate());
+  const ws = new WebSocket(`${url}?${query}`, { perMessageDeflate: false, skipUTF8Validation: true });
+  closers.push(() => {
+    closedByUs.add(ws);
+    ws.terminate();
+  });
   let received!: () => void;
   const firstMessage = new Promise<void>((resolve) => (received = resolve));
   const connected = new Promise<void>((resolve) => {
@@ -126,16 +166,17 @@ function openRaw(url: string, s: PlannedSubscriber): Opening {
     ws.once('close', () => resolve());
   });
   ws.on('message', (data) => {
-    const { updatedAt } = JSON.parse(String(data)) as { updatedAt: number };
+    const updatedAt = updatedAtOf(data as Buffer);
+    if (updatedAt === null) return fail(`no updatedAt: ${String(data).slice(0, 200)}`);
     stats.histogram.record(wallClockMs() - updatedAt);
     stats.messages++;
     received();
   });
   ws.on('error', (err) => {
-    if (!closing) fail(err);
+    if (!closedByUs.has(ws)) fail(err);
   });
   ws.on('close', (code) => {
-    if (!closing) fail(`socket closed: ${code}`);
+    if (!closedByUs.has(ws)) fail(`socket closed: ${code}`);
     received();
   });
   return { connected, firstMessage };
@@ -147,19 +188,25 @@ async function connect(args: ConnectArgs): Promise<{ readonly receiving: number;
   const before = failed;
   let next = 0;
   let firstMessages = 0;
+  // A server too busy to accept sockets would otherwise hold the whole bench: those not opened
+  // in time count as failed subscribers, which ends the scenario's stepping.
+  const openUntil = started + CONNECT_MS;
   const worker = async () => {
-    while (next < args.subscribers.length) {
+    while (next < args.subscribers.length && Date.now() < openUntil) {
       const opening = open(args.url, args.subscribers[next++]!);
       void opening.firstMessage.then(() => void firstMessages++);
-      await opening.connected;
+      await Promise.race([opening.connected, new Promise((r) => setTimeout(r, Math.max(0, openUntil - Date.now())))]);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, args.concurrency) }, worker));
+  const unopened = args.subscribers.length - next;
+  if (unopened > 0) fail(`${unopened} of ${args.subscribers.length} subscribers not opened within ${CONNECT_MS / 1000} s`);
+  failed += Math.max(0, unopened - 1);
   const deadline = Date.now() + 30_000;
-  while (firstMessages < args.subscribers.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (firstMessages < next && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const errors = firstErrors;
   firstErrors = [];
-  return { receiving: firstMessages - (failed - before), failed: failed - before, errors, seconds: (Date.now() - started) / 1000 };
+  return { receiving: Math.max(0, firstMessages - (failed - before - unopened)), failed: failed - before, errors, seconds: (Date.now() - started) / 1000 };
 }
 
 async function measure({ ms }: { readonly ms: number }): Promise<MeasureReply> {
@@ -181,8 +228,9 @@ serveRequests({
   connect,
   measure,
   close: () => {
-    closing = true;
     for (const close of closers.splice(0)) close();
+    failed = 0;
+    firstErrors = [];
     kinds.clear();
   },
 });

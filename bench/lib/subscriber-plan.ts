@@ -14,6 +14,9 @@ import { createPrng } from '../../src/ingest/sim/prng';
 export const PRICE_SUBSCRIPTION =
   'subscription Prices($ids: [ID!], $exchanges: [String!]) { priceUpdated(ids: $ids, exchanges: $exchanges) { id price bid ask changePercent24h updatedAt } }';
 
+/** The id of the one subscription each graphql-ws subscriber's socket carries. */
+export const SUBSCRIPTION_ID = '1';
+
 export interface PlannedSubscriber {
   /** Report group, e.g. "watchlist of 3". */
   readonly kind: string;

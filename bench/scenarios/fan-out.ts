@@ -113,7 +113,7 @@ async function withRig(
   body: (rig: Rig, plan: PlannedSubscriber[], monitor: PublishMonitor) => Promise<void>,
 ): Promise<void> {
   context.log(`fanout: starting the simulator (${sizes.rate} frames/s over ${sizes.markets} markets) and tickql (${prefix})`);
-  const rig = await startRig(context, { markets: sizes.markets, rate: sizes.rate, batchMs: 20, prefix, env });
+  const rig = await startRig(context, { markets: sizes.markets, rate: sizes.rate, batchMs: 0, prefix, env }); // tickql's default INGEST_BATCH_MS
   const monitor = await PublishMonitor.start(context.redisUrl, prefix);
   try {
     await body(rig, watchlists(Math.max(...sizes.steps), rig.marketIds, sizes.perSubscriber, 4), monitor);
@@ -345,7 +345,7 @@ function report(
   return {
     title: '4. Fan-out',
     method: [
-      `The real path, as in scenario 3: a local exchange speaking Binance's protocol (\`BinanceSim\` in its own process) sends ${sizes.rate.toLocaleString('en')} \`24hrTicker\` frames/s over ${sizes.markets.toLocaleString('en')} markets (${(sizes.rate / sizes.markets).toFixed(0)} per market per second); one tickql process (\`buildApp\`, \`FEEDS=binance\`, default \`INGEST_BATCH_MS=20\`) ingests them into Redis and serves graphql-ws.`,
+      `The real path, as in scenario 3: a local exchange speaking Binance's protocol (\`BinanceSim\` in its own process) sends ${sizes.rate.toLocaleString('en')} \`24hrTicker\` frames/s over ${sizes.markets.toLocaleString('en')} markets (${(sizes.rate / sizes.markets).toFixed(0)} per market per second); one tickql process (\`buildApp\`, \`FEEDS=binance\`, default \`INGEST_BATCH_MS=0\`) ingests them into Redis and serves graphql-ws.`,
       `Every subscriber is its own \`graphql-ws\` client and WebSocket and watches ${sizes.perSubscriber} markets by \`ids\`, chosen with Zipf popularity (popular markets have thousands of watchers, the tail few), so each is offered ${perSubscriberRate.toFixed(0)} messages/s and ${TARGET_SUBSCRIBERS.toLocaleString('en')} subscribers are offered ${(TARGET_SUBSCRIBERS * perSubscriberRate).toLocaleString('en')} messages/s. ` +
         `Subscribers are added in steps (${sizes.steps.map((s) => s.toLocaleString('en')).join(', ')}) over ${sizes.clientProcesses} client process(es) (the file limit is 20,000 per process, the server's included, which ends the steps below 20,000); after each step has connected and settled, one ${context.durationS} s window is measured. Stepping stops after the first step whose p99 is over ${TARGET_P99_MS} ms or where more than 1 % of subscribers failed. ` +
         `Latency is receive time − the frame's event time (scenario 3), and "of which ingest" the same measured at a plain Redis subscriber (frame to PUBLISH); "delivered / offered" compares messages received with the updates Redis published times their watchers (below 1: updates conflated for clients that fell behind, or lost). ` +

@@ -446,7 +446,7 @@ process** (\`bench/servers/ingest-app.ts\`): \`buildApp\` from src/app.ts, confi
 own variables (\`FEEDS=binance\`, \`BINANCE_WS_URL\`, \`BINANCE_REST_URL\`, \`BINANCE_SYMBOLS\`)
 to read the first simulator, plus one more Binance feed per further simulator, wired as
 buildApp wires its own. Each frame goes socket -> Binance adapter -> MarketBook ->
-BatchWriter (20 ms window, the \`INGEST_BATCH_MS\` default) -> \`lua/upsertMarkets-n.lua\`
+BatchWriter (\`INGEST_BATCH_MS=0\`, the default: a write as soon as the previous one is done) -> \`lua/upsertMarkets-n.lua\`
 (HSET, six index ZADDs and a PUBLISH per market). Counters are read after a ${warmUp} s
 warm-up and again ${context.durationS} s later.
 
@@ -454,7 +454,7 @@ warm-up and again ${context.durationS} s later.
 get the CPU), *frames received* what tickql's sockets delivered, *normalized updates* the
 market states the feeds handed to the writer (one per ticker frame) and *markets written*
 the states the script applied. The last two differ because of coalescing: a market updated
-several times within one batch window is written once, with its latest state, so the fewer
+several times before its batch is written (while the previous write is in flight) is written once, with its latest state, so the fewer
 markets share a rate, the more updates are superseded before their write. *Kept up* means at
 least ${KEPT_UP_SHARE * 100} % of the frames sent arrived within the window, none were dropped
 and no backlog built up (event -> visible p99 at most ${KEPT_UP_EVENT_P99_MS.toLocaleString('en-US')} ms); past that, frames wait

@@ -50,7 +50,9 @@ export type WriteMarkets = (markets: Market[]) => Promise<{ applied: number; ski
 
 export class BatchWriter {
   private pending = new Map<string, Market>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** The delay `timer` was armed with. */
+  private timerDelayMs = 0;
   private inFlight: Promise<void> | null = null;
   private stopped = false;
   readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0, restored: 0 };
@@ -91,8 +93,7 @@ export class BatchWriter {
 
   /** Writes everything pending now; resolves when Redis has it (or the write failed). */
   async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer();
     while (this.inFlight) await this.inFlight;
     if (this.pending.size === 0) return;
     this.inFlight = this.writePending();
@@ -107,9 +108,23 @@ export class BatchWriter {
 
   private schedule(delayMs: number): void {
     if (this.stopped || this.inFlight) return; // the in-flight write reschedules when done
-    if (this.timer && delayMs > 0) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.flush(), delayMs);
+    // A write already due no later stays as it is: with a 0 window every push of a burst lands
+    // here, and re-arming a timer per update would cost more than the update's own handling.
+    if (this.timer && this.timerDelayMs <= delayMs) return;
+    this.cancelTimer();
+    this.timerDelayMs = delayMs;
+    // 0: once the frames already read in this turn of the event loop are handled (setImmediate
+    // runs after I/O callbacks), not a timer's 1 ms later.
+    this.timer = delayMs === 0 ? setImmediate(this.flushNow) : setTimeout(this.flushNow, delayMs);
+  }
+
+  private readonly flushNow = (): void => void this.flush();
+
+  private cancelTimer(): void {
+    if (this.timer === undefined) return;
+    if (this.timerDelayMs === 0) clearImmediate(this.timer as NodeJS.Immediate);
+    else clearTimeout(this.timer as NodeJS.Timeout);
+    this.timer = undefined;
   }
 
   /**

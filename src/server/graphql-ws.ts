@@ -72,7 +72,7 @@ export function attachGraphqlWs(httpServer: Server, yoga: TickqlYoga, options: G
   const slowClients = new SlowClients({ stuckClientMs: limits.stuckClientMs, maxBufferedBytes: limits.maxBufferedBytes, logger });
   wss.on('connection', (socket, request) => slowClients.watch(socket, request.socket));
   const sharing = options.sharePayloads ?? true;
-  const shared = { payloads: new SharedPayloads(), logger, delivery: { messages: 0, writes: 0 }, writes: new WriteScheduler(), outbound: slowClients };
+  const shared = { payloads: new SharedPayloads<Buffer>(), logger, delivery: { messages: 0, writes: 0 }, writes: new WriteScheduler(), outbound: slowClients };
   const transport = serveGraphqlWs(
     wss,
     {

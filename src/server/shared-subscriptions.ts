@@ -6,7 +6,8 @@
  * Without it, every update a subscriber receives goes through graphql execution (yoga's
  * executor and its plugins), JSON.stringify of the whole message and graphql-ws's promise
  * chain: with thousands of subscribers of one market, the same result is computed thousands
- * of times. Here a subscriber costs one string concatenation and one socket write per update.
+ * of times. Here a subscriber costs one small copy (its message prefix and the shared payload,
+ * already UTF-8 bytes) and one socket write per update.
  *
  * A subscription qualifies when all of these hold, otherwise it takes the ordinary path:
  * - its one root field is in `SHAREABLE_FIELDS`: fields whose arguments only choose which
@@ -85,7 +86,8 @@ export interface Corkable {
 }
 
 export interface SharedDeps {
-  readonly payloads: SharedPayloads;
+  /** Payloads as UTF-8 bytes: encoded once, not once per subscriber's socket write. */
+  readonly payloads: SharedPayloads<Buffer>;
   readonly logger: Logger;
   /** Counted for every shared subscription. */
   readonly delivery: DeliveryStats;
@@ -141,14 +143,14 @@ export async function subscribeShared(args: ExecutionArgs, subscription: SharedS
   const created = await createSourceEventStream({ ...args, rootValue: undefined });
   if (!isAsyncIterable(created)) return null; // an ExecutionResult with the errors
   const source = created[Symbol.asyncIterator]();
-  const payloadOf = (event: unknown): Payload =>
+  const payloadOf = (event: unknown): Payload<Buffer> =>
     deps.payloads.get(event, subscription.key, (e) => {
       const result = execute({ ...args, rootValue: e });
       return isPromise(result) ? result.then((r) => serialize(r, deps.logger)) : serialize(result, deps.logger);
     });
-  const prefix = `{"id":${JSON.stringify(subscription.id)},"type":"next","payload":`;
+  const prefix = Buffer.from(`{"id":${JSON.stringify(subscription.id)},"type":"next","payload":`);
   const send = sender(subscription.socket, subscription.transport, deps.outbound);
-  return new SharedDelivery(source, (payload) => `${prefix}${payload}}`, payloadOf, deps.writes, (messages, written) => {
+  return new SharedDelivery(source, (payload) => nextMessage(prefix, payload), payloadOf, deps.writes, (messages, written) => {
     deps.delivery.messages += messages.length;
     deps.delivery.writes++;
     send(messages, written);
@@ -176,10 +178,10 @@ class SharedDelivery implements AsyncIterableIterator<never> {
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
-    private readonly message: (payload: string) => string,
-    private readonly payloadOf: (event: unknown) => Payload,
+    private readonly message: (payload: Buffer) => Buffer,
+    private readonly payloadOf: (event: unknown) => Payload<Buffer>,
     private readonly scheduler: WriteScheduler,
-    private readonly send: (messages: readonly string[], written: (error?: Error) => void) => void,
+    private readonly send: (messages: readonly Buffer[], written: (error?: Error) => void) => void,
   ) {
     const candidate = source as Partial<CallbackSource>;
     this.callbacks = typeof candidate.nextCallback === 'function' && typeof candidate.takePending === 'function' ? (candidate as CallbackSource) : null;
@@ -209,7 +211,7 @@ class SharedDelivery implements AsyncIterableIterator<never> {
 
   /** Writes `first` and whatever else is already queued, then waits for the write. */
   private deliver(first: unknown): void {
-    let payloads: Payload[];
+    let payloads: Array<Payload<Buffer>>;
     try {
       payloads = [this.payloadOf(first)];
       while (this.callbacks && payloads.length < MAX_MESSAGES_PER_WRITE) {
@@ -220,14 +222,14 @@ class SharedDelivery implements AsyncIterableIterator<never> {
     } catch (err) {
       return this.settle(err);
     }
-    if (payloads.every((p) => typeof p === 'string')) return this.write(payloads as string[]);
+    if (payloads.every((p) => !isPromise(p))) return this.write(payloads as Buffer[]);
     Promise.all(payloads).then(
       (texts) => this.write(texts),
       (err: unknown) => this.settle(err),
     );
   }
 
-  private write(payloads: readonly string[]): void {
+  private write(payloads: readonly Buffer[]): void {
     // This may run inside the pub/sub handler of every subscriber: nothing may throw out of it.
     try {
       this.send(payloads.map(this.message), (error) => (error ? this.settle(error) : this.await()));
@@ -260,19 +262,36 @@ class SharedDelivery implements AsyncIterableIterator<never> {
  * socket is closing), for several messages: one frame each, corked into one write. With an
  * `outbound` gate, `written` also waits while the connection has too much queued.
  */
-function sender(socket: WebSocket, transport: Corkable, outbound?: OutboundGate): (messages: readonly string[], written: (error?: Error) => void) => void {
+function sender(socket: WebSocket, transport: Corkable, outbound?: OutboundGate): (messages: readonly Buffer[], written: (error?: Error) => void) => void {
   return (messages, done) => {
     const written = outbound ? (error?: Error) => (error ? done(error) : outbound.whenWritable(socket, done)) : done;
     if (socket.readyState !== socket.OPEN) return written();
-    if (messages.length === 1) return socket.send(messages[0]!, written);
+    if (messages.length === 1) return socket.send(messages[0]!, TEXT_FRAME, written);
     transport.cork();
-    for (let i = 0; i < messages.length - 1; i++) socket.send(messages[i]!);
-    socket.send(messages[messages.length - 1]!, written);
+    for (let i = 0; i < messages.length - 1; i++) socket.send(messages[i]!, TEXT_FRAME);
+    socket.send(messages[messages.length - 1]!, TEXT_FRAME, written);
     transport.uncork();
   };
 }
 
-function serialize(result: ExecutionResult, logger: Logger): string {
+/** Bytes are sent as text frames, as graphql-ws sends its strings (`ws` would send binary). */
+const TEXT_FRAME = { binary: false } as const;
+const CLOSE_BRACE = 0x7d;
+
+/** `prefix` + `payload` + `}`: one small copy, where a string would be encoded again per socket. */
+function nextMessage(prefix: Buffer, payload: Buffer): Buffer {
+  const message = Buffer.allocUnsafe(prefix.length + payload.length + 1);
+  prefix.copy(message, 0);
+  payload.copy(message, prefix.length);
+  message[message.length - 1] = CLOSE_BRACE;
+  return message;
+}
+
+function serialize(result: ExecutionResult, logger: Logger): Buffer {
+  return Buffer.from(serializeText(result, logger));
+}
+
+function serializeText(result: ExecutionResult, logger: Logger): string {
   if (!result.errors || result.errors.length === 0) return JSON.stringify({ data: result.data });
   const errors = result.errors.map((error) => {
     const masked = maskError(error, UNEXPECTED_ERROR);

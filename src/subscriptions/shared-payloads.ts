@@ -9,7 +9,7 @@
  * in a WeakMap, so they go when the last subscription has delivered (or replaced) the event;
  * nothing is evicted by hand and memory stays bounded by the events still waiting somewhere.
  */
-export type Payload = string | Promise<string>;
+export type Payload<T = string> = T | Promise<T>;
 
 export interface SharedPayloadStats {
   /** Payloads computed: one per event and distinct selection. */
@@ -18,8 +18,9 @@ export interface SharedPayloadStats {
   shared: number;
 }
 
-export class SharedPayloads {
-  private readonly byEvent = new WeakMap<object, Map<string, Payload>>();
+/** `T`: what a payload is once computed (delivery keeps the serialized text as bytes). */
+export class SharedPayloads<T = string> {
+  private readonly byEvent = new WeakMap<object, Map<string, Payload<T>>>();
   readonly stats: SharedPayloadStats = { computed: 0, shared: 0 };
 
   /**
@@ -27,7 +28,7 @@ export class SharedPayloads {
    * subscription has asked for this pair yet. A computation that fails is not kept, so the next
    * subscription tries again (and gets its own error).
    */
-  get<E>(event: E, key: string, compute: (event: E) => Payload): Payload {
+  get<E>(event: E, key: string, compute: (event: E) => Payload<T>): Payload<T> {
     if (typeof event !== 'object' || event === null) return compute(event);
     let payloads = this.byEvent.get(event);
     if (!payloads) {
@@ -40,14 +41,14 @@ export class SharedPayloads {
       return known;
     }
     this.stats.computed++;
-    let payload: Payload;
+    let payload: Payload<T>;
     try {
       payload = compute(event);
     } catch (err) {
       return Promise.reject(err);
     }
     payloads.set(key, payload);
-    if (typeof payload !== 'string') {
+    if (payload instanceof Promise) {
       const map = payloads;
       payload.catch(() => map.delete(key));
     }

@@ -21,7 +21,9 @@ class RawSubscriber {
   readonly texts: string[] = [];
   readonly errors: unknown[] = [];
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
+      // graphql-ws speaks in text frames; a browser would get a Blob for a binary one.
+      if (isBinary) this.errors.push('binary frame');
       const text = String(data);
       const message = JSON.parse(text) as { type: string; payload?: unknown };
       if (message.type === 'next') this.texts.push(text);
@@ -136,6 +138,7 @@ describe('graphql-ws with shared subscription payloads', () => {
     await upsertMarkets(t.redis, t.keys, [makeMarket({ base: 'SOL', price: 184.31, bid: null, spreadPercent: null, updatedAt: 9000 })]);
     await expect.poll(() => subs.map((sub) => sub.messages.at(-1)?.payload.data.priceUpdated.price)).toEqual([184.31, 184.31]);
     expect(subs[0]!.texts.at(-1)).toBe(subs[1]!.texts.at(-1));
+    expect(subs.map((sub) => sub.errors)).toEqual([[], []]); // text frames, as graphql-ws sends
   });
 
   it('writes the updates that queued for a subscriber together, each still its own message, none lost', async () => {
@@ -154,6 +157,7 @@ describe('graphql-ws with shared subscription payloads', () => {
     expect(sub.messages.every((m) => m.id === 'all' && m.type === 'next' && m.payload.data.priceUpdated.price === 7)).toBe(true);
     expect(ws.sharedDelivery.messages - before.messages).toBe(200);
     expect(ws.sharedDelivery.writes - before.writes).toBeLessThan(200);
+    expect(sub.errors).toEqual([]);
   });
 
   it('takes the ordinary path when the selection depends on variables, with the same result', async () => {

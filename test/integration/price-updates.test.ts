@@ -1,9 +1,8 @@
-import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger';
-import { decodeMarket } from '../../src/redis/market-codec';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
+import { createPricePubSub } from '../../src/subscriptions/price-pubsub';
 import { PriceUpdates } from '../../src/subscriptions/price-updates';
 import { makeMarket } from '../support/market-factory';
 import { openTestRedis, type TestRedis } from '../support/redis';
@@ -19,7 +18,7 @@ describe('PriceUpdates over Redis pub/sub', () => {
   // Each test gets its own subscriber connection and counters.
   beforeEach(() => {
     subscriber = new Redis(t.url);
-    const pubsub = new RedisPubSub({ publisher: t.redis, subscriber, deserializer: (s: string | Buffer) => decodeMarket(s.toString()) });
+    const pubsub = createPricePubSub(t.redis, subscriber);
     updates = new PriceUpdates(pubsub, t.keys, silentLogger());
   });
   afterEach(() => {
@@ -69,5 +68,23 @@ describe('PriceUpdates over Redis pub/sub', () => {
     expect((await stream.next()).value).toMatchObject({ id: 'binance:SOL/USDT', price: 7 });
     expect(updates.droppedMessages).toBe(1);
     await stream.return();
+  });
+
+  it('decodes a market reaching one process by its channel and by a pattern once, for both', async () => {
+    const byId = updates.subscribe({ ids: ['binance:BTC/USDT'] });
+    const wide = updates.subscribe({ exchanges: ['binance'] });
+    await Promise.all([byId.ready, wide.ready]);
+    // Later than any state the tests above left in Redis.
+    await upsertMarkets(t.redis, t.keys, [btc(1, 5000)]);
+    const [a, b] = await Promise.all([byId.next(), wide.next()]);
+    expect(a.value).toMatchObject({ id: 'binance:BTC/USDT', price: 1 });
+    // One object: shared delivery executes and serializes it once for both subscriptions.
+    expect(b.value).toBe(a.value);
+    await upsertMarkets(t.redis, t.keys, [btc(2, 5001)]);
+    const [c, d] = await Promise.all([byId.next(), wide.next()]);
+    expect(c.value).toMatchObject({ price: 2 });
+    expect(d.value).toBe(c.value);
+    expect(c.value).not.toBe(a.value);
+    await Promise.all([byId.return(), wide.return()]);
   });
 });

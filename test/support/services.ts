@@ -1,12 +1,11 @@
-import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import type { Services } from '../../src/context';
 import { DEFAULT_GRAPHQL_LIMITS, type GraphqlLimits } from '../../src/config';
 import { silentLogger, type Logger } from '../../src/logger';
-import { decodeMarket } from '../../src/redis/market-codec';
 import { redisMarketSource } from '../../src/redis/query-markets';
 import { createYogaServer, type TickqlYoga } from '../../src/server/yoga';
 import { Staleness } from '../../src/staleness';
+import { createPricePubSub } from '../../src/subscriptions/price-pubsub';
 import { PriceUpdates } from '../../src/subscriptions/price-updates';
 import type { TestRedis } from './redis';
 
@@ -24,7 +23,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const logger = options.logger ?? silentLogger();
   const subscriber = new Redis(t.url);
-  const pubsub = new RedisPubSub({ publisher: t.redis, subscriber, deserializer: (source: string | Buffer) => decodeMarket(source.toString()) });
+  const pubsub = createPricePubSub(t.redis, subscriber);
   const staleness = new Staleness(t.redis, t.keys, options.staleAfterMs ?? 30_000, logger, 50);
   await staleness.start();
   const services: Services = {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BatchWriter } from '../../src/ingest/batch-writer';
 import type { Market } from '../../src/ingest/market';
 import { silentLogger } from '../../src/logger';
@@ -81,3 +81,21 @@ describe('BatchWriter', () => {
   });
 });
 
+describe('BatchWriter with a 0 ms window', () => {
+  it('writes a burst of updates as one batch once the burst is handled, without waiting for a timer', async () => {
+    // Timers never fire here: the write must not depend on one.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const r = recorder();
+      const w = new BatchWriter(r.write, { batchMs: 0, logger: silentLogger() });
+      for (let i = 0; i < 100; i++) w.push(makeMarket({ base: `C${i % 40}`, price: i }));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(r.batches).toHaveLength(1);
+      expect(r.batches[0]).toHaveLength(40);
+      expect(w.stats).toMatchObject({ received: 100, coalesced: 60, written: 40, batches: 1 });
+      await w.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
