@@ -10,7 +10,11 @@
  *   through the `graphql-ws` client library, which parses every message in full: these
  *   processes share the machine's cores with the server they measure (see openGraphqlWs);
  * - `raw`: one plain `ws` socket per subscriber to the raw relay (bench/servers/raw-relay.ts),
- *   `?ids=a,b` or `?exchanges=x` in the URL, each message a market's JSON.
+ *   `?ids=a,b` or `?exchanges=x` in the URL, each message a market's JSON;
+ * - `graphql-ws-stuck`: a graphql-ws subscriber that stops reading its socket once the first
+ *   update arrived (`ws.pause()`: the kernel's buffers fill, then the server's), as a frozen
+ *   client's does. It records nothing per message; `stuckStatus` reports when they stopped and
+ *   their local ports, `resume {ms}` makes them read again and reports how each was closed.
  *
  * Each message's latency is the receive time minus the market's `updatedAt` (the exchange
  * frame's event time, stamped as it left the exchange socket; bench/lib/clock.ts).
@@ -27,8 +31,10 @@ import { serveRequests } from '../lib/ipc-child';
 import { fastUpdatedAt, updatedAtOf } from '../lib/next-message';
 import { PRICE_SUBSCRIPTION, SUBSCRIPTION_ID, type PlannedSubscriber } from '../lib/subscriber-plan';
 
+export type SubscriberProtocol = 'graphql-ws' | 'raw' | 'graphql-ws-stuck';
+
 interface ConnectArgs {
-  readonly protocol: 'graphql-ws' | 'raw';
+  readonly protocol: SubscriberProtocol;
   readonly url: string;
   readonly subscribers: readonly PlannedSubscriber[];
   /** Sockets being opened at once. */
@@ -151,6 +157,67 @@ function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
   return opening;
 }
 
+/** A stuck subscriber's socket, when it stopped reading, and how it was closed once it read again. */
+interface Stuck {
+  readonly ws: WebSocket;
+  readonly localPort: number;
+  /** Size of the update it stopped at, as the server framed it (payload bytes). */
+  readonly messageBytes: number;
+  pausedAt: number;
+  closed: { readonly code: number; readonly reason: string } | null;
+}
+
+const stuck: Stuck[] = [];
+
+/**
+ * graphql-ws subscriber that stops reading at its first update (see the header). The server's
+ * close frame, if it sent one, waits behind everything it wrote before: it is seen only after
+ * `resume`.
+ */
+function openStuck(url: string, s: PlannedSubscriber): Opening {
+  let connected!: () => void;
+  let received!: () => void;
+  const opening = {
+    connected: new Promise<void>((resolve) => (connected = resolve)),
+    firstMessage: new Promise<void>((resolve) => (received = resolve)),
+  };
+  const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false, skipUTF8Validation: true });
+  closers.push(() => {
+    closedByUs.add(ws);
+    ws.terminate();
+  });
+  let entry: Stuck | null = null;
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
+  ws.on('message', (data: Buffer) => {
+    if (entry) return; // what ws had already read when the socket paused, or the backlog after `resume`
+    let message: ProtocolMessage;
+    try {
+      message = JSON.parse(data.toString()) as ProtocolMessage;
+    } catch {
+      return fail(`not JSON: ${data.toString().slice(0, 200)}`);
+    }
+    if (message.type === 'connection_ack') {
+      ws.send(JSON.stringify({ id: SUBSCRIPTION_ID, type: 'subscribe', payload: { query: PRICE_SUBSCRIPTION, variables: { ids: s.ids ?? null, exchanges: s.exchanges ?? null } } }));
+      return connected();
+    }
+    if (message.type === 'ping') return ws.send(JSON.stringify({ type: 'pong' }));
+    if (message.type !== 'next') return fail(JSON.stringify(message).slice(0, 200));
+    ws.pause();
+    stuck.push((entry = { ws, localPort: (ws as unknown as { _socket: { localPort: number } })._socket.localPort, messageBytes: data.length, pausedAt: Date.now(), closed: null }));
+    received();
+  });
+  ws.on('error', (err) => {
+    if (!closedByUs.has(ws) && !entry) fail(err);
+  });
+  ws.on('close', (code, reason) => {
+    if (entry) entry.closed = { code, reason: String(reason) };
+    else if (!closedByUs.has(ws)) fail(`socket closed: ${code} ${String(reason)}`);
+    connected();
+    received();
+  });
+  return opening;
+}
+
 function openRaw(url: string, s: PlannedSubscriber): Opening {
   const stats = statsOf(s.kind);
   const query = s.ids ? `ids=${encodeURIComponent(s.ids.join(','))}` : `exchanges=${encodeURIComponent((s.exchanges ?? []).join(','))}`;
@@ -184,7 +251,7 @@ function openRaw(url: string, s: PlannedSubscriber): Opening {
 
 async function connect(args: ConnectArgs): Promise<{ readonly receiving: number; readonly failed: number; readonly errors: readonly string[]; readonly seconds: number }> {
   const started = Date.now();
-  const open = args.protocol === 'raw' ? openRaw : openGraphqlWs;
+  const open = args.protocol === 'raw' ? openRaw : args.protocol === 'graphql-ws-stuck' ? openStuck : openGraphqlWs;
   const before = failed;
   let next = 0;
   let firstMessages = 0;
@@ -224,11 +291,58 @@ async function measure({ ms }: { readonly ms: number }): Promise<MeasureReply> {
   return { seconds, cpu: (cpu.user + cpu.system) / 1e6 / seconds, kinds: out, failed };
 }
 
+export interface StuckStatus {
+  /** Subscribers that stopped reading, and when the first and the last did (ms since the epoch). */
+  readonly paused: number;
+  readonly firstPausedAt: number | null;
+  readonly lastPausedAt: number | null;
+  /** Their sockets' local ports, to find them in /proc/net/tcp. */
+  readonly localPorts: readonly number[];
+  /** Mean size of the updates they stopped at (WebSocket payload bytes). */
+  readonly messageBytes: number;
+}
+
+function stuckStatus(): StuckStatus {
+  const times = stuck.map((s) => s.pausedAt);
+  return {
+    paused: stuck.length,
+    firstPausedAt: times.length > 0 ? Math.min(...times) : null,
+    lastPausedAt: times.length > 0 ? Math.max(...times) : null,
+    localPorts: stuck.map((s) => s.localPort),
+    messageBytes: stuck.reduce((n, s) => n + s.messageBytes, 0) / Math.max(1, stuck.length),
+  };
+}
+
+export interface ResumeReply {
+  /** Close codes seen (as strings) with their counts; `open` for sockets still open after `ms`. */
+  readonly codes: Record<string, number>;
+  /** One reason per code. */
+  readonly reasons: Record<string, string>;
+}
+
+/** Stuck subscribers read again; waits up to `ms` for each to have been closed, and says how. */
+async function resume({ ms }: { readonly ms: number }): Promise<ResumeReply> {
+  for (const s of stuck) s.ws.resume();
+  const deadline = Date.now() + ms;
+  while (stuck.some((s) => s.closed === null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const codes: Record<string, number> = {};
+  const reasons: Record<string, string> = {};
+  for (const s of stuck) {
+    const code = s.closed === null ? 'open' : String(s.closed.code);
+    codes[code] = (codes[code] ?? 0) + 1;
+    if (s.closed) reasons[code] ??= s.closed.reason;
+  }
+  return { codes, reasons };
+}
+
 serveRequests({
   connect,
   measure,
+  stuckStatus,
+  resume,
   close: () => {
     for (const close of closers.splice(0)) close();
+    stuck.length = 0;
     failed = 0;
     firstErrors = [];
     kinds.clear();

@@ -198,7 +198,7 @@ export class SubscriberFleet {
   }
 
   /** Connects `subscribers` (spread round-robin over the processes) to `url`. */
-  async connect(protocol: 'graphql-ws' | 'raw', url: string, subscribers: readonly PlannedSubscriber[]) {
+  async connect(protocol: 'graphql-ws' | 'raw' | 'graphql-ws-stuck', url: string, subscribers: readonly PlannedSubscriber[]) {
     const parts = split(subscribers, this.children.length);
     const replies = await Promise.all(
       this.children.map((c, i) =>

@@ -4,6 +4,7 @@ import { ceiling } from './ceiling';
 import { fanOut } from './fan-out';
 import { ingest } from './ingest';
 import { marketsQuery } from './markets-query';
+import { stuckSubscribers } from './stuck';
 import { tickToSubscriber } from './tick-to-subscriber';
 
 export type Scenario = (context: ScenarioContext) => Promise<ScenarioReport>;
@@ -15,6 +16,7 @@ export const SCENARIOS = {
   tick: tickToSubscriber,
   fanout: fanOut,
   ceiling,
+  stuck: stuckSubscribers,
 } satisfies Record<string, Scenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
