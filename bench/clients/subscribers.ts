@@ -91,17 +91,13 @@ interface ProtocolMessage {
 }
 
 /**
- * A graphql-ws subscriber: the `graphql-transport-ws` protocol over one `ws` socket, written
- * out here rather than with the `graphql-ws` client so that the load generator, which shares
- * the machine's cores with the server, spends little per message: a `next` message of the
- * expected shape is read with `fastUpdatedAt`, everything else is parsed in full and handled as
- * the protocol says (`connection_ack`, `ping` -> `pong`, `error`, `complete`).
+ * A graphql-transport-ws socket that the bench terminates itself when it is done (so its close
+ * is never counted as a failure), with its opening's promises and the functions settling them.
  */
-function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
-  const stats = statsOf(s.kind);
+function graphqlWsSocket(url: string): { ws: WebSocket; opening: Opening; connected: () => void; received: () => void } {
   let connected!: () => void;
   let received!: () => void;
-  const opening = {
+  const opening: Opening = {
     connected: new Promise<void>((resolve) => (connected = resolve)),
     firstMessage: new Promise<void>((resolve) => (received = resolve)),
   };
@@ -110,6 +106,19 @@ function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
     closedByUs.add(ws);
     ws.terminate();
   });
+  return { ws, opening, connected, received };
+}
+
+/**
+ * A graphql-ws subscriber: the `graphql-transport-ws` protocol over one `ws` socket, written
+ * out here rather than with the `graphql-ws` client so that the load generator, which shares
+ * the machine's cores with the server, spends little per message: a `next` message of the
+ * expected shape is read with `fastUpdatedAt`, everything else is parsed in full and handled as
+ * the protocol says (`connection_ack`, `ping` -> `pong`, `error`, `complete`).
+ */
+function openGraphqlWs(url: string, s: PlannedSubscriber): Opening {
+  const stats = statsOf(s.kind);
+  const { ws, opening, connected, received } = graphqlWsSocket(url);
   const record = (updatedAt: number) => {
     stats.histogram.record(wallClockMs() - updatedAt);
     stats.messages++;
@@ -175,17 +184,7 @@ const stuck: Stuck[] = [];
  * `resume`.
  */
 function openStuck(url: string, s: PlannedSubscriber): Opening {
-  let connected!: () => void;
-  let received!: () => void;
-  const opening = {
-    connected: new Promise<void>((resolve) => (connected = resolve)),
-    firstMessage: new Promise<void>((resolve) => (received = resolve)),
-  };
-  const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false, skipUTF8Validation: true });
-  closers.push(() => {
-    closedByUs.add(ws);
-    ws.terminate();
-  });
+  const { ws, opening, connected, received } = graphqlWsSocket(url);
   let entry: Stuck | null = null;
   ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
   ws.on('message', (data: Buffer) => {
