@@ -115,7 +115,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   // Writes every market again when Redis comes back without them (restart, flush, failover).
   const stateGuard = new StateGuard({
     redis,
-    markerKey: keys.ingestMarker(`${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 10)}`),
+    markerKey: keys.ingestMarker(keys.instance),
     restore: () => feeds.reduce((queued, feed) => queued + writer.restore(feed.latestMarkets()), 0),
     onRestore: () => void reportHealth(),
     logger,

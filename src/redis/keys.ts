@@ -50,7 +50,9 @@ export interface Keys {
   base(asset: string): string;
   quote(asset: string): string;
   feed(exchangeId: string): string;
-  /** One ingesting process's presence marker; `instance` is unique to the process. */
+  /** Unique to this Keys object (one per app, so one per process in production). */
+  readonly instance: string;
+  /** One ingesting process's presence marker; `instance` is unique to the process (`Keys.instance`). */
   ingestMarker(instance: string): string;
   /** `count` scratch keys for one script call, unique to it. */
   scratch(count: number): string[];
@@ -81,7 +83,8 @@ export function createKeys(prefix: string): Keys {
     base: (asset) => `${tag}:base:${asset.toUpperCase()}`,
     quote: (asset) => `${tag}:quote:${asset.toUpperCase()}`,
     feed: (exchangeId) => `${tag}:feed:${exchangeId}`,
-    ingestMarker: (instance) => `${tag}:ingest:${instance}`,
+    instance,
+    ingestMarker: (id) => `${tag}:ingest:${id}`,
     scratch: (count) => {
       const nonce = `${instance}${(scratchCounter++).toString(36)}`;
       return Array.from({ length: count }, (_, i) => `${tag}:tmp:${nonce}:${i}`);
