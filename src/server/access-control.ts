@@ -21,7 +21,7 @@ import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { AccessLimits } from '../config';
 import { ErrorCode } from '../errors';
-import { API_KEY_PARAM, ApiKeys } from './api-keys';
+import { API_KEY_PARAM, ApiKeys, headerValue } from './api-keys';
 import { clientAddress, limitKey } from './client-address';
 import { ConnectionCaps, type CapRefusal } from './connection-caps';
 import { RateLimits, type Budget } from './rate-limits';
@@ -86,12 +86,7 @@ export class AccessControl {
         const address = req ? this.addressOf(req) : 'in-process';
         const refuse = (reason: RefusalReason, refusal: Refusal) => {
           this.onRefused(reason, 'http');
-          endResponse(
-            new fetchAPI.Response(JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code, ...refusal.extensions } }] }), {
-              status: refusal.status,
-              headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...refusal.headers },
-            }),
-          );
+          endResponse(new fetchAPI.Response(errorBody(refusal), { status: refusal.status, headers: httpHeaders(refusal) }));
         };
         return this.rates.take('query', address).then((waitMs) => {
           if (waitMs !== null) return refuse('rate_limited', rateLimited('query', waitMs));
@@ -126,8 +121,7 @@ export class AccessControl {
         const address = this.addressOf(req);
         const refuse = (reason: RefusalReason, refusal: Refusal) => {
           this.onRefused(reason, 'websocket');
-          const body = JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code, ...refusal.extensions } }] });
-          done(false, refusal.status, body, { 'Content-Type': 'application/json; charset=utf-8', ...refusal.headers });
+          done(false, refusal.status, errorBody(refusal), { 'Content-Type': 'application/json; charset=utf-8', ...refusal.headers });
         };
         // The upgrade is an HTTP request: it takes one from the query budget like any other.
         this.rates.take('query', address).then(
@@ -166,13 +160,22 @@ export class AccessControl {
       if (this.keys.required && (request.url ?? '/').split('?')[0] === '/metrics' && !this.keys.acceptsHeaders(request.headers)) {
         this.onRefused('unauthenticated', 'http');
         const refusal = unauthenticated(request.headers);
-        response.writeHead(refusal.status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...refusal.headers });
-        response.end(JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code } }] }));
+        response.writeHead(refusal.status, httpHeaders(refusal));
+        response.end(errorBody(refusal));
         return;
       }
       next(request, response);
     };
   }
+}
+
+/** The GraphQL-over-HTTP error body every refusal is sent as. */
+function errorBody(refusal: Refusal): string {
+  return JSON.stringify({ errors: [{ message: refusal.message, extensions: { code: refusal.code, ...refusal.extensions } }] });
+}
+
+function httpHeaders(refusal: Refusal): Record<string, string> {
+  return { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...refusal.headers };
 }
 
 function rateLimited(budget: Budget, waitMs: number): Refusal {
@@ -187,7 +190,7 @@ function rateLimited(budget: Budget, waitMs: number): Refusal {
 }
 
 function unauthenticated(headers: Headers | IncomingMessage['headers']): Refusal {
-  const given = typeof (headers as Headers).get === 'function' ? (headers as Headers).has('x-api-key') || (headers as Headers).has('authorization') : 'x-api-key' in headers || 'authorization' in headers;
+  const given = headerValue(headers, 'x-api-key') !== null || headerValue(headers, 'authorization') !== null;
   return {
     status: 401,
     // Never echo the key: this text may end up in someone's logs.

@@ -41,15 +41,17 @@ export class ApiKeys {
 
 /** `x-api-key: <key>`, or else `Authorization: Bearer <key>`. */
 export function keyFromHeaders(headers: Headers | IncomingHttpHeaders): string | null {
-  const get = (name: string): string | null => {
-    if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
-    const value = (headers as IncomingHttpHeaders)[name];
-    return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
-  };
-  const header = get('x-api-key');
+  const header = headerValue(headers, 'x-api-key');
   if (header !== null && header.trim() !== '') return header.trim();
-  const bearer = /^\s*Bearer\s+(\S+)\s*$/i.exec(get('authorization') ?? '');
+  const bearer = /^\s*Bearer\s+(\S+)\s*$/i.exec(headerValue(headers, 'authorization') ?? '');
   return bearer ? bearer[1]! : null;
+}
+
+/** A header's (first) value from fetch `Headers` (yoga) or Node's request headers; null when absent. */
+export function headerValue(headers: Headers | IncomingHttpHeaders, name: string): string | null {
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
+  const value = (headers as IncomingHttpHeaders)[name];
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
 }
 
 function digest(key: string): Buffer {
