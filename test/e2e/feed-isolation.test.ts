@@ -9,11 +9,7 @@ import { buildApp, type App } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { silentLogger } from '../../src/logger';
 import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
-
-async function post(app: App, query: string): Promise<any> {
-  const response = await fetch(app.url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-  return ((await response.json()) as { data: any }).data;
-}
+import { queryData } from '../support/post-query';
 
 describe('feed isolation', () => {
   let t: TestRedis;
@@ -65,13 +61,13 @@ describe('feed isolation', () => {
 
     expect(sim!.health().status).toBe('LIVE');
     expect(sim!.health().reconnects).toBe(0);
-    const updatedAt = async () => (await post(app, '{ markets(sort: { field: UPDATED_AT }, page: { limit: 1 }) { total items { exchange updatedAt } } }')).markets;
+    const updatedAt = async () => (await queryData(app, '{ markets(sort: { field: UPDATED_AT }, page: { limit: 1 }) { total items { exchange updatedAt } } }')).markets;
     const first = await updatedAt();
     expect(first.total).toBe(20);
     expect(first.items[0].exchange).toBe('sim');
     await expect.poll(async () => (await updatedAt()).items[0].updatedAt, { timeout: 5000 }).toBeGreaterThan(first.items[0].updatedAt);
 
-    const feeds = await post(app, '{ feeds { exchange status invalidFrames } }');
+    const feeds = await queryData(app, '{ feeds { exchange status invalidFrames } }');
     expect(feeds.feeds.find((f: { exchange: string }) => f.exchange === 'sim')).toEqual({ exchange: 'sim', status: 'LIVE', invalidFrames: 0 });
   });
 });

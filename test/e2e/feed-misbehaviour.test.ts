@@ -11,14 +11,10 @@ import { silentLogger } from '../../src/logger';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
 import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait-for';
+import { queryData } from '../support/post-query';
 
 /** Low enough for a test to exceed, far above the healthy feeds' rates here (about 100/s each). */
 const BUDGET = 1000;
-
-async function post(app: App, query: string): Promise<any> {
-  const response = await fetch(app.url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-  return ((await response.json()) as { data: any }).data;
-}
 
 describe('feed misbehaviour', () => {
   let t: TestRedis;
@@ -74,17 +70,17 @@ describe('feed misbehaviour', () => {
   }
 
   async function storedPrice(id: string): Promise<number | undefined> {
-    return (await post(app, `{ market(id: ${JSON.stringify(id)}) { price } }`)).market?.price;
+    return (await queryData(app, `{ market(id: ${JSON.stringify(id)}) { price } }`)).market?.price;
   }
 
   /** The newest `updatedAt` among the healthy feed's markets in Redis. */
   async function simNewest(): Promise<number> {
-    const page = await post(app, '{ markets(filter: { exchanges: ["sim"] }, sort: { field: UPDATED_AT }, page: { limit: 1 }) { items { updatedAt } } }');
+    const page = await queryData(app, '{ markets(filter: { exchanges: ["sim"] }, sort: { field: UPDATED_AT }, page: { limit: 1 }) { items { updatedAt } } }');
     return page.markets.items[0]?.updatedAt ?? 0; // 0 until its first write
   }
 
   async function feedsField(field: string): Promise<Record<string, unknown>> {
-    const data = await post(app, `{ feeds { exchange ${field} } }`);
+    const data = await queryData(app, `{ feeds { exchange ${field} } }`);
     return Object.fromEntries((data.feeds as Array<Record<string, unknown>>).map((f) => [f.exchange, f[field]]));
   }
 

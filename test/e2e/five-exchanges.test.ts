@@ -12,13 +12,7 @@ import { CoinbaseServer } from '../support/exchanges/coinbase-server';
 import { KrakenServer } from '../support/exchanges/kraken-server';
 import { OkxServer } from '../support/exchanges/okx-server';
 import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
-
-async function post(app: App, query: string): Promise<any> {
-  const response = await fetch(app.url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
-  const body = (await response.json()) as { data?: any; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+import { queryData } from '../support/post-query';
 
 describe('the default feeds, all five exchanges', () => {
   let t: TestRedis;
@@ -90,13 +84,13 @@ describe('the default feeds, all five exchanges', () => {
       .poll(
         async () => {
           push();
-          return (await post(app, query)).markets.items.map((m: { price: number }) => m.price);
+          return (await queryData(app, query)).markets.items.map((m: { price: number }) => m.price);
         },
         { timeout: 10_000, interval: 100 },
       )
       .toEqual([100.5, 101.5, 102.5, 103.5, 104.5]);
 
-    const { markets } = await post(app, query);
+    const { markets } = await queryData(app, query);
     expect(markets.total).toBe(5);
     expect(markets.items).toEqual([
       { id: 'binance:BTC/USDT', exchange: 'binance', symbol: 'BTC/USDT', base: 'BTC', quote: 'USDT', price: 100.5, bid: 100.4, ask: 100.6, stale: false },
@@ -106,10 +100,10 @@ describe('the default feeds, all five exchanges', () => {
       { id: 'bybit:BTC/USDT', exchange: 'bybit', symbol: 'BTC/USDT', base: 'BTC', quote: 'USDT', price: 104.5, bid: 104.4, ask: 104.6, stale: false },
     ]);
 
-    const usdt = await post(app, '{ markets(filter: { quotes: ["USDT"], search: "btc" }) { total } }');
+    const usdt = await queryData(app, '{ markets(filter: { quotes: ["USDT"], search: "btc" }) { total } }');
     expect(usdt.markets.total).toBe(3);
 
-    const feeds = await post(app, '{ feeds { exchange status markets } }');
+    const feeds = await queryData(app, '{ feeds { exchange status markets } }');
     expect(feeds.feeds).toEqual(
       ['binance', 'bybit', 'coinbase', 'kraken', 'okx'].map((exchange) => ({ exchange, status: 'LIVE', markets: 1 })),
     );
