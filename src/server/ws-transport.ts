@@ -22,7 +22,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
-import { CloseCode, makeServer, type ServerOptions } from 'graphql-ws';
+import { CloseCode, makeServer, MessageType, type ServerOptions } from 'graphql-ws';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode } from '../errors';
 import type { Logger } from '../logger';
@@ -63,8 +63,8 @@ export interface WsTransport {
   dispose(): Promise<void>;
 }
 
-/** Message types a client may send (graphql-transport-ws). Unknown types are graphql-ws's to refuse. */
-const SERVER_ONLY_TYPES: ReadonlySet<string> = new Set(['connection_ack', 'next', 'error']);
+/** Message types only the server may send (graphql-transport-ws); unknown types are graphql-ws's to refuse. */
+const SERVER_ONLY_TYPES: ReadonlySet<string> = new Set([MessageType.ConnectionAck, MessageType.Next, MessageType.Error]);
 
 /** A close reason must fit in 123 bytes. */
 const MAX_REASON = 120;
