@@ -12,8 +12,9 @@ import type { Services } from './context';
 import { BatchWriter } from './ingest/batch-writer';
 import type { ConnectionTiming } from './ingest/connection';
 import { Feed } from './ingest/feed';
+import { LiveCoverage } from './ingest/live-coverage';
 import { StateGuard } from './ingest/state-guard';
-import { adapterOptions, createAdapter } from './ingest/registry';
+import { adapterOptions, createAdapter, symbolChoice } from './ingest/registry';
 import { startSimExchange, type SimExchange } from './ingest/sim/sim-exchange';
 import type { Logger } from './logger';
 import { Metrics } from './metrics';
@@ -99,17 +100,19 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       sims.push(sim);
       logger.info({ url: sim.wsUrl, markets: sim.symbols.length }, 'simulated exchange (Binance protocol) listening');
     }
-    feeds.push(
-      new Feed({
+    const feed: Feed = new Feed({
         adapter: createAdapter(id, adapterOptions(config, id, sim)),
+        symbols: symbolChoice(config, id),
+        listingRefreshMs: config.listingRefreshMs,
         onMarket: (market) => writer.push(market),
+        onSymbolsChange: ({ removed }) => coverage.symbolsChanged(feed, removed),
         logger,
         maxFramesPerSecond: config.feedMaxFramesPerSecond,
         timing: options.feedTiming,
         // This process knows its own feeds' status at once; others learn it within a second.
         onStatusChange: () => void reportHealth().then(() => staleness.refresh().catch(() => {})),
-      }),
-    );
+      });
+    feeds.push(feed);
   }
 
   // Writes every market again when Redis comes back without them (restart, flush, failover).
@@ -117,9 +120,15 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     redis,
     markerKey: keys.ingestMarker(keys.instance),
     restore: () => feeds.reduce((queued, feed) => queued + writer.restore(feed.latestMarkets()), 0),
-    onRestore: () => void reportHealth(),
+    onRestore: () => {
+      coverage.republish();
+      void reportHealth();
+    },
     logger,
   });
+  // Delisted markets and markets nobody ingests leave the live state (ingest/live-coverage.ts).
+  const coverage = new LiveCoverage({ redis, keys, writer, feeds, markerWritten: () => stateGuard.check(), logger });
+  const unreachable = new UnreachableNotice(feeds, logger);
 
   let ws: GraphqlWsServer | null = null;
   const metrics = new Metrics({
@@ -202,8 +211,9 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       server.on('request', (req, res) => {
         if (req.headers.accept?.includes('text/event-stream')) slowClients.watchStream(req.socket, res);
       });
-      for (const feed of feeds) feed.start();
       if (feeds.length > 0) stateGuard.start();
+      for (const feed of feeds) feed.start();
+      unreachable.start();
       timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));
       timers.push(setTimeout(() => void logStatus(), FIRST_STATUS_LOG_MS));
       timers.push(setInterval(() => void logStatus(), STATUS_LOG_MS));
@@ -224,9 +234,11 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await ws?.close();
+      unreachable.stop();
       await Promise.all(feeds.map((f) => f.stop()));
-      stateGuard.stop();
       await writer.stop();
+      await coverage.stop();
+      stateGuard.stop();
       await reportHealth();
       const drained = await Promise.race([httpClosed.then(() => true), delay(HTTP_DRAIN_MS).then(() => false)]);
       if (!drained) server.closeAllConnections();
@@ -239,4 +251,40 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       await target.privateServer?.stop();
     },
   };
+}
+
+/** How long after start-up the feeds may take before "no exchange is reachable" is said. */
+const UNREACHABLE_NOTICE_MS = 15_000;
+
+/**
+ * First contact without a network: when no feed has gone live and every feed has failed to
+ * connect, say so once, with the offline alternative, instead of a warning per retry. The
+ * feeds keep retrying with backoff, quietly, and count every failure in `feeds`.
+ */
+class UnreachableNotice {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly feeds: readonly Feed[],
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    const real = this.feeds.filter((feed) => feed.exchange !== 'sim');
+    if (real.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const health = real.map((feed) => feed.health());
+      if (health.some((h) => h.status === 'LIVE' || h.errors === 0)) return;
+      this.logger.warn(
+        { feeds: Object.fromEntries(health.map((h) => [h.exchange, h.lastError])) },
+        `no exchange is reachable from here (${health.map((h) => h.exchange).join(', ')}); tickql keeps retrying with backoff, quietly (failures are counted in the feeds query). Offline? Try \`npm run demo\`, which ingests a built-in simulated exchange`,
+      );
+    }, UNREACHABLE_NOTICE_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+  }
 }

@@ -18,8 +18,10 @@ export interface ExchangeOverrides {
   readonly wsUrl?: string;
   /** `<EXCHANGE>_REST_URL`, when set. */
   readonly restUrl?: string;
-  /** `<EXCHANGE>_SYMBOLS`, when set. */
+  /** `<EXCHANGE>_SYMBOLS`, when set to a list; unset (or `*`): the exchange's whole listing. */
   readonly symbols?: readonly string[];
+  /** `<EXCHANGE>_QUOTES` (upper case), when set: narrows the listing to these quote assets. */
+  readonly quotes?: readonly string[];
 }
 
 export interface Config {
@@ -40,6 +42,8 @@ export interface Config {
   readonly batchMs: number;
   /** Frames one feed may read per second before its socket pauses for the rest of it; 0: no limit. */
   readonly feedMaxFramesPerSecond: number;
+  /** How often each exchange's listing is read again while running (`LISTING_REFRESH_MS`); 0: never. */
+  readonly listingRefreshMs: number;
   /** How long a computed `markets` page is served from memory; 0 turns the cache off. */
   readonly queryCacheMs: number;
   /** How old a cached page may be and still be served while it is being refreshed. */
@@ -180,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     staleAfterMs: integer(env, 'STALE_AFTER_MS', 30_000, 1, 86_400_000),
     batchMs: integer(env, 'INGEST_BATCH_MS', 0, 0, 10_000),
     feedMaxFramesPerSecond: integer(env, 'FEED_MAX_FRAMES_PER_S', DEFAULT_FEED_MAX_FRAMES_PER_S, 0, 10_000_000),
+    listingRefreshMs: listingRefreshMs(env),
     queryCacheMs: integer(env, 'QUERY_CACHE_MS', 50, 0, 60_000),
     queryCacheStaleMs: integer(env, 'QUERY_CACHE_STALE_MS', 1000, 0, 600_000),
     simMarkets: integer(env, 'SIM_MARKETS', 300, 1, 100_000),
@@ -285,21 +290,39 @@ function feeds(env: Env): FeedId[] {
 
 function exchangeOverrides(env: Env, id: ExchangeId): ExchangeOverrides {
   const prefix = id.toUpperCase();
-  const out: { wsUrl?: string; restUrl?: string; symbols?: string[] } = {};
+  const out: { wsUrl?: string; restUrl?: string; symbols?: string[]; quotes?: string[] } = {};
   const ws = env[`${prefix}_WS_URL`];
   if (ws !== undefined && ws !== '') out.wsUrl = url(`${prefix}_WS_URL`, ws.trim(), ['ws:', 'wss:']);
   const rest = env[`${prefix}_REST_URL`];
   if (rest !== undefined && rest !== '') out.restUrl = url(`${prefix}_REST_URL`, rest.trim(), ['http:', 'https:']).replace(/\/+$/, '');
   const symbols = env[`${prefix}_SYMBOLS`];
-  if (symbols !== undefined) {
-    const list = symbols
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-    if (list.length === 0) throw new ConfigError(`${prefix}_SYMBOLS is empty; unset it to use the built-in list`);
+  if (symbols !== undefined && symbols.trim() !== '*') {
+    const list = commaList(symbols);
+    if (list.length === 0) throw new ConfigError(`${prefix}_SYMBOLS is empty; unset it (or set it to *) for the exchange's whole listing`);
     out.symbols = [...new Set(list)];
   }
+  const quotes = env[`${prefix}_QUOTES`];
+  if (quotes !== undefined && quotes.trim() !== '') {
+    const list = commaList(quotes).map((q) => q.toUpperCase());
+    const bad = list.find((q) => !/^[A-Z0-9]{1,20}$/.test(q));
+    if (bad !== undefined) throw new ConfigError(`${prefix}_QUOTES: ${JSON.stringify(bad)} is not an asset code (letters and digits)`);
+    out.quotes = [...new Set(list)];
+  }
   return out;
+}
+
+/** 0 turns refreshing off; otherwise at least a second, so a typo cannot hammer an exchange's REST API. */
+function listingRefreshMs(env: Env): number {
+  const value = integer(env, 'LISTING_REFRESH_MS', 300_000, 0, 86_400_000);
+  if (value > 0 && value < 1000) throw new ConfigError(`LISTING_REFRESH_MS=${value} is below 1000 (0 turns refreshing off)`);
+  return value;
+}
+
+function commaList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 function accessLimits(env: Env): AccessLimits {

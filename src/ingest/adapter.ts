@@ -1,8 +1,10 @@
 /**
- * The contract every exchange module implements. An adapter is pure protocol knowledge: it
- * says where to connect, what to send, how to keep the socket alive and how to read a frame.
- * Sockets, timers, retries and Redis are the shared connection loop's business
- * (`connection.ts`, `feed.ts`), so a new exchange is one new file in `exchanges/`.
+ * The contract every exchange module implements. An adapter is pure protocol knowledge: where
+ * to connect, what to send for a set of symbols, how to keep a socket alive, how to read a
+ * frame, how to read the exchange's listing, and the exchange's limits. Sockets, timers,
+ * retries, which symbols go on which connection, and Redis are the shared loop's business
+ * (`connection.ts`, `connection-pool.ts`, `feed.ts`), so a new exchange is one new file in
+ * `exchanges/`.
  */
 import type { SymbolInfo, TickerPatch } from './market';
 
@@ -31,10 +33,52 @@ export interface AdapterOptions {
   readonly exchange: string;
   /** WebSocket endpoint. */
   readonly wsUrl: string;
-  /** REST base for symbol metadata, or null to derive base/quote from the symbol text. */
+  /** REST base for the listing, or null when there is none (then names come from the symbol text). */
   readonly restUrl: string | null;
-  /** Native symbols to subscribe. */
+}
+
+/** One market of an exchange's listing, with names in common asset codes (Kraken's XBT is BTC). */
+export interface ListedMarket extends SymbolInfo {
+  /** Whether the exchange lists it as trading now (its own status value decides; see docs/exchanges/). */
+  readonly trading: boolean;
+  /** The exchange's own status text, for log lines (`BREAK`, `delisted`, `suspend`). */
+  readonly status: string;
+}
+
+/** At most `limit` events in any `windowMs` (a sliding window). */
+export interface RateLimit {
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+/**
+ * How many symbols one connection may carry. Exchanges count streams or topics per connection
+ * (Binance: 1024 streams), or characters of subscription arguments (Bybit: 21 000); `cost`
+ * says what one symbol takes of `perConnection`. Where an exchange documents no cap, the
+ * adapter sets one of its own and says why.
+ */
+export interface ConnectionCapacity {
+  readonly perConnection: number;
+  cost(nativeSymbol: string): number;
+}
+
+/**
+ * Symbols per connection for exchanges that document no cap (Coinbase, Kraken, OKX). Not a
+ * protocol limit but a choice: a lost connection then costs at most this many markets their
+ * updates until it is back, and one connection's subscribe burst (snapshots of every symbol)
+ * stays a few hundred frames.
+ */
+export const UNDOCUMENTED_SYMBOLS_PER_CONNECTION = 500;
+
+/** One stream or topic per symbol, at most `perConnection` of them. */
+export function symbolsPerConnection(perConnection: number): ConnectionCapacity {
+  return { perConnection, cost: () => 1 };
+}
+
+/** Configured symbols as the exchange spells them, and what an operator should know about the rewrite. */
+export interface NormalizedSymbols {
   readonly symbols: readonly string[];
+  readonly warnings: readonly string[];
 }
 
 export interface ExchangeAdapter {
@@ -42,15 +86,14 @@ export interface ExchangeAdapter {
   readonly exchange: string;
   /** Where to connect. */
   readonly wsUrl: string;
-  /** Native symbols this adapter subscribes. */
-  readonly symbols: readonly string[];
-  /**
-   * Text frames to send once the socket is open, in order. The loop sends them no faster
-   * than `maxMessagesPerSecond`.
-   */
-  subscribeMessages(): string[];
-  /** The exchange's inbound message rate limit for one connection (our messages to it). */
+  /** Symbols per connection (see `ConnectionCapacity`). */
+  readonly capacity: ConnectionCapacity;
+  /** New connections the exchange accepts from one IP address. Every connect of the feed waits for room. */
+  readonly connectionRate: RateLimit;
+  /** The exchange's inbound message rate limit for one connection (our messages to it, pongs included). */
   readonly maxMessagesPerSecond: number;
+  /** A limit on our messages across all connections from one IP address, where the exchange has one (Coinbase). */
+  readonly messageRatePerIp?: RateLimit;
   /**
    * The longest silence that is still normal. A socket that receives nothing (no data, no
    * heartbeat, no ping) for longer is considered dead and replaced.
@@ -60,16 +103,31 @@ export interface ExchangeAdapter {
   readonly clientHeartbeat?: { readonly intervalMs: number; readonly message: string };
   /** Planned rotation: replace the connection before the server's lifetime limit. */
   readonly maxConnectionAgeMs?: number;
+  /**
+   * Text frames that subscribe `symbols` on one connection, in order: every symbol of a new
+   * connection, or the symbols added to a live one. The loop sends them no faster than the
+   * rate limits allow. `symbols` never exceed one connection's capacity.
+   */
+  subscribeMessages(symbols: readonly string[]): string[];
   /** Reads one frame. Never throws: anything unexpected is an `invalid` event. */
   parse(frame: string): FrameEvent;
-  /** Base and quote of a native symbol (after `loadSymbols`, from exchange metadata when it was reachable). */
-  symbolInfo(nativeSymbol: string): SymbolInfo;
   /**
-   * Loads symbol metadata (base/quote) from the exchange's REST API. Resolves to a warning
-   * text when something needs an operator's attention (the metadata could not be fetched and
-   * names were derived from the symbol text instead; configured symbols the exchange does not
-   * list or one connection cannot carry), else null. Start-up never depends on it: the feed
-   * aborts `signal` when it stops waiting, and names must not change after that.
+   * Configured symbols (`<EXCHANGE>_SYMBOLS`, typed by hand) in the exchange's own spelling:
+   * trimmed, de-duplicated, case and aliases as the exchange wants them, with a warning for
+   * each rewrite or quirk an operator should know about.
    */
-  loadSymbols(signal: AbortSignal): Promise<string | null>;
+  normalizeSymbols(configured: readonly string[]): NormalizedSymbols;
+  /** Base and quote from the native symbol's text alone, for symbols the listing does not name. */
+  deriveSymbolInfo(nativeSymbol: string): SymbolInfo;
+  /**
+   * The exchange's whole spot listing from its REST API, trading or not. Throws (with a
+   * message for the log) when the listing cannot be fetched or is not what the exchange
+   * sends; entries it cannot read are skipped. `signal` aborts the request.
+   */
+  fetchListing(signal: AbortSignal): Promise<ListedMarket[]>;
+  /**
+   * Told the listing each time it is read, for adapters whose subscribe messages depend on it
+   * (Bybit subscribes unlisted symbols in requests of their own).
+   */
+  useListing?(listed: ReadonlySet<string>): void;
 }

@@ -50,6 +50,8 @@ export type WriteMarkets = (markets: Market[]) => Promise<{ applied: number; ski
 
 export class BatchWriter {
   private pending = new Map<string, Market>();
+  /** Ids dropped by `forget`, until pushed again. */
+  private readonly forgotten = new Set<string>();
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   /** The delay `timer` was armed with. */
   private timerDelayMs = 0;
@@ -68,6 +70,7 @@ export class BatchWriter {
 
   push(market: Market): void {
     this.stats.received++;
+    if (this.forgotten.size > 0) this.forgotten.delete(market.id); // listed again
     if (this.pending.has(market.id)) this.stats.coalesced++;
     this.pending.set(market.id, market);
     if (this.pending.size >= (this.options.maxBatch ?? 2000)) this.schedule(0);
@@ -89,6 +92,18 @@ export class BatchWriter {
     this.stats.restored += queued;
     if (queued > 0) this.schedule(0);
     return queued;
+  }
+
+  /**
+   * Drops these markets (delisted): their pending states are not written, and a write of them
+   * already under way that fails is not retried. A later `push` of one takes it back. The
+   * caller removes them from Redis after `flush()`, which waits for that write to end.
+   */
+  forget(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.pending.delete(id);
+      this.forgotten.add(id);
+    }
   }
 
   /** Writes everything pending now; resolves when Redis has it (or the write failed). */
@@ -169,7 +184,7 @@ export class BatchWriter {
       this.stats.failedBatches++;
       this.options.logger.warn({ err, markets: batch.length }, 'market write failed; keeping the latest state to retry');
       for (const market of batch) {
-        if (!this.pending.has(market.id)) this.pending.set(market.id, market);
+        if (!this.pending.has(market.id) && !this.forgotten.has(market.id)) this.pending.set(market.id, market);
       }
       return false;
     }

@@ -37,21 +37,19 @@
  *   Not failures: exchange `error` frames (reported to the owner; the socket stays, and a
  *   `retryAfterMs` delays the next connect) and `invalid` frames (reported, nothing else).
  *
- * FLOODS: a feed may receive at most `maxFramesPerSecond` frames in any one-second window
- * (counted from the window's first frame). Past that, its sockets stop being read (ws
- * `pause()`) until the window ends: nothing is dropped, the frames wait in the kernel's
- * socket buffers and TCP slows the sender down, so the latest state still arrives, late,
- * while the rest of the process (other feeds, queries, subscriptions) keeps its share of the
- * event loop. Each throttled window is counted. An exchange that keeps sending faster than
- * the budget builds a backlog on its side until it ends the connection itself; the loop then
- * reconnects and starts from fresh state. Cost per frame: one subtraction, one increment and
- * two comparisons.
+ * SHARED LIMITS: a feed may spread its symbols over several connections (`connection-pool.ts`);
+ * what the exchange counts per IP address is shared by all of them and owned by the pool:
+ * new connections wait in one `ConnectionGate` (rate-window.ts), messages that count per IP
+ * share one `RateWindow`, and frames read count against one `FrameBudget` (frame-budget.ts,
+ * FLOODS). A connection made on its own (tests) makes its own.
  */
 import type { IncomingMessage } from 'node:http';
 import { WebSocket, type RawData } from 'ws';
 import type { Logger } from '../logger';
 import type { ExchangeAdapter, FrameEvent } from './adapter';
 import { backoffDelay, resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff';
+import { BUDGET_WINDOW_MS, FrameBudget } from './frame-budget';
+import { ConnectionGate, RateWindow, WINDOW_MARGIN, withMargin } from './rate-window';
 import { SendPacer } from './send-pacer';
 import { TimerSet, type TimerHandle } from './timer-set';
 
@@ -83,8 +81,39 @@ export interface ConnectionTiming {
   readonly closeGraceMs?: number;
 }
 
+/** What the exchange counts per IP address, shared by every connection of one feed. */
+export interface SharedLimits {
+  /** New connections wait here (`adapter.connectionRate`). */
+  readonly gate: ConnectionGate;
+  /** Frames read (see frame-budget.ts). */
+  readonly budget: FrameBudget;
+  /** Our messages, where the exchange counts them per IP (`adapter.messageRatePerIp`). */
+  readonly messages: RateWindow | undefined;
+}
+
+/** The shared limits of one feed, on `timers` (the owner's, so stopping it stops them). */
+export function sharedLimits(
+  adapter: ExchangeAdapter,
+  maxFramesPerSecond: number | undefined,
+  timers: TimerSet,
+  now: () => number,
+  logger: Logger,
+): SharedLimits {
+  return {
+    gate: new ConnectionGate(adapter.connectionRate, timers, now),
+    budget: new FrameBudget(maxFramesPerSecond, timers, now, logger),
+    messages: adapter.messageRatePerIp === undefined ? undefined : new RateWindow(withMargin(adapter.messageRatePerIp)),
+  };
+}
+
 export interface FeedConnectionOptions {
   readonly adapter: ExchangeAdapter;
+  /** Native symbols this connection subscribes (within `adapter.capacity`); `addSymbols` adds more. */
+  readonly symbols: readonly string[];
+  /** This connection's number within its feed, for log lines. Default 1. */
+  readonly number?: number;
+  /** Limits shared with the feed's other connections; default: this connection's own. */
+  readonly shared?: SharedLimits;
   readonly listener: ConnectionListener;
   readonly logger: Logger;
   readonly backoff?: BackoffOptions;
@@ -93,18 +122,12 @@ export interface FeedConnectionOptions {
   readonly now?: () => number;
   /** Source of backoff jitter, [0, 1). Default `Math.random`. */
   readonly random?: () => number;
-  /** Frames per second read before the sockets pause for the rest of the second (see FLOODS). Default: no limit. */
+  /** Frames per second read before the sockets pause (frame-budget.ts); only without `shared`. Default: no limit. */
   readonly maxFramesPerSecond?: number;
 }
 
-/** Length of one frame-budget window. */
-const BUDGET_WINDOW_MS = 1000;
-
-/**
- * Exchanges count our messages per second on their side, where arrival times jitter; a 10 %
- * longer window keeps two frames sent 1000 ms apart from landing in one of their windows.
- */
-const PACING_WINDOW_MS = 1100;
+/** Our messages per connection are counted in one-second windows, lengthened by the margin (rate-window.ts). */
+const PACING_WINDOW_MS = Math.ceil(1000 * WINDOW_MARGIN);
 
 interface Failure {
   readonly message: string;
@@ -132,17 +155,22 @@ class Link {
   failure: Failure | null = null;
   rotationTimer: TimerHandle | null = null;
 
+  /** Leaves the feed's frame budget. */
+  leaveBudget: () => void = () => {};
+
   constructor(
     readonly id: number,
     readonly ws: WebSocket,
     role: Role,
     limit: number,
+    shared: RateWindow | undefined,
     now: () => number,
   ) {
     this.role = role;
     this.pacer = new SendPacer({
       limit,
       windowMs: PACING_WINDOW_MS,
+      shared,
       timers: this.timers,
       now,
       send: (text) => {
@@ -168,6 +196,10 @@ export class FeedConnection {
   private readonly random: () => number;
 
   private readonly timers = new TimerSet();
+  private readonly shared: SharedLimits;
+  private readonly symbolList: string[];
+  /** Cancels the wait for a connect slot, while one is awaited. */
+  private cancelConnect: (() => void) | null = null;
   private readonly links = new Set<Link>();
   private active: Link | null = null;
   private pending: Link | null = null;
@@ -182,11 +214,6 @@ export class FeedConnection {
   private lost = false;
   private reconnectCount = 0;
   private stallCount = 0;
-  private readonly maxFramesPerSecond: number;
-  private budgetWindowStart = -Infinity;
-  private budgetFrames = 0;
-  private throttled = false;
-  private throttleCount = 0;
   private nextLinkId = 1;
   private closedWaiters: Array<() => void> = [];
 
@@ -194,7 +221,8 @@ export class FeedConnection {
     const { adapter, timing = {} } = options;
     this.adapter = adapter;
     this.listener = options.listener;
-    this.log = options.logger;
+    this.log = options.logger.child({ connection: options.number ?? 1 });
+    this.symbolList = [...options.symbols];
     this.backoff = resolveBackoff(options.backoff);
     this.silenceTimeoutMs = timing.silenceTimeoutMs ?? adapter.silenceTimeoutMs;
     this.maxConnectionAgeMs = timing.maxConnectionAgeMs === undefined ? (adapter.maxConnectionAgeMs ?? null) : timing.maxConnectionAgeMs;
@@ -203,7 +231,48 @@ export class FeedConnection {
     this.closeGraceMs = timing.closeGraceMs ?? 2_000;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
-    this.maxFramesPerSecond = options.maxFramesPerSecond || Infinity;
+    this.shared = options.shared ?? sharedLimits(adapter, options.maxFramesPerSecond, this.timers, this.now, this.log);
+  }
+
+  /** The symbols this connection subscribes (on every new socket). */
+  get symbols(): readonly string[] {
+    return this.symbolList;
+  }
+
+  /**
+   * Subscribes more symbols: on the open sockets at once (paced like every message), and on
+   * every socket opened later. The caller keeps within `adapter.capacity`.
+   */
+  addSymbols(symbols: readonly string[]): void {
+    if (symbols.length === 0) return;
+    this.symbolList.push(...symbols);
+    let messages: string[];
+    for (const link of this.links) {
+      if (link.role === 'retiring' || link.openedAt === null) continue; // not open yet: onOpen subscribes the whole list
+      try {
+        messages = this.adapter.subscribeMessages(symbols);
+      } catch (err) {
+        this.listener.failure(`adapter failed to build subscribe messages for added symbols: ${errorText(err)}`);
+        return;
+      }
+      for (const text of messages) link.pacer.enqueue(text);
+    }
+  }
+
+  /**
+   * Stops subscribing `symbols` on new sockets (a delisted market). Nothing is sent: the
+   * exchange stops sending data for a market it no longer trades, and the feed ignores what
+   * still arrives for it.
+   */
+  removeSymbols(symbols: ReadonlySet<string>): void {
+    for (let i = this.symbolList.length - 1; i >= 0; i--) if (symbols.has(this.symbolList[i]!)) this.symbolList.splice(i, 1);
+  }
+
+  /** Sockets open right now (a rotation briefly has two). */
+  get openSockets(): number {
+    let open = 0;
+    for (const link of this.links) if (link.ws.readyState === WebSocket.OPEN) open++;
+    return open;
   }
 
   /** Sockets replaced by the watchdog because they went silent while open. */
@@ -211,9 +280,9 @@ export class FeedConnection {
     return this.stallCount;
   }
 
-  /** One-second windows in which the frame budget ran out and reading paused (see FLOODS). */
+  /** One-second windows in which the frame budget ran out and reading paused (see frame-budget.ts). */
   get throttledSeconds(): number {
-    return this.throttleCount;
+    return this.shared.budget.throttledSeconds;
   }
 
   /** Connections re-established after losing a live one (rotations excluded). */
@@ -237,19 +306,16 @@ export class FeedConnection {
 
   /** Replaces the live socket without a gap. Ignored while a rotation or reconnect is under way. */
   rotate(reason: string): void {
-    if (this.state !== 'running' || this.pending !== null || this.active === null) return;
+    if (this.state !== 'running' || this.pending !== null || this.active === null || this.cancelConnect !== null) return;
     this.log.info({ reason }, 'rotating connection: opening its replacement first');
-    const link = this.connect('pending');
-    if (link === null) return;
-    link.rotationTimer = link.timers.timeout(this.rotationTimeoutMs, () => {
-      link.failure = { message: `replacement not subscribed within ${this.rotationTimeoutMs} ms`, fatal: false, retryAfterMs: null };
-      link.ws.terminate();
-    });
+    this.connect('pending');
   }
 
   stop(): Promise<void> {
     if (this.state === 'idle' || this.state === 'running' || this.state === 'failed') {
       this.state = 'stopping';
+      this.cancelConnect?.();
+      this.cancelConnect = null;
       this.timers.clearAll();
       for (const link of this.links) this.closeLink(link, 'stopping');
     }
@@ -259,7 +325,23 @@ export class FeedConnection {
     });
   }
 
-  private connect(role: Role): Link | null {
+  /** Opens a socket for `role` once the feed's connection gate has room. */
+  private connect(role: Role): void {
+    if (this.cancelConnect !== null) return;
+    this.cancelConnect = this.shared.gate.request(() => {
+      this.cancelConnect = null;
+      if (this.state !== 'running') return;
+      if (role === 'active' ? this.active !== null : this.pending !== null || this.active === null) return;
+      const link = this.open(role);
+      if (link === null || role !== 'pending') return;
+      link.rotationTimer = link.timers.timeout(this.rotationTimeoutMs, () => {
+        link.failure = { message: `replacement not subscribed within ${this.rotationTimeoutMs} ms`, fatal: false, retryAfterMs: null };
+        link.ws.terminate();
+      });
+    });
+  }
+
+  private open(role: Role): Link | null {
     const url = this.adapter.wsUrl;
     let ws: WebSocket;
     try {
@@ -271,8 +353,12 @@ export class FeedConnection {
       return null;
     }
     const limit = Math.max(1, this.adapter.maxMessagesPerSecond - 1);
-    const link = new Link(this.nextLinkId++, ws, role, limit, this.now);
+    const link = new Link(this.nextLinkId++, ws, role, limit, this.shared.messages, this.now);
     this.links.add(link);
+    link.leaveBudget = this.shared.budget.add(ws, (resumedAt) => {
+      // A paused socket was not silent: the watchdog measures from here.
+      link.lastFrameAt = Math.max(link.lastFrameAt, resumedAt);
+    });
     if (role === 'active') this.active = link;
     else this.pending = link;
     this.log.debug({ socket: link.id, role, url }, 'connecting');
@@ -311,7 +397,7 @@ export class FeedConnection {
     this.armWatchdog(link);
     let messages: string[];
     try {
-      messages = this.adapter.subscribeMessages();
+      messages = this.symbolList.length === 0 ? [] : this.adapter.subscribeMessages(this.symbolList);
     } catch (err) {
       this.fail(`adapter failed to build its subscribe messages: ${errorText(err)}`);
       return;
@@ -353,11 +439,7 @@ export class FeedConnection {
   private onMessage(link: Link, data: RawData, isBinary: boolean): void {
     const receivedAt = this.now();
     link.lastFrameAt = receivedAt;
-    if (receivedAt - this.budgetWindowStart >= BUDGET_WINDOW_MS) {
-      this.budgetWindowStart = receivedAt;
-      this.budgetFrames = 0;
-    }
-    if (++this.budgetFrames > this.maxFramesPerSecond && !this.throttled) this.throttle(receivedAt);
+    this.shared.budget.frame(receivedAt);
     const event: FrameEvent = isBinary
       ? { kind: 'invalid', reason: `binary frame of ${byteLength(data)} bytes; expected a text frame` }
       : this.parse(rawText(data));
@@ -373,31 +455,6 @@ export class FeedConnection {
     }
     this.checkReady(link);
     if (event.kind === 'rotate' && link === this.active) this.rotate(event.reason);
-  }
-
-  /** Stops reading every socket until the budget window ends (see FLOODS). */
-  private throttle(now: number): void {
-    this.throttled = true;
-    this.throttleCount++;
-    const resumeInMs = Math.max(0, this.budgetWindowStart + BUDGET_WINDOW_MS - now);
-    if (this.throttleCount <= 3 || this.throttleCount % 60 === 0) {
-      this.log.warn(
-        { maxFramesPerSecond: this.maxFramesPerSecond, throttledSeconds: this.throttleCount, resumeInMs },
-        'exchange sent more frames than the per-second budget; pausing its socket for the rest of the second',
-      );
-    }
-    for (const link of this.links) link.ws.pause();
-    this.timers.timeout(resumeInMs, () => {
-      this.throttled = false;
-      const resumedAt = this.now();
-      this.budgetWindowStart = resumedAt;
-      this.budgetFrames = 0;
-      for (const link of this.links) {
-        // A paused socket was not silent: the watchdog measures from here.
-        link.lastFrameAt = Math.max(link.lastFrameAt, resumedAt);
-        link.ws.resume();
-      }
-    });
   }
 
   private parse(text: string): FrameEvent {
@@ -449,14 +506,15 @@ export class FeedConnection {
     // One timer per socket, re-armed for the remaining time instead of on every frame.
     const check = (): void => {
       const idle = this.now() - link.lastFrameAt;
-      if (idle >= limit && !this.throttled) {
+      const throttled = this.shared.budget.throttled;
+      if (idle >= limit && !throttled) {
         this.stallCount++;
         link.failure = { message: `no frame for ${idle} ms (silence limit ${limit} ms)`, fatal: false, retryAfterMs: null };
         link.ws.terminate();
         return;
       }
       // While throttled we are the ones not reading: look again after the pause.
-      link.timers.timeout(Math.max(limit - idle, this.throttled ? BUDGET_WINDOW_MS : 0), check);
+      link.timers.timeout(Math.max(limit - idle, throttled ? BUDGET_WINDOW_MS : 0), check);
     };
     link.timers.timeout(limit, check);
   }
@@ -465,6 +523,7 @@ export class FeedConnection {
     const role = link.role;
     link.timers.clearAll();
     link.pacer.stop();
+    link.leaveBudget();
     this.links.delete(link);
     if (this.active === link) this.active = null;
     if (this.pending === link) this.pending = null;
@@ -505,7 +564,12 @@ export class FeedConnection {
       this.setStatus('reconnecting', message);
     }
     const delay = this.delayFor(this.attempt++);
-    this.log.warn({ socket: link?.id, reason: message, attempt: this.attempt, retryInMs: delay }, 'connection lost; retrying');
+    // The first failure in a row is news; the retries after it are counted in `feeds`
+    // (errors, lastError, reconnects) and logged at debug, so an unreachable exchange costs
+    // one warning, not one per retry for as long as it stays away.
+    const line = { socket: link?.id, reason: message, attempt: this.attempt, retryInMs: delay };
+    if (this.attempt === 1) this.log.warn(line, 'connection lost; retrying');
+    else this.log.debug(line, 'connection failed again; retrying');
     this.timers.timeout(delay, () => {
       if (this.state === 'running' && this.active === null) this.connect('active');
     });
@@ -518,6 +582,8 @@ export class FeedConnection {
   private fail(message: string): void {
     if (this.state !== 'running') return;
     this.state = 'failed';
+    this.cancelConnect?.();
+    this.cancelConnect = null;
     this.timers.clearAll();
     this.log.error({ reason: message }, 'connection failed permanently; not retrying');
     this.listener.failure(message);

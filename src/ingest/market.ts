@@ -259,6 +259,19 @@ export class MarketBook {
     return this.raw.has(nativeSymbol);
   }
 
+  /**
+   * Forgets a market (the exchange delisted it): the id it was emitted under, or null when it
+   * never was. A later patch for the symbol starts a new market.
+   */
+  forget(nativeSymbol: string): string | null {
+    const entry = this.raw.get(nativeSymbol);
+    if (entry === undefined) return null;
+    this.raw.delete(nativeSymbol);
+    if (entry.identity === null) return null;
+    this.emitted--;
+    return entry.identity.id;
+  }
+
   /** Markets emitted at least once (those whose price is known). */
   get emittedMarkets(): number {
     return this.emitted;

@@ -8,6 +8,7 @@
  */
 import type { Config, ExchangeId, FeedId } from '../config';
 import type { AdapterOptions, ExchangeAdapter } from './adapter';
+import type { SymbolChoice } from './listing';
 import { BINANCE_DEFAULT_SYMBOLS, BINANCE_REST_URL, BINANCE_WS_URL, createBinanceAdapter } from './exchanges/binance';
 import { BYBIT_DEFAULT_SYMBOLS, BYBIT_REST_URL, BYBIT_WS_URL, createBybitAdapter } from './exchanges/bybit';
 import { COINBASE_DEFAULT_SYMBOLS, COINBASE_REST_URL, COINBASE_WS_URL, createCoinbaseAdapter } from './exchanges/coinbase';
@@ -17,11 +18,11 @@ import type { SimEndpoint } from './sim/binance-sim';
 
 export type AdapterFactory = (options: AdapterOptions) => ExchangeAdapter;
 
-/** A real exchange's public endpoints and built-in symbol list. */
+/** A real exchange's public endpoints, and the major pairs subscribed while its listing cannot be read. */
 export interface ExchangeDefaults {
   readonly wsUrl: string;
   readonly restUrl: string | null;
-  readonly symbols: readonly string[];
+  readonly fallbackSymbols: readonly string[];
 }
 
 const FACTORIES: { readonly [id in FeedId]: AdapterFactory } = {
@@ -34,11 +35,11 @@ const FACTORIES: { readonly [id in FeedId]: AdapterFactory } = {
 };
 
 const DEFAULTS: { readonly [id in ExchangeId]: ExchangeDefaults } = {
-  binance: { wsUrl: BINANCE_WS_URL, restUrl: BINANCE_REST_URL, symbols: BINANCE_DEFAULT_SYMBOLS },
-  coinbase: { wsUrl: COINBASE_WS_URL, restUrl: COINBASE_REST_URL, symbols: COINBASE_DEFAULT_SYMBOLS },
-  kraken: { wsUrl: KRAKEN_WS_URL, restUrl: KRAKEN_REST_URL, symbols: KRAKEN_DEFAULT_SYMBOLS },
-  okx: { wsUrl: OKX_WS_URL, restUrl: OKX_REST_URL, symbols: OKX_DEFAULT_SYMBOLS },
-  bybit: { wsUrl: BYBIT_WS_URL, restUrl: BYBIT_REST_URL, symbols: BYBIT_DEFAULT_SYMBOLS },
+  binance: { wsUrl: BINANCE_WS_URL, restUrl: BINANCE_REST_URL, fallbackSymbols: BINANCE_DEFAULT_SYMBOLS },
+  coinbase: { wsUrl: COINBASE_WS_URL, restUrl: COINBASE_REST_URL, fallbackSymbols: COINBASE_DEFAULT_SYMBOLS },
+  kraken: { wsUrl: KRAKEN_WS_URL, restUrl: KRAKEN_REST_URL, fallbackSymbols: KRAKEN_DEFAULT_SYMBOLS },
+  okx: { wsUrl: OKX_WS_URL, restUrl: OKX_REST_URL, fallbackSymbols: OKX_DEFAULT_SYMBOLS },
+  bybit: { wsUrl: BYBIT_WS_URL, restUrl: BYBIT_REST_URL, fallbackSymbols: BYBIT_DEFAULT_SYMBOLS },
 };
 
 export function exchangeDefaults(id: ExchangeId): ExchangeDefaults {
@@ -46,15 +47,14 @@ export function exchangeDefaults(id: ExchangeId): ExchangeDefaults {
 }
 
 /**
- * Options for one feed: the exchange's real endpoints and built-in symbols, overridden by
- * `<EXCHANGE>_WS_URL`, `<EXCHANGE>_REST_URL` and `<EXCHANGE>_SYMBOLS` from the config.
- * `sim` has no public endpoint: pass the running simulator (`startSimExchange()`); all its
- * symbols are subscribed, up to what one connection carries.
+ * Options for one feed's adapter: the exchange's real endpoints, overridden by
+ * `<EXCHANGE>_WS_URL` and `<EXCHANGE>_REST_URL`. `sim` has no public endpoint: pass the
+ * running simulator (`startSimExchange()`).
  */
 export function adapterOptions(config: Config, id: FeedId, sim?: SimEndpoint | null): AdapterOptions {
   if (id === 'sim') {
     if (!sim) throw new Error('the sim feed needs a running simulator: pass the one startSimExchange() returned');
-    return { exchange: 'sim', wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: sim.symbols.map((s) => s.symbol) };
+    return { exchange: 'sim', wsUrl: sim.wsUrl, restUrl: sim.restUrl };
   }
   const defaults = DEFAULTS[id];
   const overrides = config.exchanges[id];
@@ -62,8 +62,19 @@ export function adapterOptions(config: Config, id: FeedId, sim?: SimEndpoint | n
     exchange: id,
     wsUrl: overrides.wsUrl ?? defaults.wsUrl,
     restUrl: overrides.restUrl ?? defaults.restUrl,
-    symbols: overrides.symbols ?? defaults.symbols,
   };
+}
+
+/**
+ * What one feed subscribes: `<EXCHANGE>_SYMBOLS` when it lists symbols, else the exchange's
+ * whole listing narrowed by `<EXCHANGE>_QUOTES`, with the built-in major pairs as the fallback
+ * while the listing cannot be read. `sim` subscribes its simulator's whole listing.
+ */
+export function symbolChoice(config: Config, id: FeedId): SymbolChoice {
+  if (id === 'sim') return { kind: 'listing', quotes: null, fallback: [] };
+  const overrides = config.exchanges[id];
+  if (overrides.symbols !== undefined) return { kind: 'configured', symbols: overrides.symbols };
+  return { kind: 'listing', quotes: overrides.quotes ?? null, fallback: DEFAULTS[id].fallbackSymbols };
 }
 
 export function createAdapter(id: FeedId, options: AdapterOptions): ExchangeAdapter {

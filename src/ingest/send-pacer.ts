@@ -1,15 +1,20 @@
 /**
  * Sends text frames no faster than an exchange allows. Exchanges count our messages in a time
  * window and disconnect (or ban) clients that exceed it, so frames queue here and leave when
- * the window has room. Frames sent outside the queue (ws answers pings with pongs by itself)
- * are recorded with `recordExternal` so they count too.
+ * the window has room: the connection's own window and, where the exchange also counts per
+ * IP address (Coinbase), a window shared by every connection of the feed. Frames sent outside
+ * the queue (ws answers pings with pongs by itself) are recorded with `recordExternal` so they
+ * count too.
  */
+import { RateWindow } from './rate-window';
 import type { TimerHandle, TimerSet } from './timer-set';
 
 export interface SendPacerOptions {
   /** Frames allowed in any window. */
   readonly limit: number;
   readonly windowMs: number;
+  /** A window shared with other pacers (per-IP limits); a frame needs room in both. */
+  readonly shared?: RateWindow;
   readonly send: (text: string) => void;
   /** The owner's timers, so stopping the owner also stops the pacer. */
   readonly timers: TimerSet;
@@ -18,12 +23,13 @@ export interface SendPacerOptions {
 
 export class SendPacer {
   private readonly queue: Array<{ readonly text: string; readonly onSent: (() => void) | undefined }> = [];
-  /** Send times inside the current window, oldest first. */
-  private readonly sentAt: number[] = [];
+  private readonly window: RateWindow;
   private timer: TimerHandle | null = null;
   private stopped = false;
 
-  constructor(private readonly options: SendPacerOptions) {}
+  constructor(private readonly options: SendPacerOptions) {
+    this.window = new RateWindow({ limit: options.limit, windowMs: options.windowMs });
+  }
 
   /** Queues a frame; `onSent` runs right after it has been handed to the socket. */
   enqueue(text: string, onSent?: () => void): void {
@@ -34,7 +40,9 @@ export class SendPacer {
 
   /** Counts a frame that was sent without the queue. */
   recordExternal(): void {
-    this.sentAt.push(this.options.now());
+    const at = this.options.now();
+    this.window.record(at);
+    this.options.shared?.record(at);
   }
 
   get queued(): number {
@@ -50,20 +58,20 @@ export class SendPacer {
 
   private flush(): void {
     if (this.timer !== null || this.stopped) return;
-    const { limit, windowMs, timers, now } = this.options;
+    const { shared, timers, now } = this.options;
     while (this.queue.length > 0 && !this.stopped) {
       const at = now();
-      while (this.sentAt.length > 0 && this.sentAt[0]! <= at - windowMs) this.sentAt.shift();
-      if (this.sentAt.length >= limit) {
-        const wait = this.sentAt[0]! + windowMs - at;
-        this.timer = timers.timeout(Math.max(1, wait), () => {
+      const wait = Math.max(this.window.waitMs(at), shared?.waitMs(at) ?? 0);
+      if (wait > 0) {
+        this.timer = timers.timeout(wait, () => {
           this.timer = null;
           this.flush();
         });
         return;
       }
       const item = this.queue.shift()!;
-      this.sentAt.push(at);
+      this.window.record(at);
+      shared?.record(at);
       this.options.send(item.text);
       item.onSent?.();
     }

@@ -28,10 +28,16 @@ export interface ResolveOptions {
 }
 
 export async function resolveRedis(config: Config, logger: Logger, options: ResolveOptions = {}): Promise<RedisTarget> {
-  if (config.redisUrl !== null) return { url: config.redisUrl, privateServer: null };
+  if (config.redisUrl !== null) {
+    logger.info({ url: redactedUrl(config.redisUrl) }, `using Redis at ${redactedUrl(config.redisUrl)} (REDIS_URL)`);
+    return { url: config.redisUrl, privateServer: null };
+  }
   const defaultUrl = options.defaultUrl ?? DEFAULT_REDIS_URL;
   const fallback = new URL(defaultUrl);
-  if (await isListening(fallback.hostname, Number(fallback.port))) return { url: defaultUrl, privateServer: null };
+  if (await isListening(fallback.hostname, Number(fallback.port))) {
+    logger.info({ url: defaultUrl }, `using the Redis that answers at ${defaultUrl} (set REDIS_URL to use another)`);
+    return { url: defaultUrl, privateServer: null };
+  }
   try {
     const server = await startLocalRedis(options.binary ? { binary: options.binary } : {});
     logger.info(
@@ -98,4 +104,16 @@ export function createRedisClient(url: string, name: string, logger: Logger, ext
     lastError = '';
   });
   return client;
+}
+
+/** The URL without its password, for log lines. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }

@@ -1,0 +1,111 @@
+/**
+ * Keeps the live state to what this process's feeds cover. Each ingesting process publishes
+ * the ids of the markets it subscribes (its coverage, src/redis/coverage.ts); then:
+ * - a market a feed stops subscribing because the exchange delisted it is dropped from the
+ *   write queue and removed from Redis (every index, filter set and search entry) once the
+ *   write under way, if any, has ended, so no late write brings it back;
+ * - once every feed has chosen its symbols at start-up, markets that no live ingesting
+ *   process covers are removed (a narrowed symbol list, an exchange taken out of FEEDS, a
+ *   market delisted while tickql was down). A market another live process covers is never
+ *   removed: the sweep checks every live process's coverage inside Redis.
+ * Failures (Redis away) are logged and retried; nothing here throws at the feeds.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger';
+import { publishCoverage, sweepLeftovers, withdrawCoverage } from '../redis/coverage';
+import type { Keys } from '../redis/keys';
+import { removeMarkets } from '../redis/remove-markets';
+import type { BatchWriter } from './batch-writer';
+import type { Feed } from './feed';
+
+/** How long to wait before trying a failed coverage update or removal again. */
+const RETRY_MS = 5_000;
+
+export interface LiveCoverageOptions {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  readonly writer: BatchWriter;
+  readonly feeds: readonly Feed[];
+  /** Resolves once this process's presence marker is in Redis (StateGuard.check). */
+  readonly markerWritten: () => Promise<void>;
+  readonly logger: Logger;
+}
+
+export class LiveCoverage {
+  private readonly chosen = new Set<Feed>();
+  /** Ids removed from feeds whose removal from Redis has not succeeded yet. */
+  private readonly toRemove = new Set<string>();
+  private work: Promise<void> = Promise.resolve();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private swept = false;
+  readonly stats = { removedDelisted: 0, removedLeftovers: 0, failures: 0 };
+
+  constructor(private readonly options: LiveCoverageOptions) {}
+
+  /** A feed's subscribed symbols changed (`Feed`'s `onSymbolsChange`). */
+  symbolsChanged(feed: Feed, removed: readonly string[]): void {
+    if (this.stopped) return;
+    this.chosen.add(feed);
+    if (removed.length > 0) {
+      this.options.writer.forget(removed);
+      for (const id of removed) this.toRemove.add(id);
+    }
+    this.run();
+  }
+
+  /** Publishes the coverage again (Redis lost it along with the markets: StateGuard's restore). */
+  republish(): void {
+    if (!this.stopped) this.run();
+  }
+
+  /** Withdraws this process's coverage (its markets stay until another process's sweep). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    await this.work;
+    await withdrawCoverage(this.options.redis, this.options.keys, this.options.keys.instance).catch(() => {});
+  }
+
+  /** One pass at a time, in order: publish coverage, remove delisted markets, sweep once. */
+  private run(): void {
+    this.work = this.work.then(() => this.pass());
+  }
+
+  private async pass(): Promise<void> {
+    if (this.stopped) return;
+    const { redis, keys, writer, feeds, logger } = this.options;
+    try {
+      // Coverage counts only while its process's marker exists (another process's sweep
+      // treats it as dead otherwise), so the marker goes first.
+      await this.options.markerWritten();
+      await publishCoverage(redis, keys, keys.instance, feeds.flatMap((feed) => feed.coveredIds()));
+      if (this.toRemove.size > 0) {
+        const ids = [...this.toRemove];
+        await writer.flush();
+        const removed = await removeMarkets(redis, keys, ids);
+        for (const id of ids) this.toRemove.delete(id);
+        this.stats.removedDelisted += removed;
+        logger.info({ removed, ids: ids.length }, 'delisted markets removed from the live state');
+      }
+      if (!this.swept && feeds.every((feed) => this.chosen.has(feed))) {
+        const { removed } = await sweepLeftovers(redis, keys);
+        this.swept = true;
+        this.stats.removedLeftovers += removed.length;
+        if (removed.length > 0) {
+          logger.info({ removed: removed.length, examples: removed.slice(0, 10) }, 'removed markets that no running process ingests');
+        }
+      }
+    } catch (err) {
+      this.stats.failures++;
+      logger.warn({ err, retryInMs: RETRY_MS }, 'could not update coverage or remove markets; retrying');
+      if (this.retryTimer === null && !this.stopped) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.run();
+        }, RETRY_MS);
+        this.retryTimer.unref();
+      }
+    }
+  }
+}
