@@ -26,7 +26,8 @@ describe('frame budget', () => {
     const frames: Array<{ event: FrameEvent; at: number }> = [];
     let live = false;
     connection = new FeedConnection({
-      adapter: createBinanceAdapter({ exchange: 'sim', wsUrl: sim.wsUrl, restUrl: null, symbols: ['BTCUSDT'] }),
+      adapter: createBinanceAdapter({ exchange: 'sim', wsUrl: sim.wsUrl, restUrl: null }),
+      symbols: ['BTCUSDT'],
       logger: silentLogger(),
       maxFramesPerSecond: budget,
       listener: {

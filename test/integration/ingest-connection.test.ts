@@ -19,18 +19,20 @@ function customAdapter(
   sim: BinanceSim,
   changes: { parse?: (text: string) => FrameEvent | null; clientHeartbeat?: ExchangeAdapter['clientHeartbeat'] },
 ): ExchangeAdapter {
-  const base = createBinanceAdapter({ exchange: 'sim', wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: ['BTCUSDT'] });
+  const base = createBinanceAdapter({ exchange: 'sim', wsUrl: sim.wsUrl, restUrl: sim.restUrl });
   return {
     exchange: base.exchange,
     wsUrl: base.wsUrl,
-    symbols: base.symbols,
+    capacity: base.capacity,
+    connectionRate: base.connectionRate,
     maxMessagesPerSecond: base.maxMessagesPerSecond,
     silenceTimeoutMs: base.silenceTimeoutMs,
     clientHeartbeat: changes.clientHeartbeat,
-    subscribeMessages: () => base.subscribeMessages(),
+    subscribeMessages: (symbols) => base.subscribeMessages(symbols),
     parse: (text) => changes.parse?.(text) ?? base.parse(text),
-    symbolInfo: (symbol) => base.symbolInfo(symbol),
-    loadSymbols: (signal) => base.loadSymbols(signal),
+    normalizeSymbols: (configured) => base.normalizeSymbols(configured),
+    deriveSymbolInfo: (symbol) => base.deriveSymbolInfo(symbol),
+    fetchListing: (signal) => base.fetchListing(signal),
   };
 }
 

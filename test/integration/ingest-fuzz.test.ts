@@ -89,8 +89,8 @@ describe.each(SUBJECTS)('$name feed fed hostile frames', (subject) => {
     const t = harness.feedOn(server, subject.recipe);
     await waitFor(() => t.health().status === 'LIVE', 'LIVE');
     // A second adapter like the feed's: how these exchanges read a frame depends on no earlier one.
-    const { exchange, symbols } = subject.recipe;
-    const classifier = subject.recipe.create({ exchange, wsUrl: server.wsUrl, restUrl: null, symbols });
+    const { exchange } = subject.recipe;
+    const classifier = subject.recipe.create({ exchange, wsUrl: server.wsUrl, restUrl: null });
     let price = 1000;
     const goodFrame = async (): Promise<void> => {
       price += 1.25;

@@ -9,6 +9,7 @@ import type { BackoffOptions } from '../../src/ingest/backoff';
 import type { ConnectionTiming } from '../../src/ingest/connection';
 import { createBinanceAdapter, type BinanceTuning } from '../../src/ingest/exchanges/binance';
 import { Feed, type FeedHealth, type FeedStatus } from '../../src/ingest/feed';
+import type { SymbolChoice } from '../../src/ingest/listing';
 import type { Market } from '../../src/ingest/market';
 import { BinanceSim, type BinanceSimOptions } from '../../src/ingest/sim/binance-sim';
 
@@ -26,12 +27,16 @@ export interface FeedSetup {
   readonly adapter?: ExchangeAdapter;
   readonly wsUrl?: string;
   readonly restUrl?: string | null;
-  readonly symbols?: readonly string[];
+  /** Configured symbols; `'listing'` subscribes the server's whole listing. Default BTCUSDT, ETHBTC. */
+  readonly symbols?: readonly string[] | 'listing';
   readonly tuning?: BinanceTuning;
   readonly timing?: ConnectionTiming;
   readonly backoff?: BackoffOptions;
   readonly symbolsTimeoutMs?: number;
   readonly silentSymbolsAfterMs?: number;
+  readonly listingRefreshMs?: number;
+  readonly maxFramesPerSecond?: number;
+  readonly onSymbolsChange?: (change: { readonly removed: readonly string[] }) => void;
 }
 
 /** How a test builds one exchange's adapter, for `feedOn`. */
@@ -44,12 +49,15 @@ export interface AdapterRecipe<Tuning, A extends ExchangeAdapter> {
 
 /** What `feedOn` varies per test; everything left out is the adapter's and Feed's default. */
 export interface ExchangeFeedSetup<Tuning> {
-  readonly symbols?: readonly string[];
+  /** Configured symbols; `'listing'` subscribes the server's whole listing. Default: the recipe's. */
+  readonly symbols?: readonly string[] | 'listing';
   /** Default: the server's REST base; null: no REST metadata at all. */
   readonly restUrl?: string | null;
   readonly tuning?: Tuning;
   readonly timing?: ConnectionTiming;
   readonly silentSymbolsAfterMs?: number;
+  readonly listingRefreshMs?: number;
+  readonly onSymbolsChange?: (change: { readonly removed: readonly string[] }) => void;
 }
 
 /** A running local exchange: where a feed connects. */
@@ -93,11 +101,18 @@ export class IngestHarness {
         exchange: recipe.exchange,
         wsUrl: server.wsUrl,
         restUrl: setup.restUrl === undefined ? server.restUrl : setup.restUrl,
-        symbols: setup.symbols ?? recipe.symbols,
       },
       setup.tuning,
     );
-    return { ...this.feed(null, { adapter, timing: setup.timing, silentSymbolsAfterMs: setup.silentSymbolsAfterMs }), adapter };
+    const feed = this.feed(null, {
+      adapter,
+      symbols: setup.symbols ?? recipe.symbols,
+      timing: setup.timing,
+      silentSymbolsAfterMs: setup.silentSymbolsAfterMs,
+      listingRefreshMs: setup.listingRefreshMs,
+      onSymbolsChange: setup.onSymbolsChange,
+    });
+    return { ...feed, adapter };
   }
 
   /** A started feed on the simulator through the Binance adapter (feed id `sim`), or through `setup.adapter`. */
@@ -109,7 +124,6 @@ export class IngestHarness {
           exchange: 'sim',
           wsUrl: setup.wsUrl ?? sim?.wsUrl ?? 'ws://127.0.0.1:1/stream',
           restUrl: setup.restUrl === undefined ? (sim?.restUrl ?? null) : setup.restUrl,
-          symbols: setup.symbols ?? ['BTCUSDT', 'ETHBTC'],
         },
         setup.tuning,
       );
@@ -117,8 +131,14 @@ export class IngestHarness {
     const statuses: FeedStatus[] = [];
     const warnings: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as Record<string, unknown>) });
+    const symbols = setup.symbols ?? ['BTCUSDT', 'ETHBTC'];
+    const choice: SymbolChoice = symbols === 'listing' ? { kind: 'listing', quotes: null, fallback: [] } : { kind: 'configured', symbols };
     const feed = new Feed({
       adapter,
+      symbols: choice,
+      listingRefreshMs: setup.listingRefreshMs,
+      maxFramesPerSecond: setup.maxFramesPerSecond,
+      onSymbolsChange: setup.onSymbolsChange,
       logger,
       onMarket: (market) => markets.push(market),
       onStatusChange: (health) => statuses.push(health.status),

@@ -28,6 +28,14 @@ describe('loadConfig', () => {
     expect(config.exchanges.kraken.symbols).toEqual(['BTC/USD', 'ETH/USD']);
   });
 
+  it('reads the listing settings: * is the whole listing, quotes upper-cased, refresh every 5 minutes by default', () => {
+    const config = loadConfig({ OKX_SYMBOLS: ' * ', OKX_QUOTES: 'usdt, USDC,usdt', LISTING_REFRESH_MS: '60000' });
+    expect(config.exchanges.okx).toEqual({ quotes: ['USDT', 'USDC'] });
+    expect(config.listingRefreshMs).toBe(60_000);
+    expect(loadConfig({}).listingRefreshMs).toBe(300_000);
+    expect(loadConfig({ LISTING_REFRESH_MS: '0' }).listingRefreshMs).toBe(0);
+  });
+
   it('reads the per-feed frame budget: 50,000 by default, 0 for none, a clear error otherwise', () => {
     expect(loadConfig({}).feedMaxFramesPerSecond).toBe(50_000);
     expect(loadConfig({ FEED_MAX_FRAMES_PER_S: '0' }).feedMaxFramesPerSecond).toBe(0);
@@ -67,6 +75,8 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'not a url' }, /^REDIS_URL=.* is not a URL$/],
     [{ OKX_WS_URL: 'https://ws.okx.com' }, /^OKX_WS_URL=.* must start with ws:\/\/ or wss:\/\/$/],
     [{ BYBIT_SYMBOLS: ' , ' }, /^BYBIT_SYMBOLS is empty/],
+    [{ BYBIT_QUOTES: 'USDT,US-D' }, /^BYBIT_QUOTES: "US-D" is not an asset code/],
+    [{ LISTING_REFRESH_MS: '500' }, /^LISTING_REFRESH_MS=500 is below 1000/],
     [{ REDIS_PREFIX: 'a b' }, /^REDIS_PREFIX=.* may only contain/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud" is not one of/],
     [{ STALE_AFTER_MS: '0' }, /^STALE_AFTER_MS=0 is out of range/],
