@@ -40,7 +40,6 @@ export async function measureStageCosts(redisUrl: string, smoke: boolean): Promi
     exchange: 'binance',
     wsUrl: 'ws://127.0.0.1/stream?timeUnit=MICROSECOND',
     restUrl: null,
-    symbols: markets.map((m) => m.symbol),
   });
   let eventUs = Date.now() * 1000;
   const frame = (i: number) => {
@@ -53,7 +52,7 @@ export async function measureStageCosts(redisUrl: string, smoke: boolean): Promi
   const jsonParseUs = cpuPerItem(rounds, (i) => JSON.parse(texts[i % texts.length]!));
   const adapterParseUs = cpuPerItem(rounds, (i) => adapter.parse(texts[i % texts.length]!));
 
-  const book = new MarketBook('binance', (s) => adapter.symbolInfo(s));
+  const book = new MarketBook('binance', (s) => adapter.deriveSymbolInfo(s));
   const writer = new BatchWriter(async (batch) => ({ applied: batch.length, skipped: 0 }), { batchMs: 1e9, maxBatch: Infinity, logger: silentLogger() });
   const framePathUs = cpuPerItem(rounds, (i) => {
     // A fresh event time per frame, as on the wire, so the book applies every one.

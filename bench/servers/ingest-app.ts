@@ -64,7 +64,8 @@ const extraSims = JSON.parse(process.env.INGEST_EXTRA_SIMS ?? '[]') as Array<{ w
 const extraFeeds = extraSims.map(
   (sim, i) =>
     new Feed({
-      adapter: createBinanceAdapter({ exchange: `binance${i + 2}`, wsUrl: sim.wsUrl, restUrl: sim.restUrl, symbols: sim.symbols }),
+      adapter: createBinanceAdapter({ exchange: `binance${i + 2}`, wsUrl: sim.wsUrl, restUrl: sim.restUrl }),
+      symbols: { kind: 'configured', symbols: sim.symbols },
       onMarket: (market) => app.writer.push(market),
       logger,
     }),
