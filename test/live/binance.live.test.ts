@@ -13,7 +13,8 @@ describe.skipIf(!process.env.RUN_LIVE_TESTS)('Binance, live', () => {
   it('goes LIVE and delivers BTC/USDT with a sane book', async () => {
     const markets: Market[] = [];
     const feed = new Feed({
-      adapter: createBinanceAdapter({ exchange: 'binance', wsUrl: BINANCE_WS_URL, restUrl: BINANCE_REST_URL, symbols: ['BTCUSDT'] }),
+      symbols: { kind: 'configured', symbols: ['BTCUSDT'] },
+      adapter: createBinanceAdapter({ exchange: 'binance', wsUrl: BINANCE_WS_URL, restUrl: BINANCE_REST_URL }),
       onMarket: (m) => markets.push(m),
       logger: silentLogger(),
     });

@@ -14,7 +14,8 @@ describe.skipIf(!process.env.RUN_LIVE_TESTS)('Bybit spot, live', () => {
   it('goes LIVE and delivers BTC/USDT with a bid and an ask from orderbook.1', async () => {
     const markets: Market[] = [];
     const feed = new Feed({
-      adapter: createBybitAdapter({ exchange: 'bybit', wsUrl: BYBIT_WS_URL, restUrl: BYBIT_REST_URL, symbols: ['BTCUSDT'] }),
+      symbols: { kind: 'configured', symbols: ['BTCUSDT'] },
+      adapter: createBybitAdapter({ exchange: 'bybit', wsUrl: BYBIT_WS_URL, restUrl: BYBIT_REST_URL }),
       onMarket: (m) => markets.push(m),
       logger: silentLogger(),
     });

@@ -12,8 +12,8 @@ import { silentLogger } from '../../src/logger';
 describe.skipIf(!process.env.RUN_LIVE_TESTS)('Coinbase Advanced Trade, live', () => {
   it('goes LIVE and delivers BTC-USD with a sane book', async () => {
     const markets: Market[] = [];
-    const adapter = createCoinbaseAdapter({ exchange: 'coinbase', wsUrl: COINBASE_WS_URL, restUrl: COINBASE_REST_URL, symbols: ['BTC-USD'] });
-    const feed = new Feed({ adapter, onMarket: (m) => markets.push(m), logger: silentLogger() });
+    const adapter = createCoinbaseAdapter({ exchange: 'coinbase', wsUrl: COINBASE_WS_URL, restUrl: COINBASE_REST_URL });
+    const feed = new Feed({ adapter, symbols: { kind: 'configured', symbols: ['BTC-USD'] }, onMarket: (m) => markets.push(m), logger: silentLogger() });
     feed.start();
     try {
       await expect.poll(() => markets.length, { timeout: 30_000 }).toBeGreaterThan(0);

@@ -14,7 +14,7 @@ describe.skipIf(!process.env.RUN_LIVE_TESTS)('Kraken v2, live', () => {
     const markets: Market[] = [];
     const feed = new Feed({
       // XBT/USD on purpose: the legacy spelling must still end up subscribed as BTC/USD.
-      adapter: createKrakenAdapter({ exchange: 'kraken', wsUrl: KRAKEN_WS_URL, restUrl: KRAKEN_REST_URL, symbols: ['XBT/USD', 'ETH/USD'] }),
+      adapter: createKrakenAdapter({ exchange: 'kraken', wsUrl: KRAKEN_WS_URL, restUrl: KRAKEN_REST_URL }),
       onMarket: (m) => markets.push(m),
       logger: silentLogger(),
     });

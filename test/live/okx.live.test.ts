@@ -15,10 +15,9 @@ describe.skipIf(!process.env.RUN_LIVE_TESTS)('OKX live endpoint', () => {
       exchange: 'okx',
       wsUrl: process.env.OKX_WS_URL ?? OKX_WS_URL,
       restUrl: process.env.OKX_REST_URL ?? OKX_REST_URL,
-      symbols: ['BTC-USDT', 'ETH-USDT'],
     });
     const markets: Market[] = [];
-    const feed = new Feed({ adapter, logger: silentLogger(), onMarket: (market) => markets.push(market) });
+    const feed = new Feed({ adapter, symbols: { kind: 'configured', symbols: ['BTC-USDT', 'ETH-USDT'] }, logger: silentLogger(), onMarket: (market) => markets.push(market) });
     const deadline = Date.now() + 30_000;
     feed.start();
     try {
