@@ -7,8 +7,10 @@
  * Placement: symbols fill the connections in order, first fit by cost; a symbol that fits
  * nowhere opens a new connection. Symbols added while running (a new listing) go to a
  * connection with room, subscribed on its open socket, so no other connection is touched.
- * Removed symbols leave their connection's list (they are not subscribed again on a new
- * socket), and the room they leave is reused by later additions.
+ * Removed symbols leave their connection's list, so they are not subscribed again on a new
+ * socket; nothing is unsubscribed on the open one, so the room they held counts as used until
+ * that connection's next socket (a reconnect or rotation) and is reused only then: the
+ * exchange's count of what the socket carries never exceeds the capacity.
  *
  * What the exchange counts per IP address (new connections, messages, and our own frame
  * budget) is shared by every connection here (`SharedLimits`, connection.ts).
@@ -122,11 +124,7 @@ export class ConnectionPool {
   /** Stops subscribing `symbols` (they stay subscribed on open sockets until those close). */
   remove(symbols: ReadonlySet<string>): void {
     if (symbols.size === 0) return;
-    const { cost } = this.adapter.capacity;
-    for (const member of this.members) {
-      for (const symbol of member.connection.symbols) if (symbols.has(symbol)) member.used -= cost(symbol);
-      member.connection.removeSymbols(symbols);
-    }
+    for (const member of this.members) member.connection.removeSymbols(symbols);
   }
 
   /** Every symbol subscribed, in placement order. */
@@ -202,6 +200,11 @@ export class ConnectionPool {
           frame: (event, receivedAt) => this.listener.frame(event, receivedAt),
           status: (status, reason) => this.onConnectionStatus(member, status, reason),
           failure: (message) => this.listener.failure(this.members.length > 1 ? `connection ${number}: ${message}` : message),
+          // A new socket carries exactly the connection's symbols now: what removals freed is free again.
+          opened: () => {
+            const { cost } = this.adapter.capacity;
+            member.used = member.connection.symbols.reduce((sum, symbol) => sum + cost(symbol), 0);
+          },
         },
       }),
     };

@@ -66,6 +66,8 @@ export interface ConnectionListener {
   status(status: ConnectionStatus, reason: string | null): void;
   /** A socket failed or was lost (retried or fatal, see the policy above). */
   failure(message: string): void;
+  /** A new socket opened and was sent the subscription of every symbol in `symbols` now. */
+  opened?(): void;
 }
 
 export interface ConnectionTiming {
@@ -401,6 +403,11 @@ export class FeedConnection {
     } catch (err) {
       this.fail(`adapter failed to build its subscribe messages: ${errorText(err)}`);
       return;
+    }
+    try {
+      this.listener.opened?.();
+    } catch (err) {
+      this.log.error({ err }, 'opened listener threw');
     }
     link.subscribeCount = messages.length;
     link.subscribesSent = messages.length === 0;
