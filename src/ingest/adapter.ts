@@ -64,11 +64,11 @@ export interface ConnectionCapacity {
 
 /**
  * Symbols per connection for exchanges that document no cap (Coinbase, Kraken, OKX). Not a
- * protocol limit but a choice: a lost connection then costs at most this many markets their
- * updates until it is back, and one connection's subscribe burst (snapshots of every symbol)
- * stays a few hundred frames.
+ * protocol limit but a choice (docs/exchanges/README.md): a lost connection then costs at most
+ * this many markets their updates until it is back, and one connection's subscribe burst
+ * (an ack and a snapshot per symbol on Kraken) stays a few hundred frames.
  */
-export const UNDOCUMENTED_SYMBOLS_PER_CONNECTION = 500;
+export const UNDOCUMENTED_SYMBOLS_PER_CONNECTION = 250;
 
 /** One stream or topic per symbol, at most `perConnection` of them. */
 export function symbolsPerConnection(perConnection: number): ConnectionCapacity {
