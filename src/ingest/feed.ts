@@ -32,6 +32,8 @@ export interface FeedHealth {
   readonly lastMessageAt: number | null;
   /** Connections re-established after losing a live one; planned rotations are not counted. */
   readonly reconnects: number;
+  /** Open exchange connections (sockets). */
+  readonly connections: number;
   /** Frames received (data, acks, errors, invalid ones; not WebSocket pings). */
   readonly messages: number;
   /** Frames per second, averaged over the last 10 s. */
@@ -174,6 +176,7 @@ export class Feed {
       status: this.status,
       lastMessageAt: this.lastMessageAt,
       reconnects: this.connection.reconnects,
+      connections: this.connection.openResources.sockets,
       messages: this.messages,
       messagesPerSecond: this.rate.rate(this.now()),
       invalidFrames: this.invalidFrames,

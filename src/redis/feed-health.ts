@@ -15,6 +15,8 @@ export interface FeedHealthReport {
   readonly status: FeedStatus;
   readonly lastMessageAt: number | null;
   readonly reconnects: number;
+  /** Open exchange connections (sockets) of the feed. */
+  readonly connections: number;
   readonly messagesPerSecond: number;
   readonly invalidFrames: number;
   /** Error frames the exchange sent. */
@@ -48,6 +50,7 @@ export async function writeFeedHealth(redis: Redis, keys: Keys, reports: readonl
       status: r.status,
       lastMessageAt: r.lastMessageAt === null ? '' : String(r.lastMessageAt),
       reconnects: String(r.reconnects),
+      connections: String(r.connections),
       messagesPerSecond: String(r.messagesPerSecond),
       invalidFrames: String(r.invalidFrames),
       errorFrames: String(r.errorFrames),
@@ -75,6 +78,7 @@ function decodeHealth(exchange: string, hash: Record<string, string>): FeedHealt
     status,
     lastMessageAt: hash.lastMessageAt ? toNumber(hash.lastMessageAt) : null,
     reconnects: toNumber(hash.reconnects),
+    connections: toNumber(hash.connections),
     messagesPerSecond: toNumber(hash.messagesPerSecond),
     invalidFrames: toNumber(hash.invalidFrames),
     // Absent when written by an older process: read as 0.
