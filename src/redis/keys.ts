@@ -15,8 +15,8 @@
  *   {tickql}:exchange:<id>       zset    market ids of one exchange, score 0
  *   {tickql}:base:<ASSET>        zset    market ids with this base asset, score 0
  *   {tickql}:quote:<ASSET>       zset    market ids with this quote asset, score 0
- *   {tickql}:exchanges           set     exchange ids with markets or a recent health report
- *                                        (pruned by redis/feed-health.ts readFeedReports)
+ *   {tickql}:exchanges           set     exchange ids with markets or a recent health report (an id
+ *                                        leaves with its last market, or when `feeds` finds neither)
  *   {tickql}:feed:<id>           hash    a feed's health, written by the process ingesting it (expires)
  *   {tickql}:ingest:<instance>   string  an ingesting process's "my state is here" marker (expires;
  *                                        its absence means Redis lost the state: ingest/state-guard.ts)
