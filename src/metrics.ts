@@ -80,6 +80,15 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'tickql_feed_connections',
+      help: 'Exchange connections the feed holds open',
+      labelNames: ['exchange'],
+      registers,
+      collect() {
+        for (const h of sources.feeds()) this.set({ exchange: h.exchange }, h.connections);
+      },
+    });
+    new Gauge({
       name: 'tickql_feed_messages_per_second',
       help: 'Frames per second, averaged over the last 10 s',
       labelNames: ['exchange'],

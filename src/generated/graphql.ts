@@ -18,6 +18,8 @@ export type Scalars = {
 /** An exchange feed's health, as reported by the process that ingests it. */
 export type Feed = {
   __typename?: 'Feed';
+  /** Open connections (WebSockets) to the exchange; 0 while the feed is down or waiting to reconnect. */
+  connections: Scalars['Int']['output'];
   /**
    * Error frames the exchange sent: a rejected subscription, an error event. The feed keeps its
    * connection; the text of the latest one is in `lastError`.
@@ -192,7 +194,10 @@ export type PageInput = {
 /** Read the live market state. */
 export type Query = {
   __typename?: 'Query';
-  /** Every feed this deployment knows of: those configured here and those with markets in the live state. */
+  /**
+   * Every feed some process runs or that has markets in the live state: those configured in the
+   * process answering, those with a current health report, and those with markets.
+   */
   feeds: Array<Feed>;
   /** One market by id; null when it is unknown. */
   market: Maybe<Market>;
@@ -349,6 +354,7 @@ export type ResolversParentTypes = {
 };
 
 export type FeedResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Feed'] = ResolversParentTypes['Feed']> = {
+  connections?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   errorFrames?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   exchange?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   invalidFrames?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;

@@ -2,7 +2,8 @@
  * Feed health shared through Redis, so that any process sharing the Redis can answer `feeds`
  * and mark markets stale, whichever process ingests the feed. The ingesting process rewrites
  * its feeds' hashes on every state change and every second; each hash expires after a few
- * seconds, so a feed whose process died reads as DOWN instead of LIVE forever.
+ * seconds, so a feed whose process died reads as DOWN instead of LIVE forever, and leaves
+ * `feeds` altogether once its markets are gone as well (swept as leftovers: redis/coverage.ts).
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
@@ -15,6 +16,8 @@ export interface FeedHealthReport {
   readonly status: FeedStatus;
   readonly lastMessageAt: number | null;
   readonly reconnects: number;
+  /** Open exchange connections (sockets) of the feed. */
+  readonly connections: number;
   readonly messagesPerSecond: number;
   readonly invalidFrames: number;
   /** Error frames the exchange sent. */
@@ -48,6 +51,7 @@ export async function writeFeedHealth(redis: Redis, keys: Keys, reports: readonl
       status: r.status,
       lastMessageAt: r.lastMessageAt === null ? '' : String(r.lastMessageAt),
       reconnects: String(r.reconnects),
+      connections: String(r.connections),
       messagesPerSecond: String(r.messagesPerSecond),
       invalidFrames: String(r.invalidFrames),
       errorFrames: String(r.errorFrames),
@@ -75,6 +79,7 @@ function decodeHealth(exchange: string, hash: Record<string, string>): FeedHealt
     status,
     lastMessageAt: hash.lastMessageAt ? toNumber(hash.lastMessageAt) : null,
     reconnects: toNumber(hash.reconnects),
+    connections: toNumber(hash.connections),
     messagesPerSecond: toNumber(hash.messagesPerSecond),
     invalidFrames: toNumber(hash.invalidFrames),
     // Absent when written by an older process: read as 0.
@@ -96,8 +101,14 @@ function stringList(text: string | undefined): string[] {
 }
 
 /**
- * Every feed known to this deployment: `configured` plus every exchange that has markets or
- * a live report. One pipelined round trip after the exchange list.
+ * Every feed some process runs or that left markets behind: `configured` (this process's
+ * feeds), every exchange with an unexpired health report, and every exchange with markets in
+ * the live state. One pipelined round trip after the exchange list.
+ *
+ * Any other exchange in the `exchanges` set (a feed of an earlier run that nobody ingests
+ * now) is left out and removed from the set. Should a process start reporting it or writing
+ * its first market between the read and that removal, its health report, rewritten every
+ * second, puts it back.
  */
 export async function readFeedReports(redis: Redis, keys: Keys, configured: readonly string[]): Promise<FeedReport[]> {
   const known = await redis.smembers(keys.exchanges);
@@ -109,13 +120,20 @@ export async function readFeedReports(redis: Redis, keys: Keys, configured: read
     pipeline.zcard(keys.exchange(exchange));
   }
   const replies = (await pipeline.exec()) ?? [];
-  return exchanges.map((exchange, i) => {
+  const reports: FeedReport[] = [];
+  const forgotten: string[] = [];
+  exchanges.forEach((exchange, i) => {
     const [hashErr, hash] = replies[2 * i] ?? [];
     const [countErr, count] = replies[2 * i + 1] ?? [];
     if (hashErr) throw hashErr;
     if (countErr) throw countErr;
-    return { ...decodeHealth(exchange, hash as Record<string, string>), markets: count as number };
+    const health = hash as Record<string, string>;
+    const markets = count as number;
+    if (configured.includes(exchange) || Object.keys(health).length > 0 || markets > 0) reports.push({ ...decodeHealth(exchange, health), markets });
+    else forgotten.push(exchange);
   });
+  if (forgotten.length > 0) await redis.srem(keys.exchanges, ...forgotten);
+  return reports;
 }
 
 /** Each exchange's status as reported in Redis; absent (expired) reports read as DOWN. */

@@ -15,10 +15,14 @@
  *   {tickql}:exchange:<id>       zset    market ids of one exchange, score 0
  *   {tickql}:base:<ASSET>        zset    market ids with this base asset, score 0
  *   {tickql}:quote:<ASSET>       zset    market ids with this quote asset, score 0
- *   {tickql}:exchanges           set     exchange ids that have ever had a market
+ *   {tickql}:exchanges           set     exchange ids with markets or a recent health report (an id
+ *                                        leaves with its last market, or when `feeds` finds neither)
  *   {tickql}:feed:<id>           hash    a feed's health, written by the process ingesting it (expires)
  *   {tickql}:ingest:<instance>   string  an ingesting process's "my state is here" marker (expires;
  *                                        its absence means Redis lost the state: ingest/state-guard.ts)
+ *   {tickql}:ingesters           set     instances that have published their coverage
+ *   {tickql}:covers:<instance>   set     market ids one ingesting process covers; with its marker gone
+ *                                        it is dead and its markets are leftovers (redis/coverage.ts)
  *   {tickql}:tmp:<nonce>:<n>     zset    a query's scratch space; deleted by the query itself
  * Channels (pub/sub is not slot-bound, but shares the prefix so deployments stay apart):
  *   tickql:tick:<market id>      JSON of the Market after each update
@@ -38,6 +42,11 @@ export type NumericIndexField = (typeof NUMERIC_INDEX_FIELDS)[number];
 /** Separates symbol and id in the lexicographic symbol index; sorts below every printable byte. */
 export const SYMBOL_INDEX_SEPARATOR = '\0';
 
+/** A market's member of the symbol index: `<symbol>\0<id>`. */
+export function symbolIndexMember(market: { readonly symbol: string; readonly id: string }): string {
+  return `${market.symbol}${SYMBOL_INDEX_SEPARATOR}${market.id}`;
+}
+
 export interface Keys {
   readonly market: string;
   readonly ids: string;
@@ -54,12 +63,29 @@ export interface Keys {
   readonly instance: string;
   /** One ingesting process's presence marker; `instance` is unique to the process (`Keys.instance`). */
   ingestMarker(instance: string): string;
+  /** Registry of the ingesting processes that publish their coverage (`covers`). */
+  readonly ingesters: string;
+  /** The market ids one ingesting process covers (redis/coverage.ts). */
+  covers(instance: string): string;
   /** `count` scratch keys for one script call, unique to it. */
   scratch(count: number): string[];
   /** The pub/sub channel carrying one market's updates. */
   tickChannel(marketId: string): string;
   /** A PSUBSCRIBE pattern; `exchangeId`/`symbol` are escaped so they match as plain text. */
   tickPattern(exchangeId: string | null, symbol: string | null): string;
+}
+
+/**
+ * The market state and its indexes, in the order lua/upsertMarkets-n.lua and
+ * lua/removeMarkets-n.lua take them as KEYS[1..11].
+ */
+export function marketStateKeys(keys: Keys): string[] {
+  return [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges, keys.searchIndex];
+}
+
+/** The filter sets one market belongs to: its exchange, base and quote zsets, in this order. */
+export function marketSetKeys(keys: Keys, market: { readonly exchange: string; readonly base: string; readonly quote: string }): string[] {
+  return [keys.exchange(market.exchange), keys.base(market.base), keys.quote(market.quote)];
 }
 
 let scratchCounter = 0;
@@ -85,6 +111,8 @@ export function createKeys(prefix: string): Keys {
     feed: (exchangeId) => `${tag}:feed:${exchangeId}`,
     instance,
     ingestMarker: (id) => `${tag}:ingest:${id}`,
+    ingesters: `${tag}:ingesters`,
+    covers: (id) => `${tag}:covers:${id}`,
     scratch: (count) => {
       const nonce = `${instance}${(scratchCounter++).toString(36)}`;
       return Array.from({ length: count }, (_, i) => `${tag}:tmp:${nonce}:${i}`);

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Market } from '../ingest/market';
-import { NUMERIC_INDEX_FIELDS, SYMBOL_INDEX_SEPARATOR, type Keys } from './keys';
+import { marketSetKeys, marketStateKeys, NUMERIC_INDEX_FIELDS, symbolIndexMember, type Keys } from './keys';
 import { encodeMarket } from './market-codec';
 import { callScript } from './scripts';
 
@@ -23,11 +23,11 @@ function indexValue(value: number | null): string {
  * in the layout its header describes.
  */
 export function upsertArguments(keys: Keys, markets: readonly Market[]): { readonly keys: string[]; readonly args: string[] } {
-  const scriptKeys = [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges, keys.searchIndex];
+  const scriptKeys = marketStateKeys(keys);
   const args: string[] = [];
   for (const m of markets) {
-    scriptKeys.push(keys.exchange(m.exchange), keys.base(m.base), keys.quote(m.quote));
-    args.push(m.id, m.exchange, `${m.symbol}${SYMBOL_INDEX_SEPARATOR}${m.id}`, keys.tickChannel(m.id), encodeMarket(m));
+    scriptKeys.push(...marketSetKeys(keys, m));
+    args.push(m.id, m.exchange, symbolIndexMember(m), keys.tickChannel(m.id), encodeMarket(m));
     for (const field of NUMERIC_INDEX_FIELDS) args.push(indexValue(m[field]));
   }
   return { keys: scriptKeys, args };

@@ -14,7 +14,7 @@ const MARKETS = [
 ];
 
 function live(exchange: string, status: FeedHealthReport['status'] = 'LIVE'): FeedHealthReport {
-  return { exchange, status, lastMessageAt: now, reconnects: 2, messagesPerSecond: 12.5, invalidFrames: 3, errorFrames: 4, stalls: 5, throttledSeconds: 6, lastError: null, silentSymbols: exchange === 'binance' ? ['NOPEUSDT'] : [] };
+  return { exchange, status, lastMessageAt: now, reconnects: 2, connections: 3, messagesPerSecond: 12.5, invalidFrames: 3, errorFrames: 4, stalls: 5, throttledSeconds: 6, lastError: null, silentSymbols: exchange === 'binance' ? ['NOPEUSDT'] : [] };
 }
 
 describe('GraphQL API over real Redis', () => {
@@ -98,12 +98,12 @@ describe('GraphQL API over real Redis', () => {
   });
 
   it('lists configured feeds and feeds with markets, with their health and market counts', async () => {
-    const { data } = await s.graphql('{ feeds { exchange status markets lastMessageAt reconnects messagesPerSecond invalidFrames errorFrames stalls throttledSeconds lastError silentSymbols } }');
+    const { data } = await s.graphql('{ feeds { exchange status markets lastMessageAt reconnects connections messagesPerSecond invalidFrames errorFrames stalls throttledSeconds lastError silentSymbols } }');
     expect(data.feeds).toEqual([
-      { exchange: 'binance', status: 'LIVE', markets: 2, lastMessageAt: now, reconnects: 2, messagesPerSecond: 12.5, invalidFrames: 3, errorFrames: 4, stalls: 5, throttledSeconds: 6, lastError: null, silentSymbols: ['NOPEUSDT'] },
-      { exchange: 'bybit', status: 'DOWN', markets: 0, lastMessageAt: null, reconnects: 0, messagesPerSecond: 0, invalidFrames: 0, errorFrames: 0, stalls: 0, throttledSeconds: 0, lastError: null, silentSymbols: [] },
-      { exchange: 'kraken', status: 'RECONNECTING', markets: 1, lastMessageAt: now, reconnects: 2, messagesPerSecond: 12.5, invalidFrames: 3, errorFrames: 4, stalls: 5, throttledSeconds: 6, lastError: null, silentSymbols: [] },
-      { exchange: 'okx', status: 'LIVE', markets: 1, lastMessageAt: now, reconnects: 2, messagesPerSecond: 12.5, invalidFrames: 3, errorFrames: 4, stalls: 5, throttledSeconds: 6, lastError: null, silentSymbols: [] },
+      { exchange: 'binance', status: 'LIVE', markets: 2, lastMessageAt: now, reconnects: 2, connections: 3, messagesPerSecond: 12.5, invalidFrames: 3, errorFrames: 4, stalls: 5, throttledSeconds: 6, lastError: null, silentSymbols: ['NOPEUSDT'] },
+      { exchange: 'bybit', status: 'DOWN', markets: 0, lastMessageAt: null, reconnects: 0, connections: 0, messagesPerSecond: 0, invalidFrames: 0, errorFrames: 0, stalls: 0, throttledSeconds: 0, lastError: null, silentSymbols: [] },
+      { exchange: 'kraken', status: 'RECONNECTING', markets: 1, lastMessageAt: now, reconnects: 2, connections: 3, messagesPerSecond: 12.5, invalidFrames: 3, errorFrames: 4, stalls: 5, throttledSeconds: 6, lastError: null, silentSymbols: [] },
+      { exchange: 'okx', status: 'LIVE', markets: 1, lastMessageAt: now, reconnects: 2, connections: 3, messagesPerSecond: 12.5, invalidFrames: 3, errorFrames: 4, stalls: 5, throttledSeconds: 6, lastError: null, silentSymbols: [] },
     ]);
   });
 

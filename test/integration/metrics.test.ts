@@ -42,6 +42,7 @@ describe('GET /metrics', () => {
     expect(value(text, 'tickql_feed_messages_total{exchange="sim"}')).toBeGreaterThan(0);
     expect(value(text, 'tickql_feed_invalid_frames_total{exchange="sim"}')).toBe(0);
     expect(value(text, 'tickql_feed_messages_per_second{exchange="sim"}')).toBeGreaterThan(0);
+    expect(value(text, 'tickql_feed_connections{exchange="sim"}')).toBe(1);
     expect(value(text, 'tickql_ingest_updates_total')).toBeGreaterThanOrEqual(value(text, 'tickql_ingest_written_total'));
     expect(value(text, 'tickql_graphql_duration_seconds_count{operation="query",field="markets"}')).toBe(1);
     expect(value(text, 'tickql_redis_roundtrip_seconds_count')).toBeGreaterThanOrEqual(1);

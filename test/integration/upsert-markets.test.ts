@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Market } from '../../src/ingest/market';
-import { NUMERIC_INDEX_FIELDS, SYMBOL_INDEX_SEPARATOR } from '../../src/redis/keys';
+import { marketStateKeys, NUMERIC_INDEX_FIELDS, symbolIndexMember } from '../../src/redis/keys';
 import { decodeMarket, encodeMarket } from '../../src/redis/market-codec';
 import { callScript } from '../../src/redis/scripts';
 import { UPSERT_CHUNK, upsertMarkets } from '../../src/redis/upsert-markets';
@@ -33,7 +33,7 @@ describe('upsertMarkets', () => {
       market: json === null ? null : decodeMarket(json),
       scores: Object.fromEntries(NUMERIC_INDEX_FIELDS.map((f, i) => [f, scores[i] === null ? null : Number(scores[i])])),
       inIds: (await redis.zscore(keys.ids, market.id)) !== null,
-      inSymbolIndex: (await redis.zscore(keys.symbolIndex, `${market.symbol}${SYMBOL_INDEX_SEPARATOR}${market.id}`)) !== null,
+      inSymbolIndex: (await redis.zscore(keys.symbolIndex, symbolIndexMember(market))) !== null,
       inExchange: (await redis.zscore(keys.exchange(market.exchange), market.id)) !== null,
       inBase: (await redis.zscore(keys.base(market.base), market.id)) !== null,
       inQuote: (await redis.zscore(keys.quote(market.quote), market.id)) !== null,
@@ -151,7 +151,7 @@ describe('upsertMarkets', () => {
   /** The script itself, below the wrapper, with `markets` markets' worth of placeholder keys and arguments. */
   function callRaw(markets: number, extraArgs: string[] = []): Promise<unknown> {
     const { keys, redis } = t;
-    const fixed = [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges, keys.searchIndex];
+    const fixed = marketStateKeys(keys);
     const perMarketKeys = Array.from({ length: markets * 3 }, (_, i) => keys.base(`A${i}`));
     const args = Array.from({ length: markets * 11 }, () => '1').concat(extraArgs);
     return callScript(redis, 'upsertMarkets', [...fixed, ...perMarketKeys], args) as Promise<unknown>;

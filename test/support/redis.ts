@@ -47,3 +47,30 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
     cursor = next;
   } while (cursor !== '0');
 }
+
+/**
+ * Every key of a prefix with its type and content, names written with `{*}` for the prefix's
+ * hash tag so that two prefixes holding the same state compare equal. Sets are sorted; hashes
+ * and sorted sets come in Redis's order (sorted sets by score, then member).
+ */
+export async function prefixContents(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
+  const names: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
+    names.push(...found);
+    cursor = next;
+  } while (cursor !== '0');
+  const contents: Record<string, unknown> = {};
+  for (const name of names.sort()) {
+    const type = await redis.type(name);
+    const content =
+      type === 'hash' ? await redis.hgetall(name)
+      : type === 'zset' ? await redis.zrange(name, 0, -1, 'WITHSCORES')
+      : type === 'set' ? (await redis.smembers(name)).sort()
+      : type === 'string' ? await redis.get(name)
+      : `unexpected type ${type}`;
+    contents[name.replace(`{${prefix}}`, '{*}')] = { type, content };
+  }
+  return contents;
+}

@@ -1,0 +1,160 @@
+--[[
+removeMarkets: removes markets from the live state: each one's JSON and every entry
+upsertMarkets wrote for it (ids, the numeric indexes, the symbol index, the search index, its
+exchange, base and quote sets), and an exchange id from the exchanges set with the last market
+of that exchange.
+
+With a guard (the leftover sweep, src/redis/coverage.ts) it removes only the markets no live
+ingesting process covers, and only while every process in the registry is one the caller
+passed: a process that registered after the caller read the registry has its coverage set in
+no KEYS, so the call is refused and the caller reads again. A passed process is live while its
+marker key exists; a dead one is dropped from the registry and its coverage set deleted.
+
+Key count: variable (`-n`): 11 fixed keys, then with a guard 1 + 2 per process, then 3 per market.
+  KEYS[1]        market hash            id -> market JSON
+  KEYS[2]        ids zset               every id, score 0
+  KEYS[3..8]     numeric index zsets    in upsertMarkets' order
+  KEYS[9]        symbol index zset      "<symbol>\0<id>", score 0
+  KEYS[10]       exchanges set          exchange ids with markets or health reports
+  KEYS[11]       search index zset      "<trigram>\0<id>" per 3-byte run of the symbol, score 0
+  with a guard of g processes:
+  KEYS[12]       ingesters set          the registry of ingesting processes
+  KEYS[11+2j], KEYS[12+2j]              for process j (1-based): its marker key, its coverage set
+  then for market i (0-based), at KEYS[c+3i+1..c+3i+3] (c = the keys above): its exchange
+  zset, base zset, quote zset
+
+ARGV:
+  ARGV[1]        g, the number of processes in the guard, or -1 for no guard (remove every
+                 named market)
+  ARGV[2..1+g]   their instance ids, in the order of their keys
+  then 3 per market, in the order of its keys: id, exchange id, symbol-index member
+  ("<symbol>\0<id>", as upsertMarkets took it).
+
+The caller derives each market's keys and members from its stored JSON before the call; they
+still hold in the call because exchange, base, quote and symbol never change for an id. A
+market not in the ids zset, or named a second time, is skipped.
+
+Cost: one ZMSCORE, one SMISMEMBER per live process of the guard, one command per index for all
+the markets, and three ZREMs per removed market. At most 1,000 markets per call.
+
+Returns: { 1, id, ... }: the ids removed; or { 0 } when the guard refused (nothing changed).
+Errors:  "ERR removeMarkets: ..." when KEYS and ARGV do not describe a guard and whole markets,
+         or describe more than 1,000 markets.
+--]]
+
+local FIXED_KEYS = 11
+local INDEXES = 6
+local STRIDE = 3
+local MAX_MARKETS = 1000
+local CHUNK = 1000 -- members per variadic command where a market may add many
+
+local processes = tonumber(ARGV[1] or '')
+if processes == nil or processes ~= math.floor(processes) or processes < -1 then
+  return redis.error_reply('ERR removeMarkets: ARGV[1] must be the number of guard processes or -1, got ' .. tostring(ARGV[1]))
+end
+local guarded = processes >= 0
+local guardKeys = guarded and 1 + 2 * processes or 0
+local firstArg = 2 + math.max(processes, 0)
+local count = (#ARGV - firstArg + 1) / STRIDE
+if count < 0 or count ~= math.floor(count) or #KEYS ~= FIXED_KEYS + guardKeys + 3 * count then
+  return redis.error_reply('ERR removeMarkets: ' .. #KEYS .. ' keys and ' .. #ARGV .. ' args do not describe a guard and whole markets')
+end
+if count > MAX_MARKETS then
+  return redis.error_reply('ERR removeMarkets: ' .. count .. ' markets in one call; at most ' .. MAX_MARKETS)
+end
+
+local marketKey, idsKey, symbolIndexKey, exchangesKey, searchIndexKey = KEYS[1], KEYS[2], KEYS[9], KEYS[10], KEYS[11]
+
+-- The guard: refuse if the registry holds a process the caller did not pass; otherwise keep
+-- the coverage sets of the live ones and drop the dead ones.
+local coverageKeys = {}
+if guarded then
+  local registryKey = KEYS[FIXED_KEYS + 1]
+  local passed = {}
+  for j = 1, processes do
+    passed[ARGV[1 + j]] = true
+  end
+  local registered = redis.call('SMEMBERS', registryKey)
+  for n = 1, #registered do
+    if not passed[registered[n]] then
+      return { 0 }
+    end
+  end
+  for j = 1, processes do
+    local markerKey, coverageKey = KEYS[FIXED_KEYS + 2 * j], KEYS[FIXED_KEYS + 2 * j + 1]
+    if redis.call('EXISTS', markerKey) == 1 then
+      coverageKeys[#coverageKeys + 1] = coverageKey
+    else
+      redis.call('SREM', registryKey, ARGV[1 + j])
+      redis.call('DEL', coverageKey)
+    end
+  end
+end
+
+if count == 0 then
+  return { 1 }
+end
+
+local ids = {}
+for i = 0, count - 1 do
+  ids[#ids + 1] = ARGV[firstArg + i * STRIDE]
+end
+local present = redis.call('ZMSCORE', idsKey, unpack(ids))
+local covered = {}
+for n = 1, #coverageKeys do
+  local members = redis.call('SMISMEMBER', coverageKeys[n], unpack(ids))
+  for i = 1, count do
+    if members[i] == 1 then
+      covered[i] = true
+    end
+  end
+end
+
+local removed, symbolMembers, trigrams, taken = {}, {}, {}, {}
+-- Exchanges that lost a market, each once, with its exchange zset.
+local exchanges, exchangeKeys = {}, {}
+for i = 0, count - 1 do
+  local a = firstArg + i * STRIDE
+  local id = ARGV[a]
+  if present[i + 1] and not covered[i + 1] and not taken[id] then
+    taken[id] = true
+    removed[#removed + 1] = id
+    local member = ARGV[a + 2]
+    symbolMembers[#symbolMembers + 1] = member
+    -- The search index entries upsertMarkets derived from the symbol (the member up to "\0").
+    local symbol = string.sub(member, 1, (string.find(member, '\0', 1, true) or (#member + 1)) - 1)
+    for from = 1, #symbol - 2 do
+      trigrams[#trigrams + 1] = string.sub(symbol, from, from + 2) .. '\0' .. id
+    end
+    local k = FIXED_KEYS + guardKeys + 3 * i
+    redis.call('ZREM', KEYS[k + 1], id)
+    redis.call('ZREM', KEYS[k + 2], id)
+    redis.call('ZREM', KEYS[k + 3], id)
+    local exchange = ARGV[a + 1]
+    if exchangeKeys[exchange] == nil then
+      exchanges[#exchanges + 1] = exchange
+      exchangeKeys[exchange] = KEYS[k + 1]
+    end
+  end
+end
+
+if #removed == 0 then
+  return { 1 }
+end
+
+redis.call('HDEL', marketKey, unpack(removed))
+redis.call('ZREM', idsKey, unpack(removed))
+for j = 1, INDEXES do
+  redis.call('ZREM', KEYS[2 + j], unpack(removed))
+end
+redis.call('ZREM', symbolIndexKey, unpack(symbolMembers))
+for from = 1, #trigrams, CHUNK do
+  redis.call('ZREM', searchIndexKey, unpack(trigrams, from, math.min(from + CHUNK - 1, #trigrams)))
+end
+for n = 1, #exchanges do
+  if redis.call('ZCARD', exchangeKeys[exchanges[n]]) == 0 then
+    redis.call('SREM', exchangesKey, exchanges[n])
+  end
+end
+
+return { 1, unpack(removed) }
