@@ -1,12 +1,14 @@
 /**
- * The REST side of `loadSymbols`: asking an exchange for its listing of symbols. What a listing
- * looks like is each exchange's business; fetching it, giving up on it and reading the common
- * shape of one entry are the same everywhere and live here.
+ * The REST side of `fetchListing`: asking an exchange for its whole spot listing. What a
+ * listing looks like is each exchange's business; building the URL, fetching the body, reading
+ * the common fields of one entry, and telling one odd entry from a changed format are the same
+ * everywhere and live here.
  *
- * Start-up never depends on a listing (see `ExchangeAdapter.loadSymbols`), so nothing here
- * throws at the adapter: a failure comes back as a reason text for the start-up warning.
+ * Everything here throws with a message for the log: what a failed listing means (keep the
+ * last good one, or name markets from their symbol text) is the feed's decision.
  */
-import { fail, type Result } from './json-frame';
+import type { ListedMarket } from './adapter';
+import { isRecord, parseJson } from './json-frame';
 import type { SymbolInfo } from './market';
 
 /**
@@ -17,31 +19,33 @@ export function restBase(restUrl: string | null): string | null {
   return restUrl === null ? null : restUrl.replace(/\/+$/, '');
 }
 
-/** GETs `url` and returns the parsed JSON body; throws `HTTP <status>` for any non-2xx answer. */
+/** `path` (with its query) on the REST base; throws when the feed was configured without one. */
+export function listingUrl(base: string | null, path: string): string {
+  if (base === null) throw new Error('no REST URL is configured');
+  return `${base}${path}`;
+}
+
+/**
+ * GETs `url` and returns the parsed JSON body. Throws `GET <url>: HTTP <status>` for any non-2xx
+ * answer, and `GET <url>: not JSON (...)` with the start of the body for anything that does not
+ * parse (an HTML error page from a proxy or a geo-block).
+ */
 export async function fetchJson(fetchImpl: typeof fetch, url: string, signal: AbortSignal): Promise<unknown> {
   const response = await fetchImpl(url, { signal, headers: { accept: 'application/json' } });
   if (!response.ok) {
     // An unread body holds on to its connection until it is garbage collected.
     await response.body?.cancel();
-    throw new Error(`HTTP ${response.status}`);
+    throw new Error(`GET ${url}: HTTP ${response.status}`);
   }
-  return (await response.json()) as unknown;
+  const body = parseJson(await response.text());
+  if (!body.ok) throw new Error(`GET ${url}: ${body.reason}`);
+  return body.value;
 }
 
-/**
- * Waits for a listing request and turns its failure into a reason text. A listing that arrives
- * after `signal` was aborted counts as failed (reason `aborted`): once the caller has given up
- * waiting, markets may already carry names derived from the symbol text, and a market's names
- * must not change.
- */
-export async function awaitListing<T>(request: Promise<T>, signal: AbortSignal): Promise<Result<T>> {
-  try {
-    const value = await request;
-    if (signal.aborted) throw new Error('aborted');
-    return { ok: true, value };
-  } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
-  }
+/** A field that is a non-empty string, or null. */
+export function textField(entry: Readonly<Record<string, unknown>>, key: string): string | null {
+  const value = entry[key];
+  return typeof value === 'string' && value !== '' ? value : null;
 }
 
 /** Which fields of a listing entry hold the native symbol and its base and quote asset codes. */
@@ -52,15 +56,36 @@ export interface ListingKeys {
 }
 
 /**
- * The names one listing entry gives, asset codes upper-cased; null when any of the three is
- * not a non-empty string. Such an entry is skipped rather than failing the listing: one odd
- * entry among thousands must not cost every other symbol its metadata.
+ * The names one listing entry gives, asset codes upper-cased and the symbol as sent; null when
+ * any of the three is not a non-empty string.
  */
 export function listedSymbol(entry: Readonly<Record<string, unknown>>, keys: ListingKeys): SymbolInfo | null {
-  const symbol = entry[keys.symbol];
-  const base = entry[keys.base];
-  const quote = entry[keys.quote];
-  if (typeof symbol !== 'string' || typeof base !== 'string' || typeof quote !== 'string') return null;
-  if (symbol === '' || base === '' || quote === '') return null;
+  const symbol = textField(entry, keys.symbol);
+  const base = textField(entry, keys.base);
+  const quote = textField(entry, keys.quote);
+  if (symbol === null || base === null || quote === null) return null;
   return { nativeSymbol: symbol, base: base.toUpperCase(), quote: quote.toUpperCase() };
+}
+
+/**
+ * The markets of a listing's entries, in order. An entry that is not an object, or that `read`
+ * answers null for (unreadable, or not a spot market), is skipped: one odd entry among
+ * thousands must not cost every other market its listing. But when there were entries and not
+ * one could be read, the format has changed rather than one entry, and an empty listing would
+ * read as "nothing is listed": that throws, naming `what` (the endpoint) for the log.
+ */
+export function readEntries(
+  entries: readonly unknown[],
+  read: (entry: Readonly<Record<string, unknown>>) => ListedMarket | null,
+  what: string,
+): ListedMarket[] {
+  const markets: ListedMarket[] = [];
+  for (const entry of entries) {
+    const market = isRecord(entry) ? read(entry) : null;
+    if (market !== null) markets.push(market);
+  }
+  if (entries.length > 0 && markets.length === 0) {
+    throw new Error(`${what}: none of its ${entries.length} entries could be read as a spot market; has the format changed?`);
+  }
+  return markets;
 }

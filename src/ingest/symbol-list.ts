@@ -1,16 +1,23 @@
 /**
- * The configured symbol list: how a hand-typed list becomes the symbols an adapter subscribes,
- * and how parts of it are named in a `loadSymbols` warning.
+ * Configured symbol lists (`<EXCHANGE>_SYMBOLS`, typed by hand): how one becomes the symbols an
+ * adapter's `normalizeSymbols` returns, and how a long list is named in one warning.
  */
 
+/** Upper case: the spelling of every exchange here but Kraken, whose symbols mix case (`AAPLx/USD`). */
+const upperCase = (symbol: string): string => symbol.toUpperCase();
+
 /**
- * Configured symbols trimmed and upper-cased, blanks and repeats dropped, in configuration
- * order. Lists come from environment variables typed by hand (`BTCUSDT, ethusdt,`), and a
- * repeat would subscribe one market twice. Only for exchanges whose symbols are upper case
- * by definition: Kraken's are not (`AAPLx/USD`), so it cleans its own list.
+ * Configured symbols trimmed and put in the exchange's spelling (`spell`, upper case unless
+ * said otherwise), blanks and repeats dropped, in configuration order. Lists are typed by hand
+ * (`BTCUSDT, ethusdt,`), and a repeat would subscribe one market twice.
  */
-export function normalizeSymbols(configured: readonly string[]): string[] {
-  return [...new Set(configured.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))];
+export function distinctSymbols(configured: readonly string[], spell: (trimmed: string) => string = upperCase): string[] {
+  const symbols = new Set<string>();
+  for (const entry of configured) {
+    const trimmed = entry.trim();
+    if (trimmed !== '') symbols.add(spell(trimmed));
+  }
+  return [...symbols];
 }
 
 /** How many names a warning spells out; the rest are counted, so a long list stays one log line. */
@@ -20,12 +27,4 @@ const LISTED_NAMES = 10;
 export function listOf(names: readonly string[]): string {
   const shown = names.slice(0, LISTED_NAMES).join(', ');
   return names.length > LISTED_NAMES ? `${shown} (+${names.length - LISTED_NAMES} more)` : shown;
-}
-
-/**
- * The `loadSymbols` result: its warnings as one log line, or null when nothing needs an
- * operator's attention (the contract in `adapter.ts`).
- */
-export function joinWarnings(warnings: readonly string[]): string | null {
-  return warnings.length > 0 ? warnings.join('; ') : null;
 }

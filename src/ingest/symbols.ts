@@ -1,13 +1,14 @@
 /**
- * Fallback derivation of base and quote from an exchange's native symbol text, used when
- * symbol metadata (REST) cannot be fetched. Exchange metadata is always preferred: some base
- * assets end in a quote asset's letters, so text splitting is a best effort.
+ * Fallback derivation of base and quote from an exchange's native symbol text, for symbols the
+ * exchange's listing (REST) does not name or while it cannot be fetched (each adapter's
+ * `deriveSymbolInfo`). The listing is always preferred: some base assets end in a quote
+ * asset's letters, so text splitting is a best effort.
  *
  * - Separated symbols (`BTC-USD`, `BTC/USD`, `BTC_USDT`) split on the separator.
  * - Concatenated symbols (`BTCUSDT`, `1000SATSFDUSD`) match the LONGEST known quote suffix, so
  *   `BTCFDUSD` is BTC/FDUSD, not BTCFD/USD, and `BTCTUSD` is BTC/TUSD. The rule is wrong when
  *   a base ends in the first letters of a longer quote (Binance.US `USDTUSD` reads as USD/TUSD);
- *   that is why REST metadata comes first.
+ *   that is why the listing comes first.
  *
  * Asset codes come back upper case. Exchange-specific aliases (Kraken's XBT) are the exchange
  * module's business, not this file's.
@@ -89,7 +90,7 @@ export function unknownQuote(nativeSymbol: string): SymbolInfo {
 }
 
 /**
- * `derive`, run once per symbol and remembered. Adapters ask for a symbol's names on every
+ * `derive`, run once per symbol and remembered. A symbol's names may be asked for on every
  * ticker, and the answer cannot change once given (market ids are built from it), so the
  * text is split once, not once per frame.
  */

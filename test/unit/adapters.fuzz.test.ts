@@ -36,7 +36,7 @@ interface Subject {
   readonly fixture: string;
   /** The kind of each fixture frame, as the adapter's own unit test replays them. */
   readonly kinds: readonly FrameEvent['kind'][];
-  /** A new adapter; no network: REST is off and `loadSymbols` is never called. */
+  /** A new adapter; no network: REST is off and `fetchListing` is never called. */
   readonly create: () => ExchangeAdapter;
   /**
    * Whether `parse` depends on earlier frames. Coinbase follows `sequence_num`, and after a
@@ -45,14 +45,14 @@ interface Subject {
   readonly stateful: boolean;
 }
 
-const options = (exchange: string, wsUrl: string, symbols: string[]) => ({ exchange, wsUrl, restUrl: null, symbols });
+const options = (exchange: string, wsUrl: string) => ({ exchange, wsUrl, restUrl: null });
 
 const SUBJECTS: readonly Subject[] = [
   {
     name: 'binance',
     fixture: 'binance.ticker.jsonl',
     kinds: ['ack', 'tickers', 'tickers', 'tickers', 'ack', 'tickers', 'tickers', 'rotate'],
-    create: () => createBinanceAdapter(options('binance', BINANCE_WS_URL, ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'])),
+    create: () => createBinanceAdapter(options('binance', BINANCE_WS_URL)),
     stateful: false,
   },
   {
@@ -60,35 +60,35 @@ const SUBJECTS: readonly Subject[] = [
     name: 'binance (timeUnit=MICROSECOND)',
     fixture: 'binance.ticker.jsonl',
     kinds: ['ack', 'tickers', 'tickers', 'tickers', 'ack', 'tickers', 'tickers', 'rotate'],
-    create: () => createBinanceAdapter(options('binance', `${BINANCE_WS_URL}?timeUnit=MICROSECOND`, ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'])),
+    create: () => createBinanceAdapter(options('binance', `${BINANCE_WS_URL}?timeUnit=MICROSECOND`)),
     stateful: false,
   },
   {
     name: 'coinbase',
     fixture: 'coinbase.ticker.jsonl',
     kinds: ['tickers', 'tickers', 'ack', 'ack', 'heartbeat', 'tickers', 'tickers', 'heartbeat', 'tickers'],
-    create: () => createCoinbaseAdapter(options('coinbase', COINBASE_WS_URL, ['BTC-USD', 'ETH-USD'])),
+    create: () => createCoinbaseAdapter(options('coinbase', COINBASE_WS_URL)),
     stateful: true,
   },
   {
     name: 'kraken',
     fixture: 'kraken.ticker.jsonl',
     kinds: ['ignored', 'ack', 'ack', 'tickers', 'tickers', 'heartbeat', 'tickers', 'tickers', 'heartbeat', 'heartbeat', 'tickers'],
-    create: () => createKrakenAdapter(options('kraken', KRAKEN_WS_URL, ['BTC/USD', 'ETH/USD'])),
+    create: () => createKrakenAdapter(options('kraken', KRAKEN_WS_URL)),
     stateful: false,
   },
   {
     name: 'okx',
     fixture: 'okx.ticker.jsonl',
     kinds: ['ack', 'ack', 'tickers', 'tickers', 'tickers', 'tickers', 'tickers', 'tickers'],
-    create: () => createOkxAdapter(options('okx', OKX_WS_URL, ['BTC-USDT', 'ETH-USDT'])),
+    create: () => createOkxAdapter(options('okx', OKX_WS_URL)),
     stateful: false,
   },
   {
     name: 'bybit',
     fixture: 'bybit.ticker.jsonl',
     kinds: ['ack', 'tickers', 'tickers', 'tickers', 'tickers', 'tickers', 'heartbeat', 'tickers'],
-    create: () => createBybitAdapter(options('bybit', BYBIT_WS_URL, ['BTCUSDT', 'ETHUSDT'])),
+    create: () => createBybitAdapter(options('bybit', BYBIT_WS_URL)),
     stateful: false,
   },
 ];

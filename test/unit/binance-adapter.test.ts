@@ -6,19 +6,19 @@ import {
   createBinanceAdapter,
   parseBinanceFrame,
 } from '../../src/ingest/exchanges/binance';
+import { listingFetch, type FetchCall } from '../support/listing-fetch';
 import type { TickerPatch } from '../../src/ingest/market';
 
 const fixture = readFileSync(new URL('../fixtures/exchanges/binance.ticker.jsonl', import.meta.url), 'utf8')
   .split('\n')
   .filter((line) => line.trim() !== '');
 
-function adapter(overrides: { symbols?: string[]; restUrl?: string | null; wsUrl?: string; fetch?: typeof fetch; streamsPerMessage?: number } = {}) {
+function adapter(overrides: { restUrl?: string | null; wsUrl?: string; fetch?: typeof fetch; streamsPerMessage?: number } = {}) {
   return createBinanceAdapter(
     {
       exchange: 'binance',
       wsUrl: overrides.wsUrl ?? 'wss://stream.binance.com:9443/stream',
       restUrl: overrides.restUrl === undefined ? 'https://api.binance.test' : overrides.restUrl,
-      symbols: overrides.symbols ?? ['BTCUSDT', 'ETHUSDT'],
     },
     { fetch: overrides.fetch, streamsPerMessage: overrides.streamsPerMessage },
   );
@@ -199,32 +199,39 @@ describe('Binance adapter: malformed frames are invalid with a reason', () => {
 });
 
 describe('Binance adapter: subscribing', () => {
-  it('subscribes one lower-case @ticker stream per symbol, batched, with increasing ids across connections', () => {
-    const a = adapter({ symbols: ['BTCUSDT', 'ethbtc', 'SOLUSDT', 'BTCUSDT'], streamsPerMessage: 2 });
-    expect(a.symbols).toEqual(['BTCUSDT', 'ETHBTC', 'SOLUSDT']);
-    expect(a.subscribeMessages().map((m) => JSON.parse(m))).toEqual([
+  it('subscribes one lower-case @ticker stream per given symbol, batched, with ids increasing across calls', () => {
+    const a = adapter({ streamsPerMessage: 2 });
+    expect(a.subscribeMessages(['BTCUSDT', 'ETHBTC', 'SOLUSDT']).map((m) => JSON.parse(m))).toEqual([
       { method: 'SUBSCRIBE', params: ['btcusdt@ticker', 'ethbtc@ticker'], id: 1 },
       { method: 'SUBSCRIBE', params: ['solusdt@ticker'], id: 2 },
     ]);
-    expect(a.subscribeMessages().map((m) => (JSON.parse(m) as { id: number }).id)).toEqual([3, 4]);
+    // Another connection, or symbols added to a live one: the ids go on.
+    expect(a.subscribeMessages(['XRPUSDT']).map((m) => JSON.parse(m))).toEqual([{ method: 'SUBSCRIBE', params: ['xrpusdt@ticker'], id: 3 }]);
+    expect(a.subscribeMessages([])).toEqual([]);
+  });
+
+  it('subscribes a full connection of 1024 streams in requests of 200', () => {
+    const symbols = Array.from({ length: BINANCE_MAX_STREAMS_PER_CONNECTION }, (_, i) => `C${i}USDT`);
+    const requests = adapter().subscribeMessages(symbols).map((m) => JSON.parse(m) as { params: string[] });
+    expect(requests.map((r) => r.params.length)).toEqual([200, 200, 200, 200, 200, 24]);
+    expect(requests.flatMap((r) => r.params)).toEqual(symbols.map((s) => `${s.toLowerCase()}@ticker`));
   });
 
   it('never uses the deprecated !ticker@arr stream', () => {
-    expect(adapter().subscribeMessages().join('\n')).not.toContain('!ticker@arr');
+    expect(adapter().subscribeMessages(['BTCUSDT', 'ETHUSDT']).join('\n')).not.toContain('!ticker@arr');
   });
 
-  it('subscribes at most 1024 streams and names the rest in its warning', async () => {
-    const symbols = Array.from({ length: 1030 }, (_, i) => `C${i}USDT`);
-    const a = adapter({ symbols, restUrl: null });
-    expect(a.symbols).toHaveLength(BINANCE_MAX_STREAMS_PER_CONNECTION);
-    expect(a.skippedSymbols).toEqual(symbols.slice(1024));
-    const streams = a.subscribeMessages().flatMap((m) => (JSON.parse(m) as { params: string[] }).params);
-    expect(streams).toHaveLength(1024);
-    expect(await a.loadSymbols(new AbortController().signal)).toMatch(/6 configured symbols exceed the 1024 streams.*C1024USDT/);
+  it('carries 1024 streams per connection, one per symbol', () => {
+    const { capacity } = adapter();
+    expect(capacity.perConnection).toBe(1024);
+    expect(capacity.cost('BTCUSDT')).toBe(1);
+    expect(capacity.cost('1000SATSFDUSD')).toBe(1);
   });
 
-  it('declares Binance keep-alive rules: 5 messages/s, 60 s of silence, rotation before 24 h', () => {
+  it('declares Binance limits and keep-alive rules: 300 connections per 5 min, 5 messages/s, 60 s of silence, rotation before 24 h', () => {
     const a: ExchangeAdapter = adapter();
+    expect(a.connectionRate).toEqual({ limit: 300, windowMs: 300_000 });
+    expect(a.messageRatePerIp).toBeUndefined();
     expect(a.maxMessagesPerSecond).toBe(5);
     expect(a.silenceTimeoutMs).toBe(60_000);
     expect(a.maxConnectionAgeMs).toBeLessThan(24 * 3600 * 1000);
@@ -238,69 +245,65 @@ describe('Binance adapter: subscribing', () => {
   });
 });
 
-describe('Binance adapter: symbol metadata', () => {
-  const exchangeInfo = {
-    symbols: [
-      { symbol: 'BTCUSDT', baseAsset: 'BTC', quoteAsset: 'USDT' },
-      { symbol: '1000SATSFDUSD', baseAsset: '1000SATS', quoteAsset: 'FDUSD' },
-      { symbol: 'ABCDEF', baseAsset: 'ABCD', quoteAsset: 'EF' },
-      { symbol: 42 },
-    ],
-  };
-  const respond = (body: unknown, status = 200): typeof fetch => async () => new Response(JSON.stringify(body), { status });
-
-  it('takes base and quote from exchangeInfo, and warns about symbols it does not list', async () => {
-    const a = adapter({ symbols: ['BTCUSDT', '1000SATSFDUSD', 'ABCDEF', 'NOPEUSDT'], fetch: respond(exchangeInfo) });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(a.symbolInfo('ABCDEF')).toEqual({ nativeSymbol: 'ABCDEF', base: 'ABCD', quote: 'EF' });
-    expect(a.symbolInfo('1000SATSFDUSD')).toEqual({ nativeSymbol: '1000SATSFDUSD', base: '1000SATS', quote: 'FDUSD' });
-    expect(a.symbolInfo('NOPEUSDT')).toEqual({ nativeSymbol: 'NOPEUSDT', base: 'NOPE', quote: 'USDT' });
-    expect(warning).toMatch(/does not list 1 configured symbols.*never sends data.*NOPEUSDT/);
+describe('Binance adapter: configured symbols and names from the text', () => {
+  it('trims, upper-cases and de-duplicates a configured list, with nothing to warn about', () => {
+    expect(adapter().normalizeSymbols(['BTCUSDT', ' ethbtc', 'SOLUSDT ', 'btcusdt', ''])).toEqual({ symbols: ['BTCUSDT', 'ETHBTC', 'SOLUSDT'], warnings: [] });
   });
 
-  it('asks the configured REST base with the abort signal', async () => {
-    const calls: Array<{ url: string; signal: AbortSignal | null | undefined }> = [];
-    const spy: typeof fetch = async (input, init) => {
-      calls.push({ url: String(input), signal: init?.signal });
-      return new Response(JSON.stringify(exchangeInfo));
-    };
+  it('splits a symbol on its longest known quote suffix, or gives it the quote UNKNOWN', () => {
+    const a = adapter();
+    expect(a.deriveSymbolInfo('BNBFDUSD')).toEqual({ nativeSymbol: 'BNBFDUSD', base: 'BNB', quote: 'FDUSD' });
+    expect(a.deriveSymbolInfo('ETHBTC')).toEqual({ nativeSymbol: 'ETHBTC', base: 'ETH', quote: 'BTC' });
+    expect(a.deriveSymbolInfo('FOOBAR')).toEqual({ nativeSymbol: 'FOOBAR', base: 'FOOBAR', quote: 'UNKNOWN' });
+    expect(a.deriveSymbolInfo('BNBFDUSD')).toBe(a.deriveSymbolInfo('BNBFDUSD'));
+  });
+});
+
+describe('Binance adapter: the listing (exchangeInfo)', () => {
+  const exchangeInfo = {
+    timezone: 'UTC',
+    serverTime: 1785300000000,
+    rateLimits: [],
+    exchangeFilters: [],
+    symbols: [
+      { symbol: 'BTCUSDT', status: 'TRADING', baseAsset: 'BTC', quoteAsset: 'USDT', isSpotTradingAllowed: true, isMarginTradingAllowed: true, filters: [] },
+      { symbol: '1000SATSFDUSD', status: 'TRADING', baseAsset: '1000SATS', quoteAsset: 'FDUSD', isSpotTradingAllowed: true, filters: [] },
+      { symbol: 'LUNAUSDT', status: 'BREAK', baseAsset: 'LUNA', quoteAsset: 'USDT', isSpotTradingAllowed: true, filters: [] },
+      { symbol: 'ABCDEF', status: 'CANCEL_ONLY', baseAsset: 'ABCD', quoteAsset: 'EF', filters: [] },
+      { symbol: 'MARGINONLY', status: 'TRADING', baseAsset: 'MARGIN', quoteAsset: 'ONLY', isSpotTradingAllowed: false, filters: [] },
+      { symbol: 42, status: 'TRADING' },
+      { symbol: 'NOSTATUS', baseAsset: 'NO', quoteAsset: 'STATUS' },
+      'junk',
+    ],
+  };
+
+  it('lists every spot symbol with its names and status, trading only when TRADING', async () => {
+    expect(await adapter({ fetch: listingFetch(exchangeInfo) }).fetchListing(new AbortController().signal)).toEqual([
+      { nativeSymbol: 'BTCUSDT', base: 'BTC', quote: 'USDT', status: 'TRADING', trading: true },
+      { nativeSymbol: '1000SATSFDUSD', base: '1000SATS', quote: 'FDUSD', status: 'TRADING', trading: true },
+      { nativeSymbol: 'LUNAUSDT', base: 'LUNA', quote: 'USDT', status: 'BREAK', trading: false },
+      { nativeSymbol: 'ABCDEF', base: 'ABCD', quote: 'EF', status: 'CANCEL_ONLY', trading: false },
+    ]);
+  });
+
+  it('asks the documented endpoint on the configured REST base, with the abort signal', async () => {
+    const calls: FetchCall[] = [];
     const signal = new AbortController().signal;
-    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: spy }).loadSymbols(signal);
+    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: listingFetch(exchangeInfo, 200, calls) }).fetchListing(signal);
     expect(calls).toEqual([{ url: 'http://127.0.0.1:1/api/v3/exchangeInfo?showPermissionSets=false', signal }]);
   });
 
   it.each([
-    ['the request fails', (async () => {
-      throw new TypeError('fetch failed');
-    }) as typeof fetch, /fetch failed/],
-    ['the server answers 503', respond({ code: -1001 }, 503), /HTTP 503/],
-    ['the body has no symbols list', respond({ symbols: 'many' }), /expected an object with a "symbols" array, got symbols: string/],
-  ])('derives base and quote from the text and warns when %s', async (_name, fetchImpl, reason) => {
-    const a = adapter({ symbols: ['BTCUSDT', 'ETHBTC', 'BNBFDUSD'], fetch: fetchImpl });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(warning).toMatch(reason);
-    expect(warning).toMatch(/derived from the symbol text/);
-    expect(a.symbolInfo('ETHBTC')).toEqual({ nativeSymbol: 'ETHBTC', base: 'ETH', quote: 'BTC' });
-    expect(a.symbolInfo('BNBFDUSD')).toEqual({ nativeSymbol: 'BNBFDUSD', base: 'BNB', quote: 'FDUSD' });
+    ['the server answers 503', listingFetch({ code: -1001, msg: 'Internal error' }, 503), /exchangeInfo\?showPermissionSets=false: HTTP 503/],
+    ['the body is HTML', listingFetch('<html>502 Bad Gateway</html>'), /not JSON.*<html>502 Bad Gateway/],
+    ['the body has no symbols list', listingFetch({ symbols: 'many' }), /exchangeInfo: expected an object with a "symbols" array, got symbols: string/],
+    ['the body is an array', listingFetch([1, 2]), /exchangeInfo: expected an object with a "symbols" array, got array\(2\)/],
+    ['no entry can be read', listingFetch({ symbols: [{ name: 'BTCUSDT' }, { symbol: 'ETHBTC' }] }), /exchangeInfo: none of its 2 entries could be read/],
+  ])('throws when %s', async (_name, fetchImpl, message) => {
+    await expect(adapter({ fetch: fetchImpl }).fetchListing(new AbortController().signal)).rejects.toThrow(message);
   });
 
-  it('keeps derived names when the caller gave up waiting before the metadata arrived', async () => {
-    const abort = new AbortController();
-    const late: typeof fetch = async () => {
-      abort.abort();
-      return new Response(JSON.stringify(exchangeInfo));
-    };
-    const a = adapter({ symbols: ['ABCDEF'], fetch: late });
-    await a.loadSymbols(abort.signal);
-    expect(a.symbolInfo('ABCDEF').quote).toBe('UNKNOWN');
-  });
-
-  it('names symbols whose quote cannot be derived', async () => {
-    const warning = await adapter({ symbols: ['BTCUSDT', 'FOOBAR'], restUrl: null }).loadSymbols(new AbortController().signal);
-    expect(warning).toMatch(/quote is UNKNOWN: FOOBAR$/);
-  });
-
-  it('has nothing to warn about without a REST base when every symbol splits', async () => {
-    expect(await adapter({ restUrl: null }).loadSymbols(new AbortController().signal)).toBeNull();
+  it('throws when no REST base is configured', async () => {
+    await expect(adapter({ restUrl: null }).fetchListing(new AbortController().signal)).rejects.toThrow('no REST URL is configured');
   });
 });

@@ -5,22 +5,23 @@ import {
   BYBIT_DEFAULT_SYMBOLS,
   BYBIT_MAX_ARGS_CHARS,
   BYBIT_WS_URL,
+  bybitArgsCost,
   createBybitAdapter,
   parseBybitFrame,
 } from '../../src/ingest/exchanges/bybit';
 import { MarketBook, type TickerPatch } from '../../src/ingest/market';
+import { listingFetch, type FetchCall } from '../support/listing-fetch';
 
 const fixture = readFileSync(new URL('../fixtures/exchanges/bybit.ticker.jsonl', import.meta.url), 'utf8')
   .split('\n')
   .filter((line) => line.trim() !== '');
 
-function adapter(overrides: { symbols?: readonly string[]; restUrl?: string | null; fetch?: typeof fetch } = {}) {
+function adapter(overrides: { restUrl?: string | null; fetch?: typeof fetch } = {}) {
   return createBybitAdapter(
     {
       exchange: 'bybit',
       wsUrl: BYBIT_WS_URL,
       restUrl: overrides.restUrl === undefined ? 'https://api.bybit.test' : overrides.restUrl,
-      symbols: overrides.symbols ?? ['BTCUSDT', 'ETHUSDT'],
     },
     { fetch: overrides.fetch },
   );
@@ -53,7 +54,6 @@ function book(bids: unknown, asks: unknown, extra: Record<string, unknown> = {})
   });
 }
 
-const respond = (body: unknown, status = 200): typeof fetch => async () => new Response(JSON.stringify(body), { status });
 
 describe('Bybit adapter: replaying the fixture', () => {
   const events = fixture.map((line) => adapter().parse(line));
@@ -99,7 +99,7 @@ describe('Bybit adapter: replaying the fixture', () => {
   });
 
   it('yields markets whose change comes from prevPrice24h, the price 24 h ago', () => {
-    const marketBook = new MarketBook('bybit', (s) => adapter().symbolInfo(s));
+    const marketBook = new MarketBook('bybit', (s) => adapter().deriveSymbolInfo(s));
     const markets = events.flatMap((e) => (e.kind === 'tickers' ? e.patches : [])).map((p) => marketBook.apply(p, 1));
     const btc = markets.at(-1)!;
     expect(btc).toMatchObject({ id: 'bybit:BTC/USDT', price: 96866.8, open24h: 95318.7, change24h: 96866.8 - 95318.7, bid: null, ask: null, spreadPercent: null });
@@ -144,8 +144,8 @@ describe('Bybit adapter: control frames yield no patches', () => {
   });
 
   it('turns a rejected subscription into an error naming the args of that request', () => {
-    const a = adapter({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT'] });
-    const [, second] = a.subscribeMessages().map((m) => JSON.parse(m) as { req_id: string });
+    const a = adapter();
+    const [, second] = a.subscribeMessages(['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT']).map((m) => JSON.parse(m) as { req_id: string });
     const event = a.parse(`{"success":false,"ret_msg":"Invalid symbol :[tickers.ADAUSDT]","conn_id":"c1","req_id":"${second!.req_id}","op":"subscribe"}`);
     expect(event).toEqual({
       kind: 'error',
@@ -201,7 +201,7 @@ describe('Bybit adapter: ticker and book merge into one market', () => {
   const ticker = fixture[1]!;
 
   it('gives a full market with bid, ask and spreadPercent', () => {
-    const marketBook = new MarketBook('bybit', (s) => adapter().symbolInfo(s));
+    const marketBook = new MarketBook('bybit', (s) => adapter().deriveSymbolInfo(s));
     const bookPatch = onlyPatch(parseBybitFrame(book([['96872.4', '0.5']], [['96872.5', '1']])));
     // The book arrives first: nothing is emitted until the price is known.
     expect(marketBook.apply(bookPatch, 10)).toBeNull();
@@ -224,7 +224,7 @@ describe('Bybit adapter: ticker and book merge into one market', () => {
   });
 
   it('applies a book stamped earlier than the latest ticker: the streams are ordered separately', () => {
-    const marketBook = new MarketBook('bybit', (s) => adapter().symbolInfo(s));
+    const marketBook = new MarketBook('bybit', (s) => adapter().deriveSymbolInfo(s));
     marketBook.apply(onlyPatch(parseBybitFrame(ticker)), 1); // ts 1785300000138
     const early = book([['96000', '1']], [['96001', '1']], { ts: 1785300000100 });
     expect(marketBook.apply(onlyPatch(parseBybitFrame(early)), 2)).toMatchObject({ bid: 96000, ask: 96001, updatedAt: 1785300000138 });
@@ -300,56 +300,74 @@ describe('Bybit adapter: malformed frames are invalid with a reason', () => {
 
 describe('Bybit adapter: subscribing', () => {
   type Request = { req_id: string; op: string; args: string[] };
-  const requests = (a: ExchangeAdapter): Request[] => a.subscribeMessages().map((m) => JSON.parse(m) as Request);
+  const requests = (a: ExchangeAdapter, symbols: readonly string[]): Request[] => a.subscribeMessages(symbols).map((m) => JSON.parse(m) as Request);
+  const topics = (symbol: string): string[] => [`tickers.${symbol}`, `orderbook.1.${symbol}`];
 
-  it('subscribes tickers and orderbook.1 per symbol, at most 10 args a request, req_id increasing across connections', () => {
-    const a = adapter({ symbols: ['BTCUSDT', 'ethusdt', ' SOLUSDT', 'BTCUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT'], restUrl: null });
-    expect(a.symbols).toEqual(['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT']);
-    const first = a.subscribeMessages();
+  it('subscribes tickers and orderbook.1 per symbol, at most 10 args a request, req_id increasing across calls', () => {
+    const a = adapter();
+    const first = a.subscribeMessages(['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'XRPUSDT', 'DOGEUSDT', 'ADAUSDT']);
     expect(first[0]).toBe(
       '{"req_id":"sub-1","op":"subscribe","args":["tickers.BTCUSDT","orderbook.1.BTCUSDT","tickers.ETHUSDT","orderbook.1.ETHUSDT","tickers.SOLUSDT","orderbook.1.SOLUSDT","tickers.XRPUSDT","orderbook.1.XRPUSDT","tickers.DOGEUSDT","orderbook.1.DOGEUSDT"]}',
     );
     expect(JSON.parse(first[1]!)).toEqual({ req_id: 'sub-2', op: 'subscribe', args: ['tickers.ADAUSDT', 'orderbook.1.ADAUSDT'] });
-    expect(requests(a).map((r) => r.req_id)).toEqual(['sub-3', 'sub-4']);
+    // Another connection, or symbols added to a live one: the req_ids go on.
+    expect(requests(a, ['LTCUSDT']).map((r) => r.req_id)).toEqual(['sub-3']);
+    expect(a.subscribeMessages([])).toEqual([]);
   });
 
   it('subscribes every default symbol in requests of at most 10 args', () => {
-    const all = requests(adapter({ symbols: BYBIT_DEFAULT_SYMBOLS, restUrl: null }));
+    const all = requests(adapter(), BYBIT_DEFAULT_SYMBOLS);
     expect(all.every((r) => r.args.length <= 10 && r.op === 'subscribe')).toBe(true);
-    expect(all.flatMap((r) => r.args)).toEqual(BYBIT_DEFAULT_SYMBOLS.flatMap((s) => [`tickers.${s}`, `orderbook.1.${s}`]));
+    expect(all.flatMap((r) => r.args)).toEqual(BYBIT_DEFAULT_SYMBOLS.flatMap(topics));
   });
 
-  it('puts symbols instruments-info does not list in requests of their own, after loading it', async () => {
-    const list = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'].map((symbol) => ({ symbol, baseCoin: symbol.slice(0, 3), quoteCoin: 'USDT', status: 'Trading' }));
-    const a = adapter({ symbols: ['BTCUSDT', 'NOPEUSDT', 'ETHUSDT', 'SOLUSDT'], fetch: respond({ retCode: 0, retMsg: 'OK', result: { category: 'spot', list } }) });
-    expect(await a.loadSymbols(new AbortController().signal)).toMatch(/does not list 1 configured symbols; each is subscribed in a request of its own.*: NOPEUSDT$/);
-    expect(requests(a).map((r) => r.args)).toEqual([
-      ['tickers.BTCUSDT', 'orderbook.1.BTCUSDT', 'tickers.ETHUSDT', 'orderbook.1.ETHUSDT', 'tickers.SOLUSDT', 'orderbook.1.SOLUSDT'],
-      ['tickers.NOPEUSDT', 'orderbook.1.NOPEUSDT'],
-    ]);
-    expect(a.symbols).toEqual(['BTCUSDT', 'NOPEUSDT', 'ETHUSDT', 'SOLUSDT']);
-  });
-
-  it('without metadata, isolates only symbols that cannot be Bybit symbols', () => {
-    expect(requests(adapter({ symbols: ['BTCUSDT', 'BTC-USDT', 'ETHUSDT'], restUrl: null })).map((r) => r.args)).toEqual([
-      ['tickers.BTCUSDT', 'orderbook.1.BTCUSDT', 'tickers.ETHUSDT', 'orderbook.1.ETHUSDT'],
-      ['tickers.BTC-USDT', 'orderbook.1.BTC-USDT'],
+  it('before any listing is known, isolates only symbols that cannot be Bybit symbols', () => {
+    expect(requests(adapter(), ['BTCUSDT', 'BTC-USDT', 'ETHUSDT', 'ethusdt']).map((r) => r.args)).toEqual([
+      [...topics('BTCUSDT'), ...topics('ETHUSDT')],
+      topics('BTC-USDT'),
+      topics('ethusdt'),
     ]);
   });
 
-  it('keeps the args of one connection within 21 000 characters and names the rest', async () => {
-    const symbols = Array.from({ length: 600 }, (_, i) => `C${i}USDT`);
-    const a = adapter({ symbols, restUrl: null });
-    const args = requests(a).flatMap((r) => r.args);
+  it('once told the listing, puts each symbol it does not name last, in a request of its own', () => {
+    const a = adapter();
+    a.useListing(new Set(['BTCUSDT', 'ETHUSDT', 'SOLUSDT']));
+    expect(requests(a, ['BTCUSDT', 'NOPEUSDT', 'ETHUSDT', 'GONEUSDT', 'SOLUSDT']).map((r) => r.args)).toEqual([
+      [...topics('BTCUSDT'), ...topics('ETHUSDT'), ...topics('SOLUSDT')],
+      topics('NOPEUSDT'),
+      topics('GONEUSDT'),
+    ]);
+    // A newer listing replaces the older one.
+    a.useListing(new Set(['NOPEUSDT']));
+    expect(requests(a, ['NOPEUSDT', 'BTCUSDT']).map((r) => r.args)).toEqual([topics('NOPEUSDT'), topics('BTCUSDT')]);
+  });
+
+  it('costs a symbol the characters its two topics add to the args, within 21 000 per connection', () => {
+    const { capacity } = adapter();
+    expect(capacity.perConnection).toBe(BYBIT_MAX_ARGS_CHARS);
+    expect(capacity.cost).toBe(bybitArgsCost);
+    // "tickers.BTCUSDT" is 17 characters as JSON, "orderbook.1.BTCUSDT" 21, each plus a separator.
+    expect(capacity.cost('BTCUSDT')).toBe(18 + 22);
+    expect(capacity.cost('1000SATSUSDT')).toBe(capacity.cost('BTCUSDT') + 2 * 5);
+  });
+
+  it('never exceeds 21 000 characters of args on a connection filled up to its capacity', () => {
+    const { capacity } = adapter();
+    const symbols: string[] = [];
+    let used = 0;
+    for (let i = 0; used + capacity.cost(`C${i}USDT`) <= capacity.perConnection; i++) {
+      symbols.push(`C${i}USDT`);
+      used += capacity.cost(`C${i}USDT`);
+    }
+    const args = requests(adapter(), symbols).flatMap((r) => r.args);
+    expect(args).toHaveLength(symbols.length * 2);
     expect(JSON.stringify(args).length).toBeLessThanOrEqual(BYBIT_MAX_ARGS_CHARS);
-    expect(a.symbols.length + a.skippedSymbols.length).toBe(600);
-    expect(a.skippedSymbols.length).toBeGreaterThan(0);
-    expect(args).toHaveLength(a.symbols.length * 2);
-    expect(await a.loadSymbols(new AbortController().signal)).toMatch(new RegExp(`${a.skippedSymbols.length} configured symbols exceed the 21000-character args budget.*${a.skippedSymbols[0]}`));
   });
 
-  it('declares Bybit keep-alive rules: JSON ping every 20 s, 30 s of silence, no rotation', () => {
+  it('declares Bybit limits and keep-alive rules: 500 connections per 5 min, JSON ping every 20 s, 30 s of silence, no rotation', () => {
     const a: ExchangeAdapter = adapter();
+    expect(a.connectionRate).toEqual({ limit: 500, windowMs: 300_000 });
+    expect(a.messageRatePerIp).toBeUndefined();
     expect(a.clientHeartbeat).toEqual({ intervalMs: 20_000, message: '{"op":"ping"}' });
     expect(a.silenceTimeoutMs).toBe(30_000);
     expect(a.maxConnectionAgeMs).toBeUndefined();
@@ -357,76 +375,67 @@ describe('Bybit adapter: subscribing', () => {
   });
 });
 
-describe('Bybit adapter: symbol metadata', () => {
+describe('Bybit adapter: configured symbols and names from the text', () => {
+  it('trims, upper-cases and de-duplicates a configured list, with nothing to warn about', () => {
+    expect(adapter().normalizeSymbols(['BTCUSDT', 'ethusdt', ' SOLUSDT', 'BTCUSDT', ''])).toEqual({ symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], warnings: [] });
+  });
+
+  it('splits a symbol on its longest known quote suffix, or gives it the quote UNKNOWN', () => {
+    const a = adapter();
+    expect(a.deriveSymbolInfo('ETHBTC')).toEqual({ nativeSymbol: 'ETHBTC', base: 'ETH', quote: 'BTC' });
+    expect(a.deriveSymbolInfo('MNTUSDC')).toEqual({ nativeSymbol: 'MNTUSDC', base: 'MNT', quote: 'USDC' });
+    expect(a.deriveSymbolInfo('BTCBRZ')).toEqual({ nativeSymbol: 'BTCBRZ', base: 'BTCBRZ', quote: 'UNKNOWN' });
+  });
+});
+
+describe('Bybit adapter: the listing (instruments-info)', () => {
   const instruments = {
     retCode: 0,
     retMsg: 'OK',
     result: {
       category: 'spot',
       list: [
-        { symbol: 'BTCUSDT', baseCoin: 'BTC', quoteCoin: 'USDT', status: 'Trading' },
+        { symbol: 'BTCUSDT', baseCoin: 'BTC', quoteCoin: 'USDT', innovation: '0', status: 'Trading', marginTrading: 'utaOnly', lotSizeFilter: {}, priceFilter: { tickSize: '0.01' } },
         { symbol: 'BTCBRZ', baseCoin: 'BTC', quoteCoin: 'BRZ', status: 'Trading' },
         { symbol: 'ABCDEF', baseCoin: 'ABCD', quoteCoin: 'EF', status: 'PreLaunch' },
-        { symbol: 42 },
+        { symbol: 'OLDUSDT', baseCoin: 'OLD', quoteCoin: 'USDT', status: 'Closed' },
+        { symbol: 42, status: 'Trading' },
+        { symbol: 'NOSTATUS', baseCoin: 'NO', quoteCoin: 'STATUS' },
       ],
     },
     retExtInfo: {},
     time: 1785300000000,
   };
 
-  it('takes base and quote from baseCoin and quoteCoin, and warns about unlisted and non-trading symbols', async () => {
-    const a = adapter({ symbols: ['BTCUSDT', 'BTCBRZ', 'ABCDEF', 'NOPEUSDT'], fetch: respond(instruments) });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(a.symbolInfo('BTCBRZ')).toEqual({ nativeSymbol: 'BTCBRZ', base: 'BTC', quote: 'BRZ' });
-    expect(a.symbolInfo('ABCDEF')).toEqual({ nativeSymbol: 'ABCDEF', base: 'ABCD', quote: 'EF' });
-    expect(a.symbolInfo('NOPEUSDT')).toEqual({ nativeSymbol: 'NOPEUSDT', base: 'NOPE', quote: 'USDT' });
-    expect(warning).toMatch(/does not list 1 configured symbols.*NOPEUSDT/);
-    expect(warning).toMatch(/listed but not trading.*ABCDEF \(PreLaunch\)/);
+  it('lists every instrument with its names and status, trading only when Trading', async () => {
+    expect(await adapter({ fetch: listingFetch(instruments) }).fetchListing(new AbortController().signal)).toEqual([
+      { nativeSymbol: 'BTCUSDT', base: 'BTC', quote: 'USDT', status: 'Trading', trading: true },
+      { nativeSymbol: 'BTCBRZ', base: 'BTC', quote: 'BRZ', status: 'Trading', trading: true },
+      { nativeSymbol: 'ABCDEF', base: 'ABCD', quote: 'EF', status: 'PreLaunch', trading: false },
+      { nativeSymbol: 'OLDUSDT', base: 'OLD', quote: 'USDT', status: 'Closed', trading: false },
+    ]);
   });
 
   it('asks the documented endpoint on the configured REST base, with the abort signal', async () => {
-    const calls: Array<{ url: string; signal: AbortSignal | null | undefined }> = [];
-    const spy: typeof fetch = async (input, init) => {
-      calls.push({ url: String(input), signal: init?.signal });
-      return new Response(JSON.stringify(instruments));
-    };
+    const calls: FetchCall[] = [];
     const signal = new AbortController().signal;
-    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: spy }).loadSymbols(signal);
+    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: listingFetch(instruments, 200, calls) }).fetchListing(signal);
     expect(calls).toEqual([{ url: 'http://127.0.0.1:1/v5/market/instruments-info?category=spot', signal }]);
   });
 
   it.each([
-    ['the request fails', (async () => {
-      throw new TypeError('fetch failed');
-    }) as typeof fetch, /fetch failed/],
-    ['the server answers 403 (a geo-block)', respond({ message: 'blocked' }, 403), /HTTP 403/],
-    ['retCode is not 0', respond({ retCode: 10001, retMsg: 'params error' }), /retCode number 10001: params error/],
-    ['the body has no list', respond({ retCode: 0, result: { list: 'many' } }), /expected "result.list" as an array, got string/],
-  ])('derives base and quote from the text and warns when %s', async (_name, fetchImpl, reason) => {
-    const a = adapter({ symbols: ['BTCUSDT', 'ETHBTC', 'MNTUSDC'], fetch: fetchImpl });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(warning).toMatch(reason);
-    expect(warning).toMatch(/derived from the symbol text/);
-    expect(a.symbolInfo('ETHBTC')).toEqual({ nativeSymbol: 'ETHBTC', base: 'ETH', quote: 'BTC' });
-    expect(a.symbolInfo('MNTUSDC')).toEqual({ nativeSymbol: 'MNTUSDC', base: 'MNT', quote: 'USDC' });
+    ['the server answers 403 (a geo-block)', listingFetch({ message: 'blocked' }, 403), /instruments-info\?category=spot: HTTP 403/],
+    ['the body is HTML', listingFetch('<!DOCTYPE html><title>403 Forbidden</title>'), /not JSON.*<!DOCTYPE html>/],
+    ['retCode is not 0', listingFetch({ retCode: 10001, retMsg: 'params error' }), /instruments-info: retCode number 10001: params error/],
+    ['the body has no list', listingFetch({ retCode: 0, result: { list: 'many' } }), /instruments-info: expected "result.list" as an array, got string/],
+    ['the body has no result', listingFetch({ retCode: 0 }), /expected "result.list" as an array, got result: nothing/],
+    ['the body is a string', listingFetch('"maintenance"'), /instruments-info: expected a JSON object, got string/],
+    ['no entry can be read', listingFetch({ retCode: 0, result: { list: [{ name: 'BTCUSDT' }] } }), /instruments-info: none of its 1 entries could be read/],
+  ])('throws when %s', async (_name, fetchImpl, message) => {
+    await expect(adapter({ fetch: fetchImpl }).fetchListing(new AbortController().signal)).rejects.toThrow(message);
   });
 
-  it('keeps derived names when the caller gave up waiting before the metadata arrived', async () => {
-    const abort = new AbortController();
-    const late: typeof fetch = async () => {
-      abort.abort();
-      return new Response(JSON.stringify(instruments));
-    };
-    const a = adapter({ symbols: ['ABCDEF'], fetch: late });
-    await a.loadSymbols(abort.signal);
-    expect(a.symbolInfo('ABCDEF').quote).toBe('UNKNOWN');
-  });
-
-  it('names symbols whose quote cannot be derived', async () => {
-    expect(await adapter({ symbols: ['BTCUSDT', 'BTCBRZ'], restUrl: null }).loadSymbols(new AbortController().signal)).toMatch(/quote is UNKNOWN: BTCBRZ$/);
-  });
-
-  it('has nothing to warn about without a REST base when every symbol splits', async () => {
-    expect(await adapter({ restUrl: null }).loadSymbols(new AbortController().signal)).toBeNull();
+  it('throws when no REST base is configured', async () => {
+    await expect(adapter({ restUrl: null }).fetchListing(new AbortController().signal)).rejects.toThrow('no REST URL is configured');
   });
 });

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ExchangeAdapter, FrameEvent } from '../../src/ingest/adapter';
+import { UNDOCUMENTED_SYMBOLS_PER_CONNECTION, type ExchangeAdapter, type FrameEvent } from '../../src/ingest/adapter';
 import {
   COINBASE_DEFAULT_SYMBOLS,
+  COINBASE_PRODUCTS_PER_PAGE,
   COINBASE_RATE_LIMIT_RETRY_MS,
   COINBASE_REST_URL,
   COINBASE_WS_URL,
@@ -14,6 +15,7 @@ import {
   type CoinbaseTuning,
 } from '../../src/ingest/exchanges/coinbase';
 import type { TickerPatch } from '../../src/ingest/market';
+import { listingFetch, type FetchCall } from '../support/listing-fetch';
 
 const fixtureText = (name: string): string[] =>
   readFileSync(new URL(`../fixtures/exchanges/${name}`, import.meta.url), 'utf8')
@@ -21,12 +23,9 @@ const fixtureText = (name: string): string[] =>
     .filter((line) => line.trim() !== '');
 const fixture = fixtureText('coinbase.ticker.jsonl');
 
-function adapter(overrides: { symbols?: string[]; restUrl?: string | null } & CoinbaseTuning = {}) {
-  const { symbols, restUrl, ...tuning } = overrides;
-  return createCoinbaseAdapter(
-    { exchange: 'coinbase', wsUrl: COINBASE_WS_URL, restUrl: restUrl === undefined ? 'https://api.coinbase.test' : restUrl, symbols: symbols ?? ['BTC-USD', 'ETH-USD'] },
-    tuning,
-  );
+function adapter(overrides: { restUrl?: string | null } & CoinbaseTuning = {}) {
+  const { restUrl, ...tuning } = overrides;
+  return createCoinbaseAdapter({ exchange: 'coinbase', wsUrl: COINBASE_WS_URL, restUrl: restUrl === undefined ? 'https://api.coinbase.test' : restUrl }, tuning);
 }
 
 function patchesOf(event: FrameEvent): readonly TickerPatch[] {
@@ -51,7 +50,7 @@ describe('Coinbase adapter: replaying the fixture', () => {
   it('reads every fixture frame as the kind it is, in order', () => {
     expect(events.map((e) => e.kind)).toEqual(['tickers', 'tickers', 'ack', 'ack', 'heartbeat', 'tickers', 'tickers', 'heartbeat', 'tickers']);
     expect(a.sequenceGaps).toEqual({ gaps: 0, missedMessages: 0 });
-    expect(a.unconfirmedSymbols()).toEqual([]);
+    expect(a.unconfirmedSymbols(['BTC-USD', 'ETH-USD'])).toEqual([]);
   });
 
   it('maps the BTC-USD snapshot to the exact normalized fields, keeping sub-millisecond time', () => {
@@ -326,6 +325,38 @@ describe('Coinbase adapter: sequence gaps', () => {
     expect(a.sequenceGaps.gaps).toBe(1);
   });
 
+  it('follows the counters of several connections at once without false gaps', () => {
+    const { a } = clocked();
+    // Three connections of one feed, opened one after another and counting on together.
+    const starts = [0, 0, 0];
+    for (let n = 0; n < 300; n++) starts[0] = n, a.parse(heartbeat(n));
+    for (let n = 0; n < 100; n++) {
+      a.parse(tick(300 + n));
+      a.parse(heartbeat(n));
+      if (n < 50) a.parse(tick(n));
+    }
+    expect(a.sequenceGaps.gaps).toBe(0);
+  });
+
+  it('rotates the connection that had the gap, on its next heartbeat, not another one', () => {
+    const { a } = clocked();
+    for (let n = 0; n < 100; n++) a.parse(heartbeat(n)); // connection A
+    for (let n = 0; n < 10; n++) a.parse(heartbeat(n)); // connection B
+    a.parse(tick(12)); // B lost 10 and 11
+    expect(a.sequenceGaps).toEqual({ gaps: 1, missedMessages: 2 });
+    expect(a.parse(heartbeat(100)).kind).toBe('heartbeat'); // A's heartbeat: A is fine
+    expect(a.parse(heartbeat(13))).toEqual({ kind: 'rotate', reason: expect.stringMatching(/jumped from 9 to 12/) });
+    expect(a.parse(heartbeat(14)).kind).toBe('heartbeat');
+  });
+
+  it('drops a pending resync when the connection that had the gap goes quiet', () => {
+    const { a, clock } = clocked(0);
+    for (let n = 0; n < 5; n++) a.parse(heartbeat(n));
+    a.parse(tick(7));
+    clock.now += 11_000; // that socket is gone before its next heartbeat
+    for (let n = 0; n < 10; n++) expect(a.parse(heartbeat(n)).kind).toBe('heartbeat');
+  });
+
   it('forgets a counter that stopped moving, so a new connection overtaking it is not a gap', () => {
     const { a, clock } = clocked();
     for (let n = 0; n < 5; n++) a.parse(heartbeat(n));
@@ -337,24 +368,46 @@ describe('Coinbase adapter: sequence gaps', () => {
 
 describe('Coinbase adapter: subscribing', () => {
   it('subscribes heartbeats first, then ticker in product batches, one channel per message', () => {
-    const a = adapter({ symbols: ['BTC-USD', ' eth-usd ', 'SOL-USD', 'BTC-USD', ''], productsPerMessage: 2 });
-    expect(a.symbols).toEqual(['BTC-USD', 'ETH-USD', 'SOL-USD']);
-    expect(a.subscribeMessages().map((m) => JSON.parse(m))).toEqual([
+    const a = adapter({ productsPerMessage: 2 });
+    expect(a.subscribeMessages(['BTC-USD', 'ETH-USD', 'SOL-USD']).map((m) => JSON.parse(m))).toEqual([
       { type: 'subscribe', channel: 'heartbeats' },
       { type: 'subscribe', product_ids: ['BTC-USD', 'ETH-USD'], channel: 'ticker' },
       { type: 'subscribe', product_ids: ['SOL-USD'], channel: 'ticker' },
     ]);
   });
 
-  it('fits the built-in list into one ticker message', () => {
-    const messages = adapter({ symbols: [...COINBASE_DEFAULT_SYMBOLS] }).subscribeMessages();
-    expect(messages).toHaveLength(2);
-    expect((JSON.parse(messages[1]!) as { product_ids: string[] }).product_ids).toEqual(COINBASE_DEFAULT_SYMBOLS);
+  it('subscribes heartbeats again with products added to a live connection, where it changes nothing', () => {
+    const a = adapter();
+    a.subscribeMessages(['BTC-USD']);
+    expect(a.subscribeMessages(['ETH-USD']).map((m) => JSON.parse(m))).toEqual([
+      { type: 'subscribe', channel: 'heartbeats' },
+      { type: 'subscribe', product_ids: ['ETH-USD'], channel: 'ticker' },
+    ]);
   });
 
-  it('declares Coinbase keep-alive rules: under 8 messages/s, 10 s of silence, no client ping, no planned rotation', () => {
+  it('fits the built-in list into one ticker message, and a full connection into messages of 100', () => {
+    const a = adapter();
+    const messages = a.subscribeMessages(COINBASE_DEFAULT_SYMBOLS);
+    expect(messages).toHaveLength(2);
+    expect((JSON.parse(messages[1]!) as { product_ids: string[] }).product_ids).toEqual(COINBASE_DEFAULT_SYMBOLS);
+    const full = Array.from({ length: a.capacity.perConnection }, (_, i) => `C${i}-USD`);
+    const tickers = a.subscribeMessages(full).slice(1).map((m) => (JSON.parse(m) as { product_ids: string[] }).product_ids);
+    expect(tickers.every((ids) => ids.length <= 100)).toBe(true);
+    expect(tickers).toHaveLength(Math.ceil(full.length / 100));
+    expect(tickers.flat()).toEqual(full);
+  });
+
+  it('carries its own cap of symbols per connection, since Coinbase documents none', () => {
+    const { capacity } = adapter();
+    expect(capacity.perConnection).toBe(UNDOCUMENTED_SYMBOLS_PER_CONNECTION);
+    expect(capacity.cost('BTC-USD')).toBe(1);
+  });
+
+  it('declares Coinbase limits and keep-alive rules: 8 connections and 8 messages per second per IP, 10 s of silence, no client ping, no planned rotation', () => {
     const a: ExchangeAdapter = adapter();
-    expect(a.maxMessagesPerSecond).toBeLessThan(8);
+    expect(a.connectionRate).toEqual({ limit: 8, windowMs: 1000 });
+    expect(a.messageRatePerIp).toEqual({ limit: 8, windowMs: 1000 });
+    expect(a.maxMessagesPerSecond).toBe(5);
     expect(a.silenceTimeoutMs).toBe(10_000);
     expect(a.clientHeartbeat).toBeUndefined();
     expect(a.maxConnectionAgeMs).toBeUndefined();
@@ -368,11 +421,14 @@ describe('Coinbase adapter: subscribing', () => {
     expect(COINBASE_DEFAULT_SYMBOLS.filter((s) => s.endsWith('-USDC'))).toEqual([]);
   });
 
-  it('lists subscribed products no ack has confirmed', () => {
-    const a = adapter({ symbols: ['BTC-USD', 'BTC-USDX', 'ETH-USD'] });
-    expect(a.unconfirmedSymbols()).toEqual(['BTC-USD', 'BTC-USDX', 'ETH-USD']);
+  it('lists the given products no ack, on any connection, has confirmed', () => {
+    const a = adapter();
+    const symbols = ['BTC-USD', 'BTC-USDX', 'ETH-USD', 'SOL-USD'];
+    expect(a.unconfirmedSymbols(symbols)).toEqual(symbols);
     a.parse('{"channel":"subscriptions","sequence_num":0,"events":[{"subscriptions":{"ticker":["BTC-USD","ETH-USD"]}}]}');
-    expect(a.unconfirmedSymbols()).toEqual(['BTC-USDX']);
+    a.parse('{"channel":"subscriptions","sequence_num":0,"events":[{"subscriptions":{"heartbeats":["heartbeats"],"ticker":["SOL-USD"]}}]}');
+    expect(a.unconfirmedSymbols(symbols)).toEqual(['BTC-USDX']);
+    expect(a.unconfirmedSymbols(['ETH-USD'])).toEqual([]);
   });
 });
 
@@ -391,75 +447,122 @@ describe('Coinbase adapter: symbols', () => {
     expect(splitProductId(id)).toBeNull();
   });
 
+  it('derives names by splitting on "-", or gives the quote UNKNOWN', () => {
+    const a = adapter();
+    expect(a.deriveSymbolInfo('ETH-BTC')).toEqual({ nativeSymbol: 'ETH-BTC', base: 'ETH', quote: 'BTC' });
+    expect(a.deriveSymbolInfo('FOOBAR')).toEqual({ nativeSymbol: 'FOOBAR', base: 'FOOBAR', quote: 'UNKNOWN' });
+  });
+
+  it('trims, upper-cases and de-duplicates a configured list', () => {
+    expect(adapter().normalizeSymbols(['BTC-USD', ' eth-usd ', 'SOL-USD', 'BTC-USD', ''])).toEqual({ symbols: ['BTC-USD', 'ETH-USD', 'SOL-USD'], warnings: [] });
+  });
+
+  it('warns that configured -USDC products may arrive under the -USD id', () => {
+    expect(adapter().normalizeSymbols(['BTC-USD', 'btc-usdc', 'ETH-USDC'])).toEqual({
+      symbols: ['BTC-USD', 'BTC-USDC', 'ETH-USDC'],
+      warnings: ['Coinbase serves -USDC products from the -USD book and may deliver them as the -USD product id: BTC-USDC, ETH-USDC'],
+    });
+  });
+});
+
+describe('Coinbase adapter: the listing (products)', () => {
+  const product = (id: string, base: string, quote: string, extra: Record<string, unknown> = {}) => ({
+    product_id: id,
+    price: '1.5',
+    base_increment: '0.00000001',
+    quote_increment: '0.01',
+    base_currency_id: base,
+    quote_currency_id: quote,
+    status: 'online',
+    trading_disabled: false,
+    product_type: 'SPOT',
+    ...extra,
+  });
   const listing = {
     products: [
-      { product_id: 'BTC-USD', base_currency_id: 'BTC', quote_currency_id: 'USD', status: 'online', trading_disabled: false },
-      { product_id: 'WEIRD-ID', base_currency_id: 'WEIRDCOIN', quote_currency_id: 'USD', status: 'online', trading_disabled: false },
-      { product_id: 'OLD-USD', base_currency_id: 'OLD', quote_currency_id: 'USD', status: 'delisted', trading_disabled: true },
+      product('BTC-USD', 'BTC', 'USD'),
+      product('WEIRD-ID', 'WEIRDCOIN', 'USD'),
+      product('OLD-USD', 'OLD', 'USD', { status: 'delisted', trading_disabled: true }),
+      product('HALT-USD', 'HALT', 'USD', { trading_disabled: true }),
+      product('BTC-PERP-INTX', 'BTC', 'USD', { product_type: 'FUTURE' }),
+      product('NOTYPE-USD', 'NOTYPE', 'USD', { product_type: undefined }),
       { product_id: 42 },
       'junk',
     ],
-    num_products: 5,
+    num_products: 8,
   };
-  const respond = (body: unknown, status = 200): typeof fetch => async () => new Response(JSON.stringify(body), { status });
 
-  it('takes base and quote from the product listing, and names unlisted and non-trading products', async () => {
-    const a = adapter({ symbols: ['BTC-USD', 'WEIRD-ID', 'OLD-USD', 'NOPE-USD'], fetch: respond(listing) });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(a.symbolInfo('WEIRD-ID')).toEqual({ nativeSymbol: 'WEIRD-ID', base: 'WEIRDCOIN', quote: 'USD' });
-    expect(a.symbolInfo('NOPE-USD')).toEqual({ nativeSymbol: 'NOPE-USD', base: 'NOPE', quote: 'USD' });
-    expect(warning).toMatch(/does not include 1 configured products; Coinbase accepts their subscriptions but never sends data: NOPE-USD/);
-    expect(warning).toMatch(/not online or trading disabled: OLD-USD/);
+  it('lists every spot product, trading only when online and not trading_disabled', async () => {
+    expect(await adapter({ fetch: listingFetch(listing) }).fetchListing(new AbortController().signal)).toEqual([
+      { nativeSymbol: 'BTC-USD', base: 'BTC', quote: 'USD', status: 'online', trading: true },
+      { nativeSymbol: 'WEIRD-ID', base: 'WEIRDCOIN', quote: 'USD', status: 'online', trading: true },
+      { nativeSymbol: 'OLD-USD', base: 'OLD', quote: 'USD', status: 'delisted, trading disabled', trading: false },
+      { nativeSymbol: 'HALT-USD', base: 'HALT', quote: 'USD', status: 'online, trading disabled', trading: false },
+      { nativeSymbol: 'NOTYPE-USD', base: 'NOTYPE', quote: 'USD', status: 'online', trading: true },
+    ]);
   });
 
-  it('asks the documented endpoint for spot products with the abort signal', async () => {
-    const calls: Array<{ url: string; signal: AbortSignal | null | undefined }> = [];
-    const spy: typeof fetch = async (input, init) => {
-      calls.push({ url: String(input), signal: init?.signal });
-      return new Response(JSON.stringify(listing));
-    };
+  it('asks the documented endpoint for spot products, one page of `limit` at `offset` 0, with the abort signal', async () => {
+    const calls: FetchCall[] = [];
     const signal = new AbortController().signal;
-    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: spy }).loadSymbols(signal);
-    expect(calls).toEqual([{ url: 'http://127.0.0.1:1/api/v3/brokerage/market/products?product_type=SPOT', signal }]);
+    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: listingFetch(listing, 200, calls) }).fetchListing(signal);
+    expect(calls).toEqual([{ url: `http://127.0.0.1:1/api/v3/brokerage/market/products?product_type=SPOT&limit=${COINBASE_PRODUCTS_PER_PAGE}&offset=0`, signal }]);
   });
 
-  it('does not call a product missing from a truncated listing unlisted', async () => {
-    const a = adapter({ symbols: ['BTC-USD', 'ETH-USD'], fetch: respond({ products: listing.products.slice(0, 1), num_products: 700 }) });
-    expect(await a.loadSymbols(new AbortController().signal)).toMatch(/listing was cut short \(1 of 700\); 1 configured products .* derived from the id: ETH-USD/);
+  /** A server that pages its products by `limit` and `offset`, counting all of them in `num_products` unless told not to. */
+  function pagingServer(all: readonly unknown[], options: { count?: boolean } = {}) {
+    const asked: string[] = [];
+    const fetchImpl: typeof fetch = async (input) => {
+      const url = new URL(String(input));
+      asked.push(`${url.searchParams.get('offset')}+${url.searchParams.get('limit')}`);
+      const offset = Number(url.searchParams.get('offset'));
+      const page = all.slice(offset, offset + Number(url.searchParams.get('limit')));
+      return new Response(JSON.stringify(options.count === false ? { products: page } : { products: page, num_products: all.length }));
+    };
+    return { asked, fetchImpl };
+  }
+  const many = (n: number) => Array.from({ length: n }, (_, i) => product(`C${i}-USD`, `C${i}`, 'USD'));
+
+  it('follows the pages until a short one, counting skipped entries in the offset', async () => {
+    const all = [...many(3), 'junk', ...many(6).slice(3)];
+    const server = pagingServer(all, { count: false });
+    const listed = await adapter({ productsPerPage: 4, fetch: server.fetchImpl }).fetchListing(new AbortController().signal);
+    expect(listed.map((m) => m.nativeSymbol)).toEqual(many(6).map((p) => p.product_id));
+    expect(server.asked).toEqual(['0+4', '4+4']);
+  });
+
+  it('asks once more after a full last page, and stops at the empty one', async () => {
+    const server = pagingServer(many(8));
+    expect(await adapter({ productsPerPage: 4, fetch: server.fetchImpl }).fetchListing(new AbortController().signal)).toHaveLength(8);
+    expect(server.asked).toEqual(['0+4', '4+4', '8+4']);
+  });
+
+  it('reads on past a short page while num_products says there are more', async () => {
+    // A server that caps `limit` below what was asked: every page is short.
+    const all = many(5);
+    const fetchImpl: typeof fetch = async (input) => {
+      const offset = Number(new URL(String(input)).searchParams.get('offset'));
+      return new Response(JSON.stringify({ products: all.slice(offset, offset + 2), num_products: all.length }));
+    };
+    expect(await adapter({ productsPerPage: 4, fetch: fetchImpl }).fetchListing(new AbortController().signal)).toHaveLength(5);
+  });
+
+  it('throws when the paging stops advancing short of num_products (a server that ignores offset)', async () => {
+    const stuck = listingFetch({ products: listing.products.slice(0, 1), num_products: 700 });
+    await expect(adapter({ fetch: stuck }).fetchListing(new AbortController().signal)).rejects.toThrow('products: paging stopped advancing after 2 entries of 700');
   });
 
   it.each([
-    ['the request fails', (async () => {
-      throw new TypeError('fetch failed');
-    }) as typeof fetch, /fetch failed/],
-    ['the server answers 503', respond({ error: 'UNAVAILABLE' }, 503), /HTTP 503/],
-    ['the body has no products list', respond({ products: 'many' }), /expected an object with a "products" array, got products: string/],
-  ])('splits the product id and warns when %s', async (_name, fetchImpl, reason) => {
-    const a = adapter({ symbols: ['BTC-USD', 'ETH-BTC', 'FOOBAR'], fetch: fetchImpl });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(warning).toMatch(reason);
-    expect(warning).toMatch(/derived by splitting the product id on "-"/);
-    expect(warning).toMatch(/not of the form BASE-QUOTE, so their quote is UNKNOWN: FOOBAR$/);
-    expect(a.symbolInfo('ETH-BTC')).toEqual({ nativeSymbol: 'ETH-BTC', base: 'ETH', quote: 'BTC' });
-    expect(a.symbolInfo('FOOBAR')).toEqual({ nativeSymbol: 'FOOBAR', base: 'FOOBAR', quote: 'UNKNOWN' });
+    ['the server answers 503', listingFetch({ error: 'UNAVAILABLE' }, 503), /market\/products\?product_type=SPOT&limit=500&offset=0: HTTP 503/],
+    ['the body is HTML', listingFetch('<html><body>Cloudflare</body></html>'), /not JSON.*Cloudflare/],
+    ['the body has no products list', listingFetch({ products: 'many' }), /products: expected an object with a "products" array, got products: string/],
+    ['the body is null', listingFetch(null), /products: expected an object with a "products" array, got null/],
+    ['no entry can be read', listingFetch({ products: [{ id: 'BTC-USD' }, 7] }), /products: none of its 2 entries could be read/],
+  ])('throws when %s', async (_name, fetchImpl, message) => {
+    await expect(adapter({ fetch: fetchImpl }).fetchListing(new AbortController().signal)).rejects.toThrow(message);
   });
 
-  it('keeps derived names when the caller gave up waiting before the listing arrived', async () => {
-    const abort = new AbortController();
-    const late: typeof fetch = async () => {
-      abort.abort();
-      return new Response(JSON.stringify(listing));
-    };
-    const a = adapter({ symbols: ['WEIRD-ID'], fetch: late });
-    await a.loadSymbols(abort.signal);
-    expect(a.symbolInfo('WEIRD-ID')).toEqual({ nativeSymbol: 'WEIRD-ID', base: 'WEIRD', quote: 'ID' });
-  });
-
-  it('warns that -USDC products may arrive under the -USD id', async () => {
-    expect(await adapter({ symbols: ['BTC-USDC'], restUrl: null }).loadSymbols(new AbortController().signal)).toMatch(/may deliver them as the -USD product id: BTC-USDC/);
-  });
-
-  it('has nothing to warn about without a REST base when every product splits', async () => {
-    expect(await adapter({ restUrl: null }).loadSymbols(new AbortController().signal)).toBeNull();
+  it('throws when no REST base is configured', async () => {
+    await expect(adapter({ restUrl: null }).fetchListing(new AbortController().signal)).rejects.toThrow('no REST URL is configured');
   });
 });

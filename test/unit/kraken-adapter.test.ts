@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ExchangeAdapter, FrameEvent } from '../../src/ingest/adapter';
+import { UNDOCUMENTED_SYMBOLS_PER_CONNECTION, type ExchangeAdapter, type FrameEvent } from '../../src/ingest/adapter';
 import {
   KRAKEN_DEFAULT_SYMBOLS,
   KRAKEN_REST_URL,
@@ -15,17 +15,15 @@ import {
   type KrakenTuning,
 } from '../../src/ingest/exchanges/kraken';
 import { MarketBook, type Market, type TickerPatch } from '../../src/ingest/market';
+import { listingFetch, type FetchCall } from '../support/listing-fetch';
 
 const fixture = readFileSync(new URL('../fixtures/exchanges/kraken.ticker.jsonl', import.meta.url), 'utf8')
   .split('\n')
   .filter((line) => line.trim() !== '');
 
-function adapter(overrides: { symbols?: string[]; restUrl?: string | null } & KrakenTuning = {}) {
-  const { symbols, restUrl, ...tuning } = overrides;
-  return createKrakenAdapter(
-    { exchange: 'kraken', wsUrl: KRAKEN_WS_URL, restUrl: restUrl === undefined ? 'https://api.kraken.test' : restUrl, symbols: symbols ?? ['BTC/USD', 'ETH/USD'] },
-    tuning,
-  );
+function adapter(overrides: { restUrl?: string | null } & KrakenTuning = {}) {
+  const { restUrl, ...tuning } = overrides;
+  return createKrakenAdapter({ exchange: 'kraken', wsUrl: KRAKEN_WS_URL, restUrl: restUrl === undefined ? 'https://api.kraken.test' : restUrl }, tuning);
 }
 
 function patchesOf(event: FrameEvent | undefined): readonly TickerPatch[] {
@@ -125,7 +123,7 @@ describe('Kraken adapter: replaying the fixture', () => {
 
   it('yields markets whose change and percent are computed from price and the derived open (API.md)', () => {
     const a = adapter();
-    const book = new MarketBook('kraken', (symbol) => a.symbolInfo(symbol));
+    const book = new MarketBook('kraken', (symbol) => a.deriveSymbolInfo(symbol));
     const markets: Market[] = [];
     for (const event of events) {
       if (event.kind !== 'tickers') continue;
@@ -300,22 +298,24 @@ describe('Kraken adapter: asset codes and symbols', () => {
     expect(toV2Symbol('BTCUSD')).toBe('BTCUSD');
   });
 
-  it('subscribes configured legacy symbols in v2 spelling, once, and lists exactly what it subscribes', async () => {
-    const a = adapter({ symbols: [' XBT/USD', 'BTC/USD', 'XDG/USD', 'ETH/USD', ''], restUrl: null });
-    expect(a.symbols).toEqual(['BTC/USD', 'DOGE/USD', 'ETH/USD']);
-    const subscribed = a.subscribeMessages().flatMap((m) => (JSON.parse(m) as { params: { symbol: string[] } }).params.symbol);
-    expect(subscribed).toEqual(a.symbols);
-    expect(await a.loadSymbols(new AbortController().signal)).toBe(
-      'Kraken v2 rejects legacy asset codes, so these configured symbols are subscribed in v2 spelling: XBT/USD -> BTC/USD, XDG/USD -> DOGE/USD',
-    );
+  it('spells configured symbols in v2, keeping their case, once each, and names every rewrite in a warning', () => {
+    expect(adapter().normalizeSymbols([' XBT/USD', 'BTC/USD', 'XDG/USD', 'ETH/USD', 'AAPLx/USD', 'xbt/eur', ''])).toEqual({
+      symbols: ['BTC/USD', 'DOGE/USD', 'ETH/USD', 'AAPLx/USD', 'BTC/eur'],
+      warnings: ['Kraken v2 rejects legacy asset codes, so these configured symbols are subscribed in v2 spelling: XBT/USD -> BTC/USD, XDG/USD -> DOGE/USD, xbt/eur -> BTC/eur'],
+    });
+  });
+
+  it('has nothing to warn about when every configured symbol is in v2 spelling', () => {
+    expect(adapter().normalizeSymbols(['BTC/USD', 'ETH/USD '])).toEqual({ symbols: ['BTC/USD', 'ETH/USD'], warnings: [] });
   });
 
   it('names markets in common codes even for a wire symbol in legacy spelling', () => {
     const a = adapter({ restUrl: null });
-    expect(a.symbolInfo('BTC/USD')).toEqual({ nativeSymbol: 'BTC/USD', base: 'BTC', quote: 'USD' });
-    expect(a.symbolInfo('XBT/EUR')).toEqual({ nativeSymbol: 'XBT/EUR', base: 'BTC', quote: 'EUR' });
-    expect(a.symbolInfo('AAPLx/USD')).toEqual({ nativeSymbol: 'AAPLx/USD', base: 'AAPLX', quote: 'USD' });
-    expect(a.symbolInfo('WEIRD')).toEqual({ nativeSymbol: 'WEIRD', base: 'WEIRD', quote: 'UNKNOWN' });
+    expect(a.deriveSymbolInfo('BTC/USD')).toEqual({ nativeSymbol: 'BTC/USD', base: 'BTC', quote: 'USD' });
+    expect(a.deriveSymbolInfo('XBT/EUR')).toEqual({ nativeSymbol: 'XBT/EUR', base: 'BTC', quote: 'EUR' });
+    expect(a.deriveSymbolInfo('AAPLx/USD')).toEqual({ nativeSymbol: 'AAPLx/USD', base: 'AAPLX', quote: 'USD' });
+    expect(a.deriveSymbolInfo('WEIRD')).toEqual({ nativeSymbol: 'WEIRD', base: 'WEIRD', quote: 'UNKNOWN' });
+    expect(a.deriveSymbolInfo('XBT/EUR')).toBe(a.deriveSymbolInfo('XBT/EUR'));
   });
 });
 
@@ -366,25 +366,35 @@ describe('Kraken adapter: decimal difference', () => {
   });
 });
 
-describe('Kraken adapter: subscribing and keep-alive', () => {
-  it('sends one ticker subscribe per batch of symbols, in the documented shape, req_ids increasing across connections', () => {
-    const a = adapter({ symbols: ['BTC/USD', 'ETH/USD', 'SOL/USD'], symbolsPerMessage: 2 });
+describe('Kraken adapter: subscribing, limits and keep-alive', () => {
+  it('sends one ticker subscribe per batch of the given symbols, in the documented shape, req_ids increasing across calls', () => {
+    const a = adapter({ symbolsPerMessage: 2 });
     const params = (symbol: string[]) => ({ channel: 'ticker', symbol, event_trigger: 'trades', snapshot: true });
-    expect(a.subscribeMessages().map((m) => JSON.parse(m))).toEqual([
+    expect(a.subscribeMessages(['BTC/USD', 'ETH/USD', 'SOL/USD']).map((m) => JSON.parse(m))).toEqual([
       { method: 'subscribe', params: params(['BTC/USD', 'ETH/USD']), req_id: 1 },
       { method: 'subscribe', params: params(['SOL/USD']), req_id: 2 },
     ]);
-    expect(a.subscribeMessages().map((m) => (JSON.parse(m) as { req_id: number }).req_id)).toEqual([3, 4]);
+    // Another connection, or symbols added to a live one: the req_ids go on.
+    expect(a.subscribeMessages(['AAPLx/USD']).map((m) => JSON.parse(m))).toEqual([{ method: 'subscribe', params: params(['AAPLx/USD']), req_id: 3 }]);
+    expect(a.subscribeMessages([])).toEqual([]);
   });
 
   it('puts up to 100 symbols in one request by default', () => {
     const symbols = Array.from({ length: 250 }, (_, i) => `C${i}/USD`);
-    const sizes = adapter({ symbols }).subscribeMessages().map((m) => (JSON.parse(m) as { params: { symbol: string[] } }).params.symbol.length);
+    const sizes = adapter().subscribeMessages(symbols).map((m) => (JSON.parse(m) as { params: { symbol: string[] } }).params.symbol.length);
     expect(sizes).toEqual([100, 100, 50]);
   });
 
-  it('declares Kraken keep-alive rules: JSON ping every 20 s, 10 s of silence, a low message rate, no rotation', () => {
+  it('carries its own cap of symbols per connection, since Kraken documents none', () => {
+    const { capacity } = adapter();
+    expect(capacity.perConnection).toBe(UNDOCUMENTED_SYMBOLS_PER_CONNECTION);
+    expect(capacity.cost('BTC/USD')).toBe(1);
+  });
+
+  it('declares Kraken limits and keep-alive rules: 150 connections per 10 min, JSON ping every 20 s, 10 s of silence, a low message rate, no rotation', () => {
     const a: ExchangeAdapter = adapter();
+    expect(a.connectionRate).toEqual({ limit: 150, windowMs: 600_000 });
+    expect(a.messageRatePerIp).toBeUndefined();
     expect(a.clientHeartbeat).toEqual({ intervalMs: 20_000, message: '{"method":"ping"}' });
     expect(a.silenceTimeoutMs).toBe(10_000);
     expect(a.maxMessagesPerSecond).toBe(5);
@@ -404,76 +414,67 @@ describe('Kraken adapter: subscribing and keep-alive', () => {
   });
 });
 
-describe('Kraken adapter: symbol metadata (AssetPairs)', () => {
+describe('Kraken adapter: the listing (AssetPairs)', () => {
+  const pair = (altname: string, wsname: string | undefined, base: string, quote: string, status: unknown = 'online') => ({
+    altname,
+    wsname,
+    aclass_base: 'currency',
+    base,
+    aclass_quote: 'currency',
+    quote,
+    pair_decimals: 1,
+    ordermin: '0.0001',
+    status,
+  });
   const assetPairs = {
     error: [],
     result: {
-      XXBTZUSD: { altname: 'XBTUSD', wsname: 'XBT/USD', base: 'XXBT', quote: 'ZUSD', status: 'online' },
-      XETHXXBT: { altname: 'ETHXBT', wsname: 'ETH/XBT', base: 'XETH', quote: 'XXBT', status: 'online' },
-      XDGUSD: { altname: 'XDGUSD', wsname: 'XDG/USD', base: 'XXDG', quote: 'ZUSD', status: 'cancel_only' },
-      'XXBTZUSD.d': { altname: 'XBTUSD.d', base: 'XXBT', quote: 'ZUSD', status: 'online' },
+      XXBTZUSD: pair('XBTUSD', 'XBT/USD', 'XXBT', 'ZUSD'),
+      XETHXXBT: pair('ETHXBT', 'ETH/XBT', 'XETH', 'XXBT'),
+      XDGUSD: pair('XDGUSD', 'XDG/USD', 'XXDG', 'ZUSD', 'cancel_only'),
+      AAPLXUSD: pair('AAPLxUSD', 'AAPLx/USD', 'AAPLx', 'ZUSD'),
+      SOLEUR: pair('SOLEUR', 'SOL/EUR', 'SOL', 'ZEUR', 'some_new_state'),
+      OLDUSD: pair('OLDUSD', 'OLD/USD', 'OLD', 'ZUSD', 'delisted'),
+      'XXBTZUSD.d': pair('XBTUSD.d', undefined, 'XXBT', 'ZUSD'),
+      NOSTATUS: pair('NOUSD', 'NO/USD', 'NO', 'ZUSD', null),
+      BADNAME: pair('BAD', 'BADNAME', 'BAD', 'ZUSD'),
       junk: 42,
     },
   };
-  const respond = (body: unknown, status = 200): typeof fetch => async () => new Response(JSON.stringify(body), { status });
 
-  it('takes base and quote from wsname in common codes and warns about unlisted and not-online pairs', async () => {
-    const a = adapter({ symbols: ['BTC/USD', 'ETH/BTC', 'DOGE/USD', 'NOPE/USD'], fetch: respond(assetPairs) });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(a.symbolInfo('BTC/USD')).toEqual({ nativeSymbol: 'BTC/USD', base: 'BTC', quote: 'USD' });
-    expect(a.symbolInfo('ETH/BTC')).toEqual({ nativeSymbol: 'ETH/BTC', base: 'ETH', quote: 'BTC' });
-    expect(warning).toBe(
-      'AssetPairs does not list 1 configured symbols; Kraken will likely reject their subscriptions: NOPE/USD; these pairs are not fully online and may send little or no data: DOGE/USD (cancel_only)',
-    );
+  it('lists every pair under its v2 symbol, names in common codes, trading only when online', async () => {
+    expect(await adapter({ fetch: listingFetch(assetPairs) }).fetchListing(new AbortController().signal)).toEqual([
+      { nativeSymbol: 'BTC/USD', base: 'BTC', quote: 'USD', status: 'online', trading: true },
+      { nativeSymbol: 'ETH/BTC', base: 'ETH', quote: 'BTC', status: 'online', trading: true },
+      { nativeSymbol: 'DOGE/USD', base: 'DOGE', quote: 'USD', status: 'cancel_only', trading: false },
+      { nativeSymbol: 'AAPLx/USD', base: 'AAPLX', quote: 'USD', status: 'online', trading: true },
+      { nativeSymbol: 'SOL/EUR', base: 'SOL', quote: 'EUR', status: 'some_new_state', trading: false },
+      { nativeSymbol: 'OLD/USD', base: 'OLD', quote: 'USD', status: 'delisted', trading: false },
+    ]);
   });
 
   it('asks /0/public/AssetPairs on the configured REST base with the abort signal', async () => {
-    const calls: Array<{ url: string; signal: AbortSignal | null | undefined }> = [];
-    const spy: typeof fetch = async (input, init) => {
-      calls.push({ url: String(input), signal: init?.signal });
-      return new Response(JSON.stringify(assetPairs));
-    };
+    const calls: FetchCall[] = [];
     const signal = new AbortController().signal;
-    expect(await adapter({ symbols: ['BTC/USD'], restUrl: 'http://127.0.0.1:1/', fetch: spy }).loadSymbols(signal)).toBeNull();
+    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: listingFetch(assetPairs, 200, calls) }).fetchListing(signal);
     expect(calls).toEqual([{ url: 'http://127.0.0.1:1/0/public/AssetPairs', signal }]);
   });
 
   it.each([
-    ['the request fails', (async () => {
-      throw new TypeError('fetch failed');
-    }) as typeof fetch, /failed \(fetch failed\)/],
-    ['the server answers 503', respond({ error: ['EService:Unavailable'] }, 503), /failed \(HTTP 503\)/],
-    ['Kraken reports an error in the body', respond({ error: ['EService:Unavailable'], result: {} }), /failed \(Kraken answered EService:Unavailable\)/],
-    ['the body has no error list', respond({ result: {} }), /expected "error" as an array, got nothing/],
-    ['the body has no result', respond({ error: [] }), /expected "result" as an object, got nothing/],
-    ['the body is not an object', respond([1]), /expected a JSON object, got array\(1\)/],
-  ])('derives base and quote from the text and warns when %s', async (_name, fetchImpl, reason) => {
-    const a = adapter({ symbols: ['BTC/USD', 'ETH/BTC'], fetch: fetchImpl });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(warning).toMatch(reason);
-    expect(warning).toMatch(/^AssetPairs from https:\/\/api.kraken.test .*; base and quote are derived from the symbol text$/);
-    expect(a.symbolInfo('ETH/BTC')).toEqual({ nativeSymbol: 'ETH/BTC', base: 'ETH', quote: 'BTC' });
+    ['the server answers 503', listingFetch({ error: ['EService:Unavailable'] }, 503), /AssetPairs: HTTP 503/],
+    ['the body is HTML', listingFetch('<html>Attention Required! | Cloudflare</html>'), /not JSON.*Cloudflare/],
+    ['Kraken reports an error in the body', listingFetch({ error: ['EService:Unavailable', 7], result: {} }), /AssetPairs: Kraken answered EService:Unavailable, number 7/],
+    ['the body has no error list', listingFetch({ result: {} }), /AssetPairs: expected "error" as an array, got nothing/],
+    ['the body has no result', listingFetch({ error: [] }), /AssetPairs: expected "result" as an object, got nothing/],
+    ['the result is a list', listingFetch({ error: [], result: [] }), /AssetPairs: expected "result" as an object, got array\(0\)/],
+    ['the body is not an object', listingFetch([1]), /AssetPairs: expected a JSON object, got array\(1\)/],
+    ['no pair can be read', listingFetch({ error: [], result: { A: { altname: 'AUSD' }, B: 'b' } }), /AssetPairs: none of its 2 entries could be read/],
+  ])('throws when %s', async (_name, fetchImpl, message) => {
+    await expect(adapter({ fetch: fetchImpl }).fetchListing(new AbortController().signal)).rejects.toThrow(message);
   });
 
-  it('keeps derived names when the caller gave up waiting before the metadata arrived', async () => {
-    const abort = new AbortController();
-    const late: typeof fetch = async () => {
-      abort.abort();
-      return new Response(JSON.stringify(assetPairs));
-    };
-    const a = adapter({ symbols: ['BTC/USD', 'NOPE/USD'], fetch: late });
-    const warning = await a.loadSymbols(abort.signal);
-    expect(warning).toMatch(/failed \(aborted\)/);
-    expect(warning).not.toMatch(/NOPE/);
-  });
-
-  it('names symbols that are not BASE/QUOTE', async () => {
-    const warning = await adapter({ symbols: ['BTC/USD', 'BTCUSD'], restUrl: null }).loadSymbols(new AbortController().signal);
-    expect(warning).toBe('these symbols are not BASE/QUOTE, so their quote is UNKNOWN: BTCUSD');
-  });
-
-  it('has nothing to warn about without a REST base when every symbol splits', async () => {
-    expect(await adapter({ restUrl: null }).loadSymbols(new AbortController().signal)).toBeNull();
+  it('throws when no REST base is configured', async () => {
+    await expect(adapter({ restUrl: null }).fetchListing(new AbortController().signal)).rejects.toThrow('no REST URL is configured');
   });
 });
 

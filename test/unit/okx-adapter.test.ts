@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ExchangeAdapter, FrameEvent } from '../../src/ingest/adapter';
+import { UNDOCUMENTED_SYMBOLS_PER_CONNECTION, type ExchangeAdapter, type FrameEvent } from '../../src/ingest/adapter';
 import {
   OKX_DEFAULT_SYMBOLS,
   OKX_RATE_LIMIT_RETRY_MS,
@@ -10,18 +10,18 @@ import {
   splitInstId,
 } from '../../src/ingest/exchanges/okx';
 import { MarketBook, type Market, type TickerPatch } from '../../src/ingest/market';
+import { listingFetch, type FetchCall } from '../support/listing-fetch';
 
 const fixture = readFileSync(new URL('../fixtures/exchanges/okx.ticker.jsonl', import.meta.url), 'utf8')
   .split('\n')
   .filter((line) => line.trim() !== '');
 
-function adapter(overrides: { symbols?: readonly string[]; restUrl?: string | null; fetch?: typeof fetch; maxSubscribeBytes?: number } = {}) {
+function adapter(overrides: { restUrl?: string | null; fetch?: typeof fetch; maxSubscribeBytes?: number } = {}) {
   return createOkxAdapter(
     {
       exchange: 'okx',
       wsUrl: OKX_WS_URL,
       restUrl: overrides.restUrl === undefined ? 'https://www.okx.test' : overrides.restUrl,
-      symbols: overrides.symbols ?? ['BTC-USDT', 'ETH-USDT'],
     },
     { fetch: overrides.fetch, maxSubscribeBytes: overrides.maxSubscribeBytes },
   );
@@ -68,7 +68,7 @@ describe('OKX adapter: replaying the fixture', () => {
 
   it('derives change and change percent from last and open24h, since OKX sends neither', () => {
     const a = adapter();
-    const book = new MarketBook('okx', (s) => a.symbolInfo(s));
+    const book = new MarketBook('okx', (s) => a.deriveSymbolInfo(s));
     const markets: Market[] = [];
     for (const event of events) for (const patch of event.kind === 'tickers' ? event.patches : []) markets.push(book.apply(patch, 0)!);
     const btc = markets.filter((m) => m.nativeSymbol === 'BTC-USDT').at(-1)!;
@@ -253,19 +253,16 @@ describe('OKX adapter: malformed frames are invalid with a reason', () => {
   });
 });
 
-describe('OKX adapter: subscribing and keep-alive', () => {
-  it('subscribes one tickers arg per instId in a single request, in the documented shape', () => {
-    const a = adapter({ symbols: ['BTC-USDT', 'eth-usdt', ' ETH-BTC ', 'BTC-USDT', ''] });
-    expect(a.symbols).toEqual(['BTC-USDT', 'ETH-USDT', 'ETH-BTC']);
-    expect(a.subscribeMessages()).toEqual([
+describe('OKX adapter: subscribing, limits and keep-alive', () => {
+  it('subscribes one tickers arg per given instId in a single request, in the documented shape', () => {
+    expect(adapter().subscribeMessages(['BTC-USDT', 'ETH-USDT', 'ETH-BTC'])).toEqual([
       '{"op":"subscribe","args":[{"channel":"tickers","instId":"BTC-USDT"},{"channel":"tickers","instId":"ETH-USDT"},{"channel":"tickers","instId":"ETH-BTC"}]}',
     ]);
   });
 
   it('splits into several requests only when one would pass the byte budget, and subscribes every symbol once', () => {
     const symbols = Array.from({ length: 50 }, (_, i) => `C${i}-USDT`);
-    const a = adapter({ symbols, restUrl: null, maxSubscribeBytes: 400 });
-    const messages = a.subscribeMessages();
+    const messages = adapter({ maxSubscribeBytes: 400 }).subscribeMessages(symbols);
     expect(messages.length).toBeGreaterThan(1);
     for (const message of messages) expect(Buffer.byteLength(message)).toBeLessThanOrEqual(400);
     const args = messages.flatMap((m) => (JSON.parse(m) as { op: string; args: Array<{ channel: string; instId: string }> }).args);
@@ -277,17 +274,26 @@ describe('OKX adapter: subscribing and keep-alive', () => {
     });
   });
 
-  it('fits a thousand instIds into one request under the default budget', () => {
-    const symbols = Array.from({ length: 1000 }, (_, i) => `COIN${i}-USDT`);
-    expect(adapter({ symbols, restUrl: null }).subscribeMessages()).toHaveLength(1);
+  it('fits a full connection, and even a thousand instIds, into one request under the default budget', () => {
+    const a = adapter();
+    expect(a.subscribeMessages(Array.from({ length: a.capacity.perConnection }, (_, i) => `COIN${i}-USDT`))).toHaveLength(1);
+    expect(a.subscribeMessages(Array.from({ length: 1000 }, (_, i) => `COIN${i}-USDT`))).toHaveLength(1);
   });
 
-  it('subscribes nothing when no symbol is configured', () => {
-    expect(adapter({ symbols: [] }).subscribeMessages()).toEqual([]);
+  it('subscribes nothing for no symbols', () => {
+    expect(adapter().subscribeMessages([])).toEqual([]);
   });
 
-  it('declares OKX keep-alive rules: text ping well under the 30 s idle close, silence limit just above the ping interval', () => {
+  it('carries its own cap of symbols per connection, since OKX documents none', () => {
+    const { capacity } = adapter();
+    expect(capacity.perConnection).toBe(UNDOCUMENTED_SYMBOLS_PER_CONNECTION);
+    expect(capacity.cost('BTC-USDT')).toBe(1);
+  });
+
+  it('declares OKX limits and keep-alive rules: 3 connections per second, text ping well under the 30 s idle close, silence limit just above the ping interval', () => {
     const a: ExchangeAdapter = adapter();
+    expect(a.connectionRate).toEqual({ limit: 3, windowMs: 1000 });
+    expect(a.messageRatePerIp).toBeUndefined();
     expect(a.clientHeartbeat).toEqual({ intervalMs: 15_000, message: 'ping' });
     expect(a.silenceTimeoutMs).toBeGreaterThan(a.clientHeartbeat!.intervalMs);
     expect(a.silenceTimeoutMs).toBeLessThan(30_000);
@@ -302,94 +308,81 @@ describe('OKX adapter: subscribing and keep-alive', () => {
   });
 });
 
-describe('OKX adapter: symbol metadata', () => {
-  const instruments = {
-    code: '0',
-    msg: '',
-    data: [
-      { instType: 'SPOT', instId: 'BTC-USDT', baseCcy: 'BTC', quoteCcy: 'USDT', state: 'live' },
-      { instType: 'SPOT', instId: 'ETH-BTC', baseCcy: 'ETH', quoteCcy: 'BTC', state: 'live' },
-      { instType: 'SPOT', instId: 'LUNA-USDT', baseCcy: 'LUNA', quoteCcy: 'USDT', state: 'suspend' },
-      { instType: 'SPOT', instId: 'ODD-PAIR', baseCcy: 'OD', quoteCcy: 'DPAIR', state: 'live' },
-      { instId: 42 },
-    ],
-  };
-  const respond = (body: unknown, status = 200): typeof fetch => async () => new Response(JSON.stringify(body), { status });
-
-  it('takes base and quote from baseCcy and quoteCcy', async () => {
-    const a = adapter({ symbols: ['BTC-USDT', 'ODD-PAIR'], fetch: respond(instruments) });
-    expect(await a.loadSymbols(new AbortController().signal)).toBeNull();
-    expect(a.symbolInfo('BTC-USDT')).toEqual({ nativeSymbol: 'BTC-USDT', base: 'BTC', quote: 'USDT' });
-    expect(a.symbolInfo('ODD-PAIR')).toEqual({ nativeSymbol: 'ODD-PAIR', base: 'OD', quote: 'DPAIR' });
-  });
-
-  it('leaves out symbols the list does not have, names them, and subscribes exactly the rest', async () => {
-    const a = adapter({ symbols: ['BTC-USDT', 'LTC-USD', 'ETH-BTC', 'BTC-USDT-SWAP'], fetch: respond(instruments) });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(warning).toMatch(/does not have 2 configured symbols, so they are not subscribed \(OKX would refuse them with error 60018\): LTC-USD, BTC-USDT-SWAP/);
-    expect(a.symbols).toEqual(['BTC-USDT', 'ETH-BTC']);
-    const args = a.subscribeMessages().flatMap((m) => (JSON.parse(m) as { args: Array<{ instId: string }> }).args.map((arg) => arg.instId));
-    expect(args).toEqual(a.symbols);
-  });
-
-  it('keeps a listed symbol that is not trading, and says so', async () => {
-    const a = adapter({ symbols: ['BTC-USDT', 'LUNA-USDT'], fetch: respond(instruments) });
-    expect(await a.loadSymbols(new AbortController().signal)).toMatch(/1 configured symbols are listed but not trading.*LUNA-USDT \(suspend\)/);
-    expect(a.symbols).toEqual(['BTC-USDT', 'LUNA-USDT']);
-  });
-
-  it('asks the documented endpoint under the configured REST base, with the abort signal', async () => {
-    const calls: Array<{ url: string; signal: AbortSignal | null | undefined }> = [];
-    const spy: typeof fetch = async (input, init) => {
-      calls.push({ url: String(input), signal: init?.signal });
-      return new Response(JSON.stringify(instruments));
-    };
-    const signal = new AbortController().signal;
-    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: spy }).loadSymbols(signal);
-    expect(calls).toEqual([{ url: 'http://127.0.0.1:1/api/v5/public/instruments?instType=SPOT', signal }]);
-  });
-
-  it.each([
-    ['the request fails', (async () => {
-      throw new TypeError('fetch failed');
-    }) as typeof fetch, /fetch failed/],
-    ['the server answers 503', respond({ code: '50001', msg: 'Service temporarily unavailable', data: [] }, 503), /HTTP 503/],
-    ['OKX reports an error code in the body', respond({ code: '50011', msg: 'Too Many Requests', data: [] }), /OKX code string "50011": Too Many Requests/],
-    ['the body has no data list', respond({ code: '0', msg: '', data: 'many' }), /expected "data" as an array, got string/],
-    ['the body is not an object', respond([1]), /expected a JSON object, got array/],
-  ])('derives base and quote from the instId, subscribes everything and warns when %s', async (_name, fetchImpl, reason) => {
-    const a = adapter({ symbols: ['BTC-USDT', 'ETH-BTC', 'NOPE-USDT'], fetch: fetchImpl });
-    const warning = await a.loadSymbols(new AbortController().signal);
-    expect(warning).toMatch(reason);
-    expect(warning).toMatch(/derived from the instId text/);
-    expect(a.symbols).toEqual(['BTC-USDT', 'ETH-BTC', 'NOPE-USDT']);
-    expect(a.symbolInfo('ETH-BTC')).toEqual({ nativeSymbol: 'ETH-BTC', base: 'ETH', quote: 'BTC' });
-  });
-
-  it('changes neither names nor the symbol list when the caller gave up waiting before the list arrived', async () => {
-    const abort = new AbortController();
-    const late: typeof fetch = async () => {
-      abort.abort();
-      return new Response(JSON.stringify(instruments));
-    };
-    const a = adapter({ symbols: ['ODD-PAIR', 'LTC-USD'], fetch: late });
-    await a.loadSymbols(abort.signal);
-    expect(a.symbols).toEqual(['ODD-PAIR', 'LTC-USD']);
-    expect(a.symbolInfo('ODD-PAIR')).toEqual({ nativeSymbol: 'ODD-PAIR', base: 'ODD', quote: 'PAIR' });
-  });
-
-  it('names symbols that are not BASE-QUOTE when it has to derive, and gives them an UNKNOWN quote', async () => {
-    const a = adapter({ symbols: ['BTC-USDT', 'BTCUSDT', 'BTC-USDT-SWAP'], restUrl: null });
-    expect(await a.loadSymbols(new AbortController().signal)).toMatch(/not spot instIds of the form BASE-QUOTE, so their quote is UNKNOWN: BTCUSDT, BTC-USDT-SWAP$/);
-    expect(a.symbolInfo('BTCUSDT')).toEqual({ nativeSymbol: 'BTCUSDT', base: 'BTCUSDT', quote: 'UNKNOWN' });
-  });
-
-  it('has nothing to warn about without a REST base when every symbol splits', async () => {
-    expect(await adapter({ restUrl: null }).loadSymbols(new AbortController().signal)).toBeNull();
+describe('OKX adapter: configured symbols and names from the text', () => {
+  it('trims, upper-cases and de-duplicates a configured list, with nothing to warn about', () => {
+    expect(adapter().normalizeSymbols(['BTC-USDT', 'eth-usdt', ' ETH-BTC ', 'BTC-USDT', ''])).toEqual({ symbols: ['BTC-USDT', 'ETH-USDT', 'ETH-BTC'], warnings: [] });
   });
 
   it('splits only BASE-QUOTE', () => {
     expect(splitInstId('ETH-BTC')).toEqual({ nativeSymbol: 'ETH-BTC', base: 'ETH', quote: 'BTC' });
     for (const text of ['BTCUSDT', 'BTC-USDT-SWAP', '-USDT', 'BTC-', 'BTC/USDT']) expect(splitInstId(text)).toBeNull();
+  });
+
+  it('derives names by splitting on "-", and gives anything else an UNKNOWN quote', () => {
+    const a = adapter();
+    expect(a.deriveSymbolInfo('ODD-PAIR')).toEqual({ nativeSymbol: 'ODD-PAIR', base: 'ODD', quote: 'PAIR' });
+    expect(a.deriveSymbolInfo('BTCUSDT')).toEqual({ nativeSymbol: 'BTCUSDT', base: 'BTCUSDT', quote: 'UNKNOWN' });
+    expect(a.deriveSymbolInfo('BTC-USDT-SWAP')).toEqual({ nativeSymbol: 'BTC-USDT-SWAP', base: 'BTC-USDT-SWAP', quote: 'UNKNOWN' });
+  });
+});
+
+describe('OKX adapter: the listing (instruments)', () => {
+  const instrument = (instId: string, baseCcy: string, quoteCcy: string, state: unknown = 'live') => ({
+    instType: 'SPOT',
+    instId,
+    uly: '',
+    baseCcy,
+    quoteCcy,
+    settleCcy: '',
+    listTime: '1606468572000',
+    tickSz: '0.1',
+    lotSz: '0.00000001',
+    minSz: '0.00001',
+    state,
+  });
+  const instruments = {
+    code: '0',
+    msg: '',
+    data: [
+      instrument('BTC-USDT', 'BTC', 'USDT'),
+      instrument('ETH-BTC', 'ETH', 'BTC'),
+      instrument('LUNA-USDT', 'LUNA', 'USDT', 'suspend'),
+      instrument('NEW-USDT', 'NEW', 'USDT', 'preopen'),
+      instrument('ODD-PAIR', 'OD', 'DPAIR'),
+      instrument('NOSTATE-USDT', 'NOSTATE', 'USDT', null),
+      { instId: 42 },
+    ],
+  };
+
+  it('lists every instrument with its names and state, trading only when live', async () => {
+    expect(await adapter({ fetch: listingFetch(instruments) }).fetchListing(new AbortController().signal)).toEqual([
+      { nativeSymbol: 'BTC-USDT', base: 'BTC', quote: 'USDT', status: 'live', trading: true },
+      { nativeSymbol: 'ETH-BTC', base: 'ETH', quote: 'BTC', status: 'live', trading: true },
+      { nativeSymbol: 'LUNA-USDT', base: 'LUNA', quote: 'USDT', status: 'suspend', trading: false },
+      { nativeSymbol: 'NEW-USDT', base: 'NEW', quote: 'USDT', status: 'preopen', trading: false },
+      { nativeSymbol: 'ODD-PAIR', base: 'OD', quote: 'DPAIR', status: 'live', trading: true },
+    ]);
+  });
+
+  it('asks the documented endpoint under the configured REST base, with the abort signal', async () => {
+    const calls: FetchCall[] = [];
+    const signal = new AbortController().signal;
+    await adapter({ restUrl: 'http://127.0.0.1:1/', fetch: listingFetch(instruments, 200, calls) }).fetchListing(signal);
+    expect(calls).toEqual([{ url: 'http://127.0.0.1:1/api/v5/public/instruments?instType=SPOT', signal }]);
+  });
+
+  it.each([
+    ['the server answers 503', listingFetch({ code: '50001', msg: 'Service temporarily unavailable', data: [] }, 503), /instruments\?instType=SPOT: HTTP 503/],
+    ['the body is HTML', listingFetch('<html><h1>504 Gateway Time-out</h1></html>'), /not JSON.*504 Gateway/],
+    ['OKX reports an error code in the body', listingFetch({ code: '50011', msg: 'Too Many Requests', data: [] }), /instruments: OKX code string "50011": Too Many Requests/],
+    ['the body has no data list', listingFetch({ code: '0', msg: '', data: 'many' }), /instruments: expected "data" as an array, got string/],
+    ['the body is not an object', listingFetch([1]), /instruments: expected a JSON object, got array/],
+    ['no entry can be read', listingFetch({ code: '0', msg: '', data: [{ instId: 'BTC-USDT' }] }), /instruments: none of its 1 entries could be read/],
+  ])('throws when %s', async (_name, fetchImpl, message) => {
+    await expect(adapter({ fetch: fetchImpl }).fetchListing(new AbortController().signal)).rejects.toThrow(message);
+  });
+
+  it('throws when no REST base is configured', async () => {
+    await expect(adapter({ restUrl: null }).fetchListing(new AbortController().signal)).rejects.toThrow('no REST URL is configured');
   });
 });

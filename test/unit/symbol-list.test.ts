@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { joinWarnings, listOf, normalizeSymbols } from '../../src/ingest/symbol-list';
+import { distinctSymbols, listOf } from '../../src/ingest/symbol-list';
 
-describe('normalizeSymbols', () => {
-  it('trims, upper-cases and drops blanks', () => {
-    expect(normalizeSymbols([' btcusdt', 'ETHUSDT ', '', '   '])).toEqual(['BTCUSDT', 'ETHUSDT']);
+describe('distinctSymbols', () => {
+  it('trims, upper-cases and drops blanks by default', () => {
+    expect(distinctSymbols([' btcusdt', 'ETHUSDT ', '', '   '])).toEqual(['BTCUSDT', 'ETHUSDT']);
   });
 
   it('keeps the first of symbols that differ only in case or spaces, in configuration order', () => {
-    expect(normalizeSymbols(['eth-usd', 'BTC-USD', ' ETH-USD', 'btc-usd'])).toEqual(['ETH-USD', 'BTC-USD']);
+    expect(distinctSymbols(['eth-usd', 'BTC-USD', ' ETH-USD', 'btc-usd'])).toEqual(['ETH-USD', 'BTC-USD']);
+  });
+
+  it('spells each trimmed symbol as told, and de-duplicates the result', () => {
+    const spell = (symbol: string): string => symbol.replace('XBT', 'BTC');
+    expect(distinctSymbols([' XBT/USD', 'BTC/USD', 'AAPLx/USD '], spell)).toEqual(['BTC/USD', 'AAPLx/USD']);
   });
 });
 
@@ -22,12 +27,5 @@ describe('listOf', () => {
 
   it('names the first ten of a longer list and counts the rest', () => {
     expect(listOf(names(13))).toBe('S1, S2, S3, S4, S5, S6, S7, S8, S9, S10 (+3 more)');
-  });
-});
-
-describe('joinWarnings', () => {
-  it('joins warnings into one line, and says nothing when there are none', () => {
-    expect(joinWarnings(['a', 'b'])).toBe('a; b');
-    expect(joinWarnings([])).toBeNull();
   });
 });

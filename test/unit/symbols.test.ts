@@ -3,6 +3,7 @@ import {
   KNOWN_QUOTE_ASSETS,
   deriveSymbolInfo,
   deriveSymbolInfoOrUnknown,
+  rememberDerived,
   splitConcatenated,
   splitSeparated,
 } from '../../src/ingest/symbols';
@@ -54,5 +55,19 @@ describe('deriving base and quote from symbol text', () => {
       expect(KNOWN_QUOTE_ASSETS[i - 1]!.length).toBeGreaterThanOrEqual(KNOWN_QUOTE_ASSETS[i]!.length);
     }
     expect(KNOWN_QUOTE_ASSETS).toEqual(expect.arrayContaining(['USDT', 'USDC', 'FDUSD', 'TUSD', 'BUSD', 'DAI', 'BTC', 'ETH', 'BNB', 'EUR', 'TRY', 'BRL']));
+  });
+});
+
+describe('rememberDerived', () => {
+  it('derives each symbol once and answers with the same object afterwards', () => {
+    const asked: string[] = [];
+    const derive = rememberDerived((symbol) => {
+      asked.push(symbol);
+      return deriveSymbolInfoOrUnknown(symbol);
+    });
+    const first = derive('BTCUSDT');
+    expect(derive('BTCUSDT')).toBe(first);
+    expect(derive('ETHBTC')).toEqual({ nativeSymbol: 'ETHBTC', base: 'ETH', quote: 'BTC' });
+    expect(asked).toEqual(['BTCUSDT', 'ETHBTC']);
   });
 });

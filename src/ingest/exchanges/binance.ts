@@ -1,17 +1,23 @@
 /**
- * Binance spot (protocol: /work/shared/exchanges/binance.md). Also serves the `sim` feed,
- * whose simulator speaks the same protocol: everything is parameterized by `AdapterOptions`.
+ * Binance spot (protocol: docs/exchanges/binance.md). Also serves the `sim` feed, whose
+ * simulator speaks the same protocol: everything is parameterized by `AdapterOptions`.
  *
- * - One combined-stream socket (`/stream`, every frame names its stream) with one
- *   `<symbol>@ticker` stream per symbol, subscribed with batched SUBSCRIBE requests whose ids
- *   keep increasing across connections. `!ticker@arr` is deprecated and not used;
- *   `!miniTicker@arr` frames are understood if someone subscribes them (no bid/ask/change).
- * - At most 1024 streams per connection: extra symbols are skipped (first 1024 kept, in
- *   configuration order) and named in the `loadSymbols` warning. Splitting them over several
- *   connections would need several loops per feed; nobody needs that many tickers yet.
+ * - Combined-stream sockets (`/stream`, every frame names its stream) with one `<symbol>@ticker`
+ *   stream per symbol, subscribed with batched SUBSCRIBE requests. One adapter serves every
+ *   connection of the feed, so request ids keep increasing across all of them. `!ticker@arr`
+ *   is deprecated and not used; `!miniTicker@arr` frames are understood if someone subscribes
+ *   them (no bid/ask/change).
+ * - Limits: at most 1024 streams per connection (`capacity`; the pool spreads the listing over
+ *   as many connections as that takes), 300 new connections per 5 minutes per IP
+ *   (`connectionRate`), and 5 inbound messages per second per connection, pongs included.
  * - Keep-alive: the server pings every 20 s and ws pongs; the ticker stream pushes every
  *   second. 60 s of silence therefore means a dead socket. Connections live at most 24 h, so
  *   the loop rotates at 23 h, and immediately on a `serverShutdown` event.
+ * - Listing: `GET /api/v3/exchangeInfo?showPermissionSets=false` (the permission sets are most
+ *   of the payload). A symbol trades iff its `status` is `TRADING` (not `BREAK`, `HALT`,
+ *   `END_OF_DAY` or `CANCEL_ONLY`); an entry with `isSpotTradingAllowed: false` is not a spot market and
+ *   is left out. Symbols the listing does not name are split on the longest known quote suffix
+ *   (`symbols.ts`), or get the quote UNKNOWN.
  *
  * Numeric policy for tickers (see market.ts): decimal strings are parsed once and strictly.
  * The last price `c` and the event time `E` are required. Every other field may be absent
@@ -20,15 +26,23 @@
  * frame, and keeping its other fields would mix good and bad data. A bid or ask of 0 is
  * Binance's way of saying that side of the book is empty, so it becomes null.
  */
-import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
+import {
+  symbolsPerConnection,
+  type AdapterOptions,
+  type ExchangeAdapter,
+  type FrameEvent,
+  type ListedMarket,
+  type NormalizedSymbols,
+  type RateLimit,
+} from '../adapter';
 import { readDecimalField } from '../decimal-field';
 import { ACK, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerPatch } from '../market';
-import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { fetchJson, listedSymbol, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
 import { inBatches, perRequestLimit } from '../subscribe-batches';
-import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
-import { deriveSymbolInfo, deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
+import { distinctSymbols } from '../symbol-list';
+import { deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
 import { readTickerFields, type WireFieldTable } from '../ticker-fields';
 
 export const BINANCE_WS_URL = 'wss://stream.binance.com:9443/stream';
@@ -36,6 +50,10 @@ export const BINANCE_REST_URL = 'https://api.binance.com';
 export const BINANCE_MAX_STREAMS_PER_CONNECTION = 1024;
 /** Binance counts every frame we send (pongs included) and disconnects above this. */
 export const BINANCE_MAX_MESSAGES_PER_SECOND = 5;
+/** New connections Binance accepts from one IP: 300 per 5 minutes. */
+export const BINANCE_CONNECTION_RATE: RateLimit = { limit: 300, windowMs: 5 * 60_000 };
+/** The listing, relative to the REST base. */
+const BINANCE_LISTING_PATH = '/api/v3/exchangeInfo?showPermissionSets=false';
 
 /** Liquid spot pairs subscribed when `BINANCE_SYMBOLS` is not set. */
 export const BINANCE_DEFAULT_SYMBOLS: readonly string[] = [
@@ -48,7 +66,7 @@ export const BINANCE_DEFAULT_SYMBOLS: readonly string[] = [
 export interface BinanceTuning {
   /**
    * Streams per SUBSCRIBE request. Binance refuses oversized requests ("too many params")
-   * at an undocumented size; 200 keeps a full 1024-stream subscription at 6 requests.
+   * at an undocumented size; 200 keeps a full 1024-stream connection at 6 requests.
    */
   readonly streamsPerMessage?: number;
   /** HTTP client for `exchangeInfo`. Default: the global `fetch`. */
@@ -62,10 +80,8 @@ export function createBinanceAdapter(options: AdapterOptions, tuning: BinanceTun
 export class BinanceAdapter implements ExchangeAdapter {
   readonly exchange: string;
   readonly wsUrl: string;
-  /** Symbols subscribed: upper case, de-duplicated, at most 1024. */
-  readonly symbols: readonly string[];
-  /** Configured symbols beyond the per-connection stream limit, not subscribed. */
-  readonly skippedSymbols: readonly string[];
+  readonly capacity = symbolsPerConnection(BINANCE_MAX_STREAMS_PER_CONNECTION);
+  readonly connectionRate = BINANCE_CONNECTION_RATE;
   readonly maxMessagesPerSecond = BINANCE_MAX_MESSAGES_PER_SECOND;
   readonly silenceTimeoutMs = 60_000;
   readonly maxConnectionAgeMs = 23 * 60 * 60 * 1000;
@@ -76,23 +92,19 @@ export class BinanceAdapter implements ExchangeAdapter {
   /** 0.001 when the URL asks for microsecond timestamps, so event times stay in ms. */
   private readonly timeScale: number;
   private nextRequestId = 1;
-  private listed = new Map<string, SymbolInfo>();
   private readonly derived = rememberDerived(deriveSymbolInfoOrUnknown);
 
   constructor(options: AdapterOptions, tuning: BinanceTuning = {}) {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
     this.restUrl = restBase(options.restUrl);
-    const unique = normalizeSymbols(options.symbols);
-    this.symbols = unique.slice(0, BINANCE_MAX_STREAMS_PER_CONNECTION);
-    this.skippedSymbols = unique.slice(BINANCE_MAX_STREAMS_PER_CONNECTION);
     this.streamsPerMessage = perRequestLimit(tuning.streamsPerMessage, 200);
     this.fetch = tuning.fetch ?? fetch;
     this.timeScale = usesMicroseconds(options.wsUrl) ? 0.001 : 1;
   }
 
-  subscribeMessages(): string[] {
-    const streams = this.symbols.map((symbol) => `${symbol.toLowerCase()}@ticker`);
+  subscribeMessages(symbols: readonly string[]): string[] {
+    const streams = symbols.map((symbol) => `${symbol.toLowerCase()}@ticker`);
     return inBatches(streams, this.streamsPerMessage).map((params) => JSON.stringify({ method: 'SUBSCRIBE', params, id: this.nextRequestId++ }));
   }
 
@@ -100,57 +112,32 @@ export class BinanceAdapter implements ExchangeAdapter {
     return parseBinanceFrame(frame, this.timeScale);
   }
 
-  symbolInfo(nativeSymbol: string): SymbolInfo {
-    return this.listed.get(nativeSymbol) ?? this.derived(nativeSymbol);
+  /** Upper case (Binance symbols are), trimmed, de-duplicated; nothing to warn about. */
+  normalizeSymbols(configured: readonly string[]): NormalizedSymbols {
+    return { symbols: distinctSymbols(configured), warnings: [] };
   }
 
-  async loadSymbols(signal: AbortSignal): Promise<string | null> {
-    const warnings: string[] = [];
-    if (this.skippedSymbols.length > 0) {
-      warnings.push(
-        `${this.skippedSymbols.length} configured symbols exceed the ${BINANCE_MAX_STREAMS_PER_CONNECTION} streams one connection carries and are not subscribed: ${listOf(this.skippedSymbols)}`,
-      );
-    }
-    if (this.restUrl !== null) {
-      const listed = await awaitListing(this.fetchExchangeInfo(this.restUrl, signal), signal);
-      if (listed.ok) {
-        const mine = new Map<string, SymbolInfo>();
-        for (const symbol of this.symbols) {
-          const info = listed.value.get(symbol);
-          if (info) mine.set(symbol, info);
-        }
-        this.listed = mine;
-        const missing = this.symbols.filter((symbol) => !mine.has(symbol));
-        if (missing.length > 0) {
-          warnings.push(
-            `exchangeInfo does not list ${missing.length} configured symbols; Binance accepts their subscriptions but never sends data for them: ${listOf(missing)}`,
-          );
-        }
-      } else {
-        warnings.push(`exchangeInfo from ${this.restUrl} failed (${listed.reason}); base and quote are derived from the symbol text`);
-      }
-    }
-    const unsplittable = this.symbols.filter((symbol) => !this.listed.has(symbol) && deriveSymbolInfo(symbol) === null);
-    if (unsplittable.length > 0) {
-      warnings.push(`no known quote asset ends these symbols, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
-    }
-    return joinWarnings(warnings);
+  deriveSymbolInfo(nativeSymbol: string): SymbolInfo {
+    return this.derived(nativeSymbol);
   }
 
-  private async fetchExchangeInfo(restUrl: string, signal: AbortSignal): Promise<Map<string, SymbolInfo>> {
-    // showPermissionSets=false drops the per-symbol permission lists, most of the payload.
-    const body = await fetchJson(this.fetch, `${restUrl}/api/v3/exchangeInfo?showPermissionSets=false`, signal);
+  async fetchListing(signal: AbortSignal): Promise<ListedMarket[]> {
+    const body = await fetchJson(this.fetch, listingUrl(this.restUrl, BINANCE_LISTING_PATH), signal);
     if (!isRecord(body) || !Array.isArray(body.symbols)) {
-      throw new Error(`expected an object with a "symbols" array, got ${isRecord(body) ? `symbols: ${describe(body.symbols)}` : describe(body)}`);
+      throw new Error(`exchangeInfo: expected an object with a "symbols" array, got ${isRecord(body) ? `symbols: ${describe(body.symbols)}` : describe(body)}`);
     }
-    const listed = new Map<string, SymbolInfo>();
-    for (const entry of body.symbols) {
-      if (!isRecord(entry)) continue;
-      const info = listedSymbol(entry, { symbol: 'symbol', base: 'baseAsset', quote: 'quoteAsset' });
-      if (info) listed.set(info.nativeSymbol, info);
-    }
-    return listed;
+    return readEntries(body.symbols, readListedSymbol, 'exchangeInfo');
   }
+}
+
+/** One `exchangeInfo` entry; null when unreadable or not a spot market. */
+function readListedSymbol(entry: Readonly<Record<string, unknown>>): ListedMarket | null {
+  // Absent on some mirrors; only an explicit false says the symbol is not traded on spot.
+  if (entry.isSpotTradingAllowed === false) return null;
+  const info = listedSymbol(entry, { symbol: 'symbol', base: 'baseAsset', quote: 'quoteAsset' });
+  const status = textField(entry, 'status');
+  if (info === null || status === null) return null;
+  return { ...info, status, trading: status === 'TRADING' };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,21 +1,29 @@
 /**
- * Bybit API v5, spot (protocol: /work/shared/exchanges/bybit.md; docs/exchanges/bybit.md).
+ * Bybit API v5, spot (protocol: docs/exchanges/bybit.md).
  *
- * - One socket on `/v5/public/spot`. Per symbol two topics: `tickers.<SYM>` (last price, 24 h
+ * - Sockets on `/v5/public/spot`. Per symbol two topics: `tickers.<SYM>` (last price, 24 h
  *   window) and `orderbook.1.<SYM>` (top of book), because spot tickers carry no bid or ask.
  *   Both feed the same market; their patches name their stream, so MarketBook orders each
  *   stream's event times separately (the two are stamped independently).
  * - Subscribe requests carry at most 10 args (Bybit answers `args size >10` otherwise), the two
- *   topics of a symbol side by side, and each a `req_id` so a rejection can name its args.
- *   Symbols the exchange does not list go last, in requests of their own: one bad topic may fail
- *   the whole request, and it must not take four good symbols with it.
- * - The args of one connection may total 21 000 characters; symbols beyond that budget are
- *   not subscribed and are named in the `loadSymbols` warning.
+ *   topics of a symbol side by side, and each a `req_id` (increasing across all connections of
+ *   the feed) so a rejection can name its args. Symbols the listing does not name go last, in
+ *   requests of their own: one bad topic may fail the whole request, and it must not take four
+ *   good symbols with it. Until a listing is known (`useListing`), only symbols whose text
+ *   cannot be a Bybit symbol are isolated.
+ * - Limits: the args of one connection may total 21 000 characters (`capacity`: a symbol costs
+ *   the characters its two topics add, counted as `bybitArgsCost` does); 500 new connections
+ *   per 5 minutes per IP (`connectionRate`). No inbound message limit is documented for public
+ *   sockets; the pacer still spreads the subscribe requests over time.
  * - Keep-alive: the client sends `{"op":"ping"}` every 20 s (Bybit's recommendation; the
  *   server cuts a connection after ~10 min without it). orderbook.1 re-sends its snapshot
  *   every 3 s even when unchanged and the pong answers within a round trip, so 30 s without
  *   any frame means a dead socket.
  * - No rotation: Bybit documents no connection lifetime.
+ * - Listing: `GET /v5/market/instruments-info?category=spot` (not paginated for spot), a reply
+ *   with `retCode` 0 and `result.list`. A symbol trades iff its `status` is `Trading`. Symbols
+ *   the listing does not name are split on the longest known quote suffix (`symbols.ts`), or
+ *   get the quote UNKNOWN.
  *
  * Numeric policy (see market.ts): decimal strings parsed once and strictly. A ticker snapshot
  * needs a positive `lastPrice` and a numeric `ts`; an order-book level needs a positive price
@@ -29,15 +37,15 @@
  * frame from an older socket is dropped by MarketBook, which ignores event times older than
  * the stream's latest. `cs`, `u` and `seq` are therefore not read.
  */
-import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
+import type { AdapterOptions, ConnectionCapacity, ExchangeAdapter, FrameEvent, ListedMarket, NormalizedSymbols, RateLimit } from '../adapter';
 import { parseDecimal } from '../decimal';
 import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerPatch } from '../market';
-import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
-import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
-import { deriveSymbolInfo, deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
+import { fetchJson, listedSymbol, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
+import { distinctSymbols } from '../symbol-list';
+import { deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';
 import { type TickerFieldValues, type WireFieldTable } from '../ticker-fields';
 
 export const BYBIT_WS_URL = 'wss://stream.bybit.com/v5/public/spot';
@@ -51,8 +59,12 @@ export const BYBIT_MAX_ARGS_CHARS = 21_000;
  * subscribe requests so a long symbol list does not arrive as one burst.
  */
 export const BYBIT_MAX_MESSAGES_PER_SECOND = 10;
+/** New connections Bybit accepts from one IP: 500 per 5 minutes. */
+export const BYBIT_CONNECTION_RATE: RateLimit = { limit: 500, windowMs: 5 * 60_000 };
 export const BYBIT_PING_INTERVAL_MS = 20_000;
 export const BYBIT_PING_MESSAGE = '{"op":"ping"}';
+/** The listing, relative to the REST base. Spot is not paginated: `limit` and `cursor` are ignored. */
+const BYBIT_LISTING_PATH = '/v5/market/instruments-info?category=spot';
 
 /** Stream names on patches: the ticker and the book are ordered separately by MarketBook. */
 export const BYBIT_TICKER_STREAM = 'tickers';
@@ -81,19 +93,31 @@ export function bybitTopics(symbol: string): readonly [string, string] {
   return [`tickers.${symbol}`, `orderbook.1.${symbol}`];
 }
 
+/**
+ * The characters one symbol's topics add to a connection's args: each topic as JSON text plus
+ * a separator, the most Bybit could count.
+ */
+export function bybitArgsCost(symbol: string): number {
+  return bybitTopics(symbol).reduce((sum, topic) => sum + JSON.stringify(topic).length + 1, 0);
+}
+
+/** A connection carries symbols while their topics fit 21 000 characters of args. */
+export const BYBIT_CAPACITY: ConnectionCapacity = { perConnection: BYBIT_MAX_ARGS_CHARS, cost: bybitArgsCost };
+
 /** Bybit symbols are upper-case letters and digits; anything else cannot be a listed symbol. */
 const SYMBOL_TEXT = /^[A-Z0-9]+$/;
 
-/** Requests remembered for naming a rejection's args; older ones are forgotten. */
-const REMEMBERED_REQUESTS = 256;
+/**
+ * Requests remembered for naming a rejection's args; older ones are forgotten. Enough for a
+ * few whole subscriptions of the listing (five symbols a request) in flight at once.
+ */
+const REMEMBERED_REQUESTS = 1024;
 
 export class BybitAdapter implements ExchangeAdapter {
   readonly exchange: string;
   readonly wsUrl: string;
-  /** Symbols subscribed: upper case, de-duplicated, within the per-connection args budget. */
-  readonly symbols: readonly string[];
-  /** Configured symbols beyond the args budget, not subscribed. */
-  readonly skippedSymbols: readonly string[];
+  readonly capacity = BYBIT_CAPACITY;
+  readonly connectionRate = BYBIT_CONNECTION_RATE;
   readonly maxMessagesPerSecond = BYBIT_MAX_MESSAGES_PER_SECOND;
   readonly silenceTimeoutMs = 30_000;
   readonly clientHeartbeat: { readonly intervalMs: number; readonly message: string };
@@ -102,8 +126,8 @@ export class BybitAdapter implements ExchangeAdapter {
   private readonly fetch: typeof fetch;
   private nextRequestId = 1;
   private readonly requests = new Map<string, readonly string[]>();
-  /** Set once instruments-info answered in time; then it decides which symbols are suspect. */
-  private listed: Map<string, SymbolInfo> | null = null;
+  /** The latest listing's symbols (`useListing`); until one is known, the symbol text decides what is suspect. */
+  private listed: ReadonlySet<string> | null = null;
   private readonly derived = rememberDerived(deriveSymbolInfoOrUnknown);
 
   constructor(options: AdapterOptions, tuning: BybitTuning = {}) {
@@ -112,22 +136,16 @@ export class BybitAdapter implements ExchangeAdapter {
     this.restUrl = restBase(options.restUrl);
     this.fetch = tuning.fetch ?? fetch;
     this.clientHeartbeat = { intervalMs: tuning.pingIntervalMs ?? BYBIT_PING_INTERVAL_MS, message: BYBIT_PING_MESSAGE };
-    const unique = normalizeSymbols(options.symbols);
-    const { kept, skipped } = withinArgsBudget(unique);
-    this.symbols = kept;
-    this.skippedSymbols = skipped;
   }
 
-  subscribeMessages(): string[] {
-    const listed = this.listed;
-    const suspect = (symbol: string): boolean => (listed === null ? !SYMBOL_TEXT.test(symbol) : !listed.has(symbol));
+  subscribeMessages(symbols: readonly string[]): string[] {
     const batches: string[][] = [];
     // Suspect symbols go last, one request each: the good ones start flowing first.
     const isolated: string[][] = [];
     let current: string[] = [];
-    for (const symbol of this.symbols) {
+    for (const symbol of symbols) {
       const topics = bybitTopics(symbol);
-      if (suspect(symbol)) {
+      if (this.isSuspect(symbol)) {
         isolated.push([...topics]);
         continue;
       }
@@ -149,45 +167,36 @@ export class BybitAdapter implements ExchangeAdapter {
     return parseBybitFrame(frame, (reqId) => this.requests.get(reqId));
   }
 
-  symbolInfo(nativeSymbol: string): SymbolInfo {
-    return this.listed?.get(nativeSymbol) ?? this.derived(nativeSymbol);
+  /** Upper case (Bybit symbols are), trimmed, de-duplicated; nothing to warn about. */
+  normalizeSymbols(configured: readonly string[]): NormalizedSymbols {
+    return { symbols: distinctSymbols(configured), warnings: [] };
   }
 
-  async loadSymbols(signal: AbortSignal): Promise<string | null> {
-    const warnings: string[] = [];
-    if (this.skippedSymbols.length > 0) {
-      warnings.push(
-        `${this.skippedSymbols.length} configured symbols exceed the ${BYBIT_MAX_ARGS_CHARS}-character args budget of one Bybit connection and are not subscribed: ${listOf(this.skippedSymbols)}`,
-      );
+  deriveSymbolInfo(nativeSymbol: string): SymbolInfo {
+    return this.derived(nativeSymbol);
+  }
+
+  async fetchListing(signal: AbortSignal): Promise<ListedMarket[]> {
+    const body = await fetchJson(this.fetch, listingUrl(this.restUrl, BYBIT_LISTING_PATH), signal);
+    if (!isRecord(body)) throw new Error(`instruments-info: expected a JSON object, got ${describe(body)}`);
+    // Bybit reports failures in the body, often with HTTP 200.
+    if (body.retCode !== 0) {
+      throw new Error(`instruments-info: retCode ${describe(body.retCode)}: ${typeof body.retMsg === 'string' ? body.retMsg : describe(body.retMsg)}`);
     }
-    if (this.restUrl !== null) {
-      const instruments = await awaitListing(this.fetchInstruments(this.restUrl, signal), signal);
-      if (instruments.ok) {
-        const mine = new Map<string, SymbolInfo>();
-        const notTrading: string[] = [];
-        for (const symbol of this.symbols) {
-          const instrument = instruments.value.get(symbol);
-          if (!instrument) continue;
-          mine.set(symbol, instrument.info);
-          if (instrument.status !== null && instrument.status !== 'Trading') notTrading.push(`${symbol} (${instrument.status})`);
-        }
-        this.listed = mine;
-        const missing = this.symbols.filter((symbol) => !mine.has(symbol));
-        if (missing.length > 0) {
-          warnings.push(
-            `instruments-info does not list ${missing.length} configured symbols; each is subscribed in a request of its own so a rejection cannot take other symbols with it: ${listOf(missing)}`,
-          );
-        }
-        if (notTrading.length > 0) warnings.push(`listed but not trading, so they may stay silent: ${listOf(notTrading)}`);
-      } else {
-        warnings.push(`instruments-info from ${this.restUrl} failed (${instruments.reason}); base and quote are derived from the symbol text`);
-      }
+    const { result } = body;
+    if (!isRecord(result) || !Array.isArray(result.list)) {
+      throw new Error(`instruments-info: expected "result.list" as an array, got ${isRecord(result) ? describe(result.list) : `result: ${describe(result)}`}`);
     }
-    const unsplittable = this.symbols.filter((symbol) => !this.listed?.has(symbol) && deriveSymbolInfo(symbol) === null);
-    if (unsplittable.length > 0) {
-      warnings.push(`no known quote asset ends these symbols, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
-    }
-    return joinWarnings(warnings);
+    return readEntries(result.list, readInstrument, 'instruments-info');
+  }
+
+  useListing(listed: ReadonlySet<string>): void {
+    this.listed = listed;
+  }
+
+  /** Whether a symbol's subscription may be rejected, so it goes in a request of its own. */
+  private isSuspect(symbol: string): boolean {
+    return this.listed === null ? !SYMBOL_TEXT.test(symbol) : !this.listed.has(symbol);
   }
 
   private remember(reqId: string, args: readonly string[]): void {
@@ -196,50 +205,14 @@ export class BybitAdapter implements ExchangeAdapter {
     const oldest = this.requests.keys().next();
     if (!oldest.done) this.requests.delete(oldest.value);
   }
-
-  private async fetchInstruments(
-    restUrl: string,
-    signal: AbortSignal,
-  ): Promise<Map<string, { readonly info: SymbolInfo; readonly status: string | null }>> {
-    // Spot is not paginated: one call lists every trading pair (limit/cursor are ignored).
-    const body = await fetchJson(this.fetch, `${restUrl}/v5/market/instruments-info?category=spot`, signal);
-    if (!isRecord(body)) throw new Error(`expected a JSON object, got ${describe(body)}`);
-    if (body.retCode !== 0) {
-      throw new Error(`retCode ${describe(body.retCode)}: ${typeof body.retMsg === 'string' ? body.retMsg : describe(body.retMsg)}`);
-    }
-    const { result } = body;
-    if (!isRecord(result) || !Array.isArray(result.list)) {
-      throw new Error(`expected "result.list" as an array, got ${isRecord(result) ? describe(result.list) : `result: ${describe(result)}`}`);
-    }
-    const instruments = new Map<string, { readonly info: SymbolInfo; readonly status: string | null }>();
-    for (const entry of result.list) {
-      if (!isRecord(entry)) continue;
-      const info = listedSymbol(entry, { symbol: 'symbol', base: 'baseCoin', quote: 'quoteCoin' });
-      if (!info) continue;
-      instruments.set(info.nativeSymbol, { info, status: typeof entry.status === 'string' ? entry.status : null });
-    }
-    return instruments;
-  }
 }
 
-/**
- * Keeps symbols, in configuration order, while their args fit the connection's budget. The
- * length is counted as JSON text with a separator per topic, the most Bybit could count.
- */
-function withinArgsBudget(symbols: readonly string[]): { kept: string[]; skipped: string[] } {
-  const kept: string[] = [];
-  const skipped: string[] = [];
-  let used = 0;
-  for (const symbol of symbols) {
-    const cost = bybitTopics(symbol).reduce((sum, topic) => sum + JSON.stringify(topic).length + 1, 0);
-    if (skipped.length === 0 && used + cost <= BYBIT_MAX_ARGS_CHARS) {
-      kept.push(symbol);
-      used += cost;
-    } else {
-      skipped.push(symbol);
-    }
-  }
-  return { kept, skipped };
+/** One instruments-info entry; null when unreadable. */
+function readInstrument(entry: Readonly<Record<string, unknown>>): ListedMarket | null {
+  const info = listedSymbol(entry, { symbol: 'symbol', base: 'baseCoin', quote: 'quoteCoin' });
+  const status = textField(entry, 'status');
+  if (info === null || status === null) return null;
+  return { ...info, status, trading: status === 'Trading' };
 }
 
 // ---------------------------------------------------------------------------------------------

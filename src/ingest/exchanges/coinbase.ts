@@ -1,27 +1,44 @@
 /**
- * Coinbase Advanced Trade market data (protocol: /work/shared/exchanges/coinbase.md, part A).
- * The legacy Exchange ws-feed (`ws-feed.exchange.coinbase.com`) is a different protocol and is
- * not read here; its frames are rejected with a reason that says so.
+ * Coinbase Advanced Trade market data (protocol: docs/exchanges/coinbase.md). The legacy
+ * Exchange ws-feed (`ws-feed.exchange.coinbase.com`) is a different protocol and is not read
+ * here; its frames are rejected with a reason that says so.
  *
- * - One socket to `wss://advanced-trade-ws.coinbase.com`, no authentication. Coinbase takes
- *   one channel per subscribe message: `heartbeats` first (it is what keeps the other channels
- *   open, and a subscribe must arrive within 5 s of connecting), then `ticker` with the product
+ * - Sockets to `wss://advanced-trade-ws.coinbase.com`, no authentication. Coinbase takes one
+ *   channel per subscribe message: `heartbeats` first (it is what keeps the other channels
+ *   open, and a first subscribe is reportedly due within 5 s of connecting), then `ticker` with the product
  *   ids in batches. Each subscribe is answered by one `subscriptions` message listing everything
  *   the connection is subscribed to; that is the ack. An unknown product id is not an error:
  *   it is simply missing from that list (see `unconfirmedSymbols`).
+ * - `heartbeats` is subscribed by every `subscribeMessages` call, also when the call only adds
+ *   products to a live connection: the adapter cannot tell the two apart (it sees symbols, not
+ *   connections). Subscribing a channel the connection already has is taken to change nothing:
+ *   the ack lists a connection's subscriptions per channel, each product once, so Coinbase
+ *   keeps them as a set (the docs do not say so in as many words). The cost is one message
+ *   per addition, counted in the per-IP message budget like any other. Remembering per
+ *   connection whether it has heartbeats would need a connection identity the contract does
+ *   not give the adapter.
  * - Keep-alive: no pings either way. `heartbeats` sends one message per second, so 10 s of
  *   silence (ten missed heartbeats) means a dead socket. No documented connection lifetime, so
  *   no planned rotation by age.
- * - Pacing: Coinbase allows 8 unauthenticated messages per second per IP. The adapter declares
- *   5 (the loop then sends at most 4 per 1.1 s), half the budget, because the limit is per IP
- *   and not per socket: a second process on the same host must not push us over.
+ * - Limits: 8 new connections per second per IP (`connectionRate`) and 8 unauthenticated
+ *   messages per second per IP across all connections (`messageRatePerIp`). No cap on products
+ *   per connection or per subscription is documented, so `capacity` is our own
+ *   (`UNDOCUMENTED_SYMBOLS_PER_CONNECTION`). Per connection we declare 5 messages per second,
+ *   below the per-IP figure, so one connection's subscribe burst leaves room for the others.
  * - `sequence_num` counts every message on a connection, all channels together. Every ticker
  *   is a complete state, so a missed message leaves one product at an older (but internally
  *   consistent) state until its next trade; for an illiquid product that can be minutes. A
- *   gap is therefore counted and repaired: the next heartbeat is turned into a `rotate`
- *   event, the loop opens a fresh connection (no gap in data, not a reconnect) and its
- *   snapshots bring every product up to date. At most one such resync per cooldown (60 s),
- *   so an exchange that skips numbers by design cannot make us churn connections.
+ *   gap is therefore counted and repaired: the next heartbeat of the same counter is turned
+ *   into a `rotate` event, so the connection that lost the message (as far as its numbers tell
+ *   it apart from the others) is replaced, and the fresh snapshots bring its products up to
+ *   date. At most one such resync per cooldown (60 s) for the whole feed, so an exchange that
+ *   skips numbers by design cannot make us churn connections.
+ * - Listing: `GET /api/v3/brokerage/market/products?product_type=SPOT`, public, paged with
+ *   `limit` and `offset`. A product trades iff its `status` is `online` and `trading_disabled`
+ *   is not true; an entry whose `product_type` is not `SPOT` is left out. Products the listing
+ *   does not name are split on `-`, or get the quote UNKNOWN.
+ * - `-USDC` products: Coinbase serves them from the `-USD` book and may deliver them under the
+ *   `-USD` id; `normalizeSymbols` warns about configured ones.
  *
  * Numeric policy for tickers (see market.ts): decimal strings are parsed once and strictly.
  * `product_id`, `price` and the envelope `timestamp` are required. Every ticker is complete,
@@ -36,14 +53,23 @@
  * price` prices all of a day's volume at the latest trade). `changePercent24h` is Coinbase's
  * own `price_percent_chg_24_h`, already in percent.
  */
-import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
+import {
+  symbolsPerConnection,
+  UNDOCUMENTED_SYMBOLS_PER_CONNECTION,
+  type AdapterOptions,
+  type ExchangeAdapter,
+  type FrameEvent,
+  type ListedMarket,
+  type NormalizedSymbols,
+  type RateLimit,
+} from '../adapter';
 import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerPatch } from '../market';
-import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { fetchJson, listedSymbol, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
 import { inBatches, perRequestLimit } from '../subscribe-batches';
-import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
+import { distinctSymbols, listOf } from '../symbol-list';
 import { rememberDerived, splitOn, unknownQuote } from '../symbols';
 import { readTickerFields } from '../ticker-fields';
 
@@ -51,8 +77,15 @@ export const COINBASE_WS_URL = 'wss://advanced-trade-ws.coinbase.com';
 export const COINBASE_REST_URL = 'https://api.coinbase.com';
 /** Public (unauthenticated) product listing, relative to the REST base. */
 export const COINBASE_PRODUCTS_PATH = '/api/v3/brokerage/market/products';
-/** Coinbase's documented limit for unauthenticated messages, per second and per IP. */
-export const COINBASE_MAX_MESSAGES_PER_SECOND = 8;
+/**
+ * Products asked for per listing request (`limit`). Coinbase documents the parameter but no
+ * maximum; a short page is the last one.
+ */
+export const COINBASE_PRODUCTS_PER_PAGE = 500;
+/** Coinbase's documented limit for unauthenticated messages: 8 per second per IP. */
+export const COINBASE_MESSAGE_RATE_PER_IP: RateLimit = { limit: 8, windowMs: 1000 };
+/** New connections Coinbase accepts from one IP: 8 per second. */
+export const COINBASE_CONNECTION_RATE: RateLimit = { limit: 8, windowMs: 1000 };
 /** How long the loop waits before reconnecting after Coinbase reported a rate limit. */
 export const COINBASE_RATE_LIMIT_RETRY_MS = 5_000;
 
@@ -72,6 +105,8 @@ export interface CoinbaseTuning {
    * each frame a few kilobytes, and the built-in list fits in one message.
    */
   readonly productsPerMessage?: number;
+  /** Products per listing request. Default `COINBASE_PRODUCTS_PER_PAGE`. */
+  readonly productsPerPage?: number;
   /** Shortest time between two gap-triggered resyncs. Default 60 000 ms. */
   readonly resyncCooldownMs?: number;
   /** HTTP client for the product listing. Default: the global `fetch`. */
@@ -84,57 +119,63 @@ export function createCoinbaseAdapter(options: AdapterOptions, tuning: CoinbaseT
   return new CoinbaseAdapter(options, tuning);
 }
 
+/** Sent first on every subscription (see the top of this file). */
+const HEARTBEATS_SUBSCRIBE = JSON.stringify({ type: 'subscribe', channel: 'heartbeats' });
+
+/** More listing pages than this means the paging does not end; the listing is not trusted. */
+const MAX_LISTING_PAGES = 100;
+
 export class CoinbaseAdapter implements ExchangeAdapter {
   readonly exchange: string;
   readonly wsUrl: string;
-  /** Product ids subscribed: trimmed, upper case, de-duplicated, in configuration order. */
-  readonly symbols: readonly string[];
-  /** Below COINBASE_MAX_MESSAGES_PER_SECOND on purpose: that budget is per IP, not per socket. */
+  readonly capacity = symbolsPerConnection(UNDOCUMENTED_SYMBOLS_PER_CONNECTION);
+  readonly connectionRate = COINBASE_CONNECTION_RATE;
+  readonly messageRatePerIp = COINBASE_MESSAGE_RATE_PER_IP;
+  /** Per connection, below the per-IP figure that all connections share (`messageRatePerIp`). */
   readonly maxMessagesPerSecond = 5;
   /** Ten missed one-second heartbeats. */
   readonly silenceTimeoutMs = 10_000;
 
   private readonly restUrl: string | null;
   private readonly productsPerMessage: number;
+  private readonly productsPerPage: number;
   private readonly resyncCooldownMs: number;
   private readonly fetch: typeof fetch;
   private readonly now: () => number;
   private readonly sequences = new SequenceWatch();
-  /** Products some `subscriptions` ack has listed under `ticker`. */
+  /** Products some `subscriptions` ack, on any connection, has listed under `ticker`. */
   private readonly confirmed = new Set<string>();
-  private listed = new Map<string, SymbolInfo>();
   private readonly derived = rememberDerived((productId) => splitProductId(productId) ?? unknownQuote(productId));
   private gapCount = 0;
   private missedCount = 0;
   private lastResyncAt = -Infinity;
-  private resyncReason: string | null = null;
+  /** A resync waiting for the next heartbeat of the counter (the connection) that had the gap. */
+  private resync: { readonly lane: Lane; readonly reason: string } | null = null;
 
   constructor(options: AdapterOptions, tuning: CoinbaseTuning = {}) {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
     this.restUrl = restBase(options.restUrl);
-    this.symbols = normalizeSymbols(options.symbols);
     this.productsPerMessage = perRequestLimit(tuning.productsPerMessage, 100);
+    this.productsPerPage = perRequestLimit(tuning.productsPerPage, COINBASE_PRODUCTS_PER_PAGE);
     this.resyncCooldownMs = tuning.resyncCooldownMs ?? 60_000;
     this.fetch = tuning.fetch ?? fetch;
     this.now = tuning.now ?? Date.now;
   }
 
-  subscribeMessages(): string[] {
-    return [
-      JSON.stringify({ type: 'subscribe', channel: 'heartbeats' }),
-      ...inBatches(this.symbols, this.productsPerMessage).map((productIds) => JSON.stringify({ type: 'subscribe', product_ids: productIds, channel: 'ticker' })),
-    ];
+  subscribeMessages(symbols: readonly string[]): string[] {
+    const tickers = inBatches(symbols, this.productsPerMessage).map((productIds) => JSON.stringify({ type: 'subscribe', product_ids: productIds, channel: 'ticker' }));
+    return [HEARTBEATS_SUBSCRIBE, ...tickers];
   }
 
   parse(frame: string): FrameEvent {
     const read = readCoinbaseFrame(frame);
     if (read.tickerSubscriptions !== null) for (const product of read.tickerSubscriptions) this.confirmed.add(product);
-    if (read.sequence !== null) this.noteSequence(read.sequence);
-    if (read.event.kind === 'heartbeat' && this.resyncReason !== null) {
+    const lane = read.sequence === null ? null : this.noteSequence(read.sequence);
+    if (read.event.kind === 'heartbeat' && this.resync !== null && this.resync.lane === lane) {
       // A heartbeat carries no data, so replacing it with the rotation loses nothing.
-      const reason = this.resyncReason;
-      this.resyncReason = null;
+      const { reason } = this.resync;
+      this.resync = null;
       return { kind: 'rotate', reason };
     }
     return read.event;
@@ -146,95 +187,83 @@ export class CoinbaseAdapter implements ExchangeAdapter {
   }
 
   /**
-   * Subscribed products no `subscriptions` ack has listed yet. Coinbase does not reject an
-   * unknown product id; leaving it out of the ack is the only sign.
+   * Those of `symbols` no `subscriptions` ack has listed yet, on any connection. Coinbase does
+   * not reject an unknown product id; leaving it out of the ack is the only sign.
    */
-  unconfirmedSymbols(): string[] {
-    return this.symbols.filter((symbol) => !this.confirmed.has(symbol));
+  unconfirmedSymbols(symbols: readonly string[]): string[] {
+    return symbols.filter((symbol) => !this.confirmed.has(symbol));
   }
 
-  symbolInfo(nativeSymbol: string): SymbolInfo {
-    return this.listed.get(nativeSymbol) ?? this.derived(nativeSymbol);
+  /** Upper case (product ids are), trimmed, de-duplicated; a warning names `-USDC` products. */
+  normalizeSymbols(configured: readonly string[]): NormalizedSymbols {
+    const symbols = distinctSymbols(configured);
+    const usdc = symbols.filter((symbol) => symbol.endsWith('-USDC'));
+    const warnings =
+      usdc.length > 0 ? [`Coinbase serves -USDC products from the -USD book and may deliver them as the -USD product id: ${listOf(usdc)}`] : [];
+    return { symbols, warnings };
   }
 
-  async loadSymbols(signal: AbortSignal): Promise<string | null> {
-    const warnings: string[] = [];
-    const usdc = this.symbols.filter((symbol) => symbol.endsWith('-USDC'));
-    if (usdc.length > 0) {
-      warnings.push(`Coinbase serves -USDC products from the -USD book and may deliver them as the -USD product id: ${listOf(usdc)}`);
-    }
-    if (this.restUrl !== null) {
-      const fetched = await awaitListing(this.fetchProducts(this.restUrl, signal), signal);
-      if (fetched.ok) {
-        const listing = fetched.value;
-        const mine = new Map<string, SymbolInfo>();
-        const notTrading: string[] = [];
-        for (const symbol of this.symbols) {
-          const product = listing.products.get(symbol);
-          if (!product) continue;
-          mine.set(symbol, product.info);
-          if (!product.trading) notTrading.push(symbol);
-        }
-        this.listed = mine;
-        const missing = this.symbols.filter((symbol) => !mine.has(symbol));
-        if (missing.length > 0) {
-          warnings.push(
-            listing.complete
-              ? `the product listing does not include ${missing.length} configured products; Coinbase accepts their subscriptions but never sends data: ${listOf(missing)}`
-              : `the product listing was cut short (${listing.products.size} of ${listing.total}); ${missing.length} configured products were not in it and their base and quote are derived from the id: ${listOf(missing)}`,
-          );
-        }
-        if (notTrading.length > 0) warnings.push(`listed but not online or trading disabled: ${listOf(notTrading)}`);
-      } else {
-        warnings.push(`product listing from ${this.restUrl} failed (${fetched.reason}); base and quote are derived by splitting the product id on "-"`);
+  deriveSymbolInfo(nativeSymbol: string): SymbolInfo {
+    return this.derived(nativeSymbol);
+  }
+
+  /**
+   * Every spot product, page by page. A short page is the last one, unless `num_products` says
+   * there are more entries than were read (a server may cap `limit` below what was asked). A
+   * page that adds no product means the paging does not advance (a server that ignores
+   * `offset`): a listing that stops short is not trusted, so that throws.
+   */
+  async fetchListing(signal: AbortSignal): Promise<ListedMarket[]> {
+    const base = listingUrl(this.restUrl, COINBASE_PRODUCTS_PATH);
+    const products = new Map<string, ListedMarket>();
+    let offset = 0;
+    for (let page = 0; page < MAX_LISTING_PAGES; page++) {
+      const url = `${base}?product_type=SPOT&limit=${this.productsPerPage}&offset=${offset}`;
+      const body = await fetchJson(this.fetch, url, signal);
+      if (!isRecord(body) || !Array.isArray(body.products)) {
+        throw new Error(`products: expected an object with a "products" array, got ${isRecord(body) ? `products: ${describe(body.products)}` : describe(body)}`);
+      }
+      offset += body.products.length;
+      const before = products.size;
+      for (const product of readEntries(body.products, readProduct, 'products')) {
+        if (!products.has(product.nativeSymbol)) products.set(product.nativeSymbol, product);
+      }
+      const total = typeof body.num_products === 'number' ? body.num_products : null;
+      const more = body.products.length >= this.productsPerPage || (total !== null && offset < total);
+      if (!more) return [...products.values()];
+      if (products.size === before) {
+        throw new Error(`products: paging stopped advancing after ${offset} entries${total === null ? '' : ` of ${total}`}`);
       }
     }
-    const unsplittable = this.symbols.filter((symbol) => !this.listed.has(symbol) && splitProductId(symbol) === null);
-    if (unsplittable.length > 0) {
-      warnings.push(`not of the form BASE-QUOTE, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
-    }
-    return joinWarnings(warnings);
+    throw new Error(`products: more than ${MAX_LISTING_PAGES} pages of ${this.productsPerPage}`);
   }
 
-  private noteSequence(sequence: number): void {
+  /** Follows one sequence number; returns the counter (connection) it belongs to. */
+  private noteSequence(sequence: number): Lane {
     const now = this.now();
-    const gap = this.sequences.observe(sequence, now);
-    if (gap === null) return;
+    const { lane, gap } = this.sequences.observe(sequence, now);
+    if (this.resync !== null && !this.sequences.follows(this.resync.lane)) this.resync = null; // its socket is gone
+    if (gap === null) return lane;
     this.gapCount++;
     this.missedCount += gap.missed;
-    if (now - this.lastResyncAt < this.resyncCooldownMs) return;
+    if (now - this.lastResyncAt < this.resyncCooldownMs) return lane;
     this.lastResyncAt = now;
-    this.resyncReason = `sequence_num jumped from ${gap.from} to ${sequence} (${gap.missed} messages missed); resubscribing on a new connection for fresh snapshots`;
-  }
-
-  private async fetchProducts(restUrl: string, signal: AbortSignal): Promise<ProductListing> {
-    const body = await fetchJson(this.fetch, `${restUrl}${COINBASE_PRODUCTS_PATH}?product_type=SPOT`, signal);
-    if (!isRecord(body) || !Array.isArray(body.products)) {
-      throw new Error(`expected an object with a "products" array, got ${isRecord(body) ? `products: ${describe(body.products)}` : describe(body)}`);
-    }
-    const products = new Map<string, ListedProduct>();
-    for (const entry of body.products) {
-      if (!isRecord(entry)) continue;
-      const info = listedSymbol(entry, { symbol: 'product_id', base: 'base_currency_id', quote: 'quote_currency_id' });
-      if (!info) continue;
-      const trading = entry.status === 'online' && entry.trading_disabled !== true;
-      products.set(info.nativeSymbol, { info, trading });
-    }
-    const total = typeof body.num_products === 'number' ? body.num_products : body.products.length;
-    return { products, total, complete: body.products.length >= total };
+    this.resync = {
+      lane,
+      reason: `sequence_num jumped from ${gap.from} to ${sequence} (${gap.missed} messages missed); resubscribing on a new connection for fresh snapshots`,
+    };
+    return lane;
   }
 }
 
-interface ListedProduct {
-  readonly info: SymbolInfo;
-  readonly trading: boolean;
-}
-
-interface ProductListing {
-  readonly products: ReadonlyMap<string, ListedProduct>;
-  readonly total: number;
-  /** False when `num_products` says there are more than the response carried. */
-  readonly complete: boolean;
+/** One products entry; null when unreadable or not a spot product. */
+function readProduct(entry: Readonly<Record<string, unknown>>): ListedMarket | null {
+  if (entry.product_type !== undefined && entry.product_type !== 'SPOT') return null;
+  const info = listedSymbol(entry, { symbol: 'product_id', base: 'base_currency_id', quote: 'quote_currency_id' });
+  const status = textField(entry, 'status');
+  if (info === null || status === null) return null;
+  const disabled = entry.trading_disabled === true;
+  return { ...info, status: disabled ? `${status}, trading disabled` : status, trading: status === 'online' && !disabled };
 }
 
 /** `BTC-USD` -> BTC / USD; null unless there is exactly one `-` with text on both sides. */
@@ -245,41 +274,61 @@ export function splitProductId(productId: string): SymbolInfo | null {
 // ---------------------------------------------------------------------------------------------
 // Sequence numbers
 
+/** One connection's counter: the last number seen and when. */
+interface Lane {
+  last: number;
+  at: number;
+}
+
 /**
  * Follows `sequence_num` per connection without knowing which connection a frame came from
  * (the adapter sees text only). Each connection counts up from 0, so a number that continues
  * no known counter and is below all of them starts a new one (a new connection); a number
- * above a counter's next value is a gap in the closest counter below it. Two counters are
- * kept, because during a rotation the old and the new socket deliver interleaved, and a
- * counter that has not moved for 10 s (ten heartbeats) belongs to a socket that is gone.
+ * above a counter's next value is a gap in the closest counter below it. A feed has several
+ * connections, and during a rotation the old and the new socket deliver interleaved, so one
+ * counter is kept per connection; a counter that has not moved for 10 s (ten heartbeats)
+ * belongs to a socket that is gone and is forgotten.
  */
 class SequenceWatch {
-  private lanes: Array<{ last: number; at: number }> = [];
+  private lanes: Lane[] = [];
 
-  /** Records one number; returns the gap it reveals, or null. */
-  observe(sequence: number, now: number): { readonly from: number; readonly missed: number } | null {
+  /** Records one number; returns its counter and the gap it reveals, or null. */
+  observe(sequence: number, now: number): { readonly lane: Lane; readonly gap: { readonly from: number; readonly missed: number } | null } {
     this.lanes = this.lanes.filter((lane) => now - lane.at <= LANE_IDLE_MS);
     const next = this.lanes.find((lane) => lane.last === sequence - 1);
     if (next) {
       next.last = sequence;
       next.at = now;
-      return null;
+      return { lane: next, gap: null };
     }
-    let below: { last: number; at: number } | undefined;
+    let below: Lane | undefined;
     for (const lane of this.lanes) if (lane.last < sequence && (below === undefined || lane.last > below.last)) below = lane;
     if (below === undefined) {
-      this.lanes.unshift({ last: sequence, at: now });
-      this.lanes.length = Math.min(this.lanes.length, MAX_LANES);
-      return null;
+      const lane = { last: sequence, at: now };
+      this.lanes.push(lane);
+      if (this.lanes.length > MAX_LANES) this.forgetLeastRecent();
+      return { lane, gap: null };
     }
     const from = below.last;
     below.last = sequence;
     below.at = now;
-    return { from, missed: sequence - from - 1 };
+    return { lane: below, gap: { from, missed: sequence - from - 1 } };
+  }
+
+  /** Whether `lane` is still followed (its socket has not gone quiet). */
+  follows(lane: Lane): boolean {
+    return this.lanes.includes(lane);
+  }
+
+  private forgetLeastRecent(): void {
+    let oldest = 0;
+    for (let i = 1; i < this.lanes.length; i++) if (this.lanes[i]!.at < this.lanes[oldest]!.at) oldest = i;
+    this.lanes.splice(oldest, 1);
   }
 }
 
-const MAX_LANES = 2;
+/** Far more connections than one feed opens; only a bound against numbers that never continue. */
+const MAX_LANES = 64;
 const LANE_IDLE_MS = 10_000;
 
 // ---------------------------------------------------------------------------------------------

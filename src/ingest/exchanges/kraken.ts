@@ -1,13 +1,13 @@
 /**
- * Kraken spot, WebSocket API v2 (protocol: /work/shared/exchanges/kraken.md; field mapping:
- * docs/exchanges/kraken.md).
+ * Kraken spot, WebSocket API v2 (protocol and field mapping: docs/exchanges/kraken.md).
  *
- * - One socket to `/v2`. The `ticker` channel is subscribed with
+ * - Sockets to `/v2`. The `ticker` channel is subscribed with
  *   `{"method":"subscribe","params":{"channel":"ticker","symbol":[...],"event_trigger":"trades","snapshot":true},"req_id":n}`,
  *   up to 100 symbols per request (no cap is documented; batching keeps the request count low
- *   because the message-rate limit is dynamic), req_ids increasing across connections.
- *   Kraken answers with one ack per symbol: `success:true` is an `ack`, `success:false` an
- *   `error` naming the symbol (the other symbols of the request are unaffected).
+ *   because the message-rate limit is dynamic), req_ids increasing across all connections of
+ *   the feed. Kraken answers with one ack per symbol: `success:true` is an `ack`,
+ *   `success:false` an `error` naming the symbol (the other symbols of the request are
+ *   unaffected).
  * - `event_trigger: "trades"` (Kraken's default, sent explicitly so a default change cannot
  *   alter what `price` means): a ticker is published on every trade, so `last` is always the
  *   latest trade; bid/ask are as of that trade. `bbo` would refresh the book side more often
@@ -17,13 +17,22 @@
  *   connections after about a minute without a request from us, so we send
  *   `{"method":"ping"}` every 20 s (three chances per minute); its `pong` counts as life too.
  * - No documented connection lifetime: no planned rotation.
+ * - Limits: about 150 connection attempts per rolling 10 minutes per IP (`connectionRate`; more
+ *   gets the IP banned for 10 minutes); a dynamic, unpublished message rate (see
+ *   `KRAKEN_MAX_MESSAGES_PER_SECOND`). No cap on symbols per connection is documented, so
+ *   `capacity` is our own (`UNDOCUMENTED_SYMBOLS_PER_CONNECTION`).
  *
  * Symbols: v2 spells pairs `BASE/QUOTE` with ISO-style codes (`BTC/USD`, `DOGE/USD`) and
  * rejects Kraken's legacy codes (`XBT/USD`). Configured symbols are therefore rewritten to v2
- * spelling (`XBT/USD` -> `BTC/USD`, `XDG/USD` -> `DOGE/USD`) before subscribing, and the
- * rewrite is named in the `loadSymbols` warning; `symbols` lists exactly what is subscribed.
- * Base and quote come from REST `AssetPairs` (its `wsname`, legacy codes mapped) when it
- * answers, else from splitting on `/`.
+ * spelling (`XBT/USD` -> `BTC/USD`, `XDG/USD` -> `DOGE/USD`) by `normalizeSymbols`, which names
+ * each rewrite in a warning. Case is kept: tokenized assets are mixed case (`AAPLx/USD`).
+ *
+ * Listing: `GET /0/public/AssetPairs`, which reports failures in its `error` array (often with
+ * HTTP 200). Its `wsname` is in legacy spelling (`XBT/USD`) and becomes the v2 symbol; base and
+ * quote come from it in common codes. A pair trades iff its `status` is `online`; any other
+ * value (`cancel_only`, `post_only`, `limit_only`, `reduce_only`, `maintenance`, `delisted`,
+ * or one not yet known) is not trading. Pairs without a `wsname` (dark-pool `.d` pairs) cannot
+ * be streamed and are left out. Symbols the listing does not name are split on `/`.
  *
  * Numeric policy for tickers (see market.ts): v2 sends JSON numbers, so a field is accepted
  * only as a finite JSON number; a numeric string, null or anything else rejects the whole
@@ -37,24 +46,37 @@
  * estimate (the window's VWAP times its volume equals the quote volume only if both cover the
  * same trades exactly, which Kraken does not promise), so `quoteVolume24h` is null.
  */
-import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
+import {
+  symbolsPerConnection,
+  UNDOCUMENTED_SYMBOLS_PER_CONNECTION,
+  type AdapterOptions,
+  type ExchangeAdapter,
+  type FrameEvent,
+  type ListedMarket,
+  type NormalizedSymbols,
+  type RateLimit,
+} from '../adapter';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerPatch } from '../market';
-import { awaitListing, fetchJson, restBase } from '../rest-metadata';
+import { fetchJson, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
 import { inBatches, perRequestLimit } from '../subscribe-batches';
-import { joinWarnings, listOf } from '../symbol-list';
-import { unknownQuote } from '../symbols';
+import { distinctSymbols, listOf } from '../symbol-list';
+import { rememberDerived, unknownQuote } from '../symbols';
 import { readTickerFields, type WireFieldTable } from '../ticker-fields';
 
 export const KRAKEN_WS_URL = 'wss://ws.kraken.com/v2';
 export const KRAKEN_REST_URL = 'https://api.kraken.com';
+/** The listing, relative to the REST base. */
+const KRAKEN_LISTING_PATH = '/0/public/AssetPairs';
 /**
  * Kraken's limit is dynamic and unpublished; third-party clients report `Exceeded msg rate`
  * from bursts of about 15 requests. We send a handful of subscribe requests and one ping per
  * 20 s, so a low ceiling costs nothing (the loop keeps one slot free: 4 frames per 1.1 s).
  */
 export const KRAKEN_MAX_MESSAGES_PER_SECOND = 5;
+/** Connection attempts Kraken (its Cloudflare front) accepts from one IP: about 150 per 10 minutes. */
+export const KRAKEN_CONNECTION_RATE: RateLimit = { limit: 150, windowMs: 10 * 60_000 };
 export const KRAKEN_SYMBOLS_PER_MESSAGE = 100;
 export const KRAKEN_PING_INTERVAL_MS = 20_000;
 /** Heartbeats arrive about every second when nothing else does; 10 s is ten missed beats. */
@@ -94,7 +116,7 @@ export function splitKrakenSymbol(symbol: string): { readonly base: string; read
   return { base: commonAssetCode(base), quote: commonAssetCode(quote) };
 }
 
-/** The v2 spelling of a configured symbol: legacy codes replaced (`XBT/USD` -> `BTC/USD`). */
+/** The v2 spelling of a symbol: legacy codes replaced (`XBT/USD` -> `BTC/USD`). */
 export function toV2Symbol(symbol: string): string {
   const split = splitKrakenSymbol(symbol);
   return split === null ? symbol : `${split.base}/${split.quote}`;
@@ -116,10 +138,8 @@ export function createKrakenAdapter(options: AdapterOptions, tuning: KrakenTunin
 export class KrakenAdapter implements ExchangeAdapter {
   readonly exchange: string;
   readonly wsUrl: string;
-  /** Symbols subscribed, v2 spelling, de-duplicated, in configuration order. */
-  readonly symbols: readonly string[];
-  /** Configured symbols that were rewritten to v2 spelling: [configured, subscribed]. */
-  readonly rewrittenSymbols: ReadonlyArray<readonly [string, string]>;
+  readonly capacity = symbolsPerConnection(UNDOCUMENTED_SYMBOLS_PER_CONNECTION);
+  readonly connectionRate = KRAKEN_CONNECTION_RATE;
   readonly maxMessagesPerSecond = KRAKEN_MAX_MESSAGES_PER_SECOND;
   readonly silenceTimeoutMs = KRAKEN_SILENCE_TIMEOUT_MS;
   readonly clientHeartbeat: { readonly intervalMs: number; readonly message: string };
@@ -128,30 +148,19 @@ export class KrakenAdapter implements ExchangeAdapter {
   private readonly symbolsPerMessage: number;
   private readonly fetch: typeof fetch;
   private nextRequestId = 1;
-  private listed = new Map<string, SymbolInfo>();
+  private readonly derived = rememberDerived(deriveKrakenSymbolInfo);
 
   constructor(options: AdapterOptions, tuning: KrakenTuning = {}) {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
     this.restUrl = restBase(options.restUrl);
-    const rewritten: Array<readonly [string, string]> = [];
-    const symbols = new Set<string>();
-    for (const configured of options.symbols) {
-      const trimmed = configured.trim();
-      if (trimmed === '') continue;
-      const v2 = toV2Symbol(trimmed);
-      if (v2 !== trimmed) rewritten.push([trimmed, v2]);
-      symbols.add(v2);
-    }
-    this.symbols = [...symbols];
-    this.rewrittenSymbols = rewritten;
     this.symbolsPerMessage = perRequestLimit(tuning.symbolsPerMessage, KRAKEN_SYMBOLS_PER_MESSAGE);
     this.clientHeartbeat = { intervalMs: tuning.pingIntervalMs ?? KRAKEN_PING_INTERVAL_MS, message: KRAKEN_PING_MESSAGE };
     this.fetch = tuning.fetch ?? fetch;
   }
 
-  subscribeMessages(): string[] {
-    return inBatches(this.symbols, this.symbolsPerMessage).map((symbol) => {
+  subscribeMessages(symbols: readonly string[]): string[] {
+    return inBatches(symbols, this.symbolsPerMessage).map((symbol) => {
       const params = { channel: 'ticker', symbol, event_trigger: 'trades', snapshot: true };
       return JSON.stringify({ method: 'subscribe', params, req_id: this.nextRequestId++ });
     });
@@ -161,74 +170,52 @@ export class KrakenAdapter implements ExchangeAdapter {
     return parseKrakenFrame(frame);
   }
 
-  symbolInfo(nativeSymbol: string): SymbolInfo {
-    const known = this.listed.get(nativeSymbol);
-    if (known) return known;
-    const split = splitKrakenSymbol(nativeSymbol);
-    if (split === null) return unknownQuote(nativeSymbol);
-    return { nativeSymbol, base: split.base.toUpperCase(), quote: split.quote.toUpperCase() };
+  /** Trimmed, in v2 spelling (case kept), de-duplicated; a warning names the rewrites. */
+  normalizeSymbols(configured: readonly string[]): NormalizedSymbols {
+    const rewrites = distinctSymbols(configured, (symbol) => symbol)
+      .filter((symbol) => toV2Symbol(symbol) !== symbol)
+      .map((symbol) => `${symbol} -> ${toV2Symbol(symbol)}`);
+    const warnings =
+      rewrites.length > 0 ? [`Kraken v2 rejects legacy asset codes, so these configured symbols are subscribed in v2 spelling: ${listOf(rewrites)}`] : [];
+    return { symbols: distinctSymbols(configured, toV2Symbol), warnings };
   }
 
-  async loadSymbols(signal: AbortSignal): Promise<string | null> {
-    const warnings: string[] = [];
-    if (this.rewrittenSymbols.length > 0) {
-      const pairs = this.rewrittenSymbols.map(([from, to]) => `${from} -> ${to}`);
-      warnings.push(`Kraken v2 rejects legacy asset codes, so these configured symbols are subscribed in v2 spelling: ${listOf(pairs)}`);
-    }
-    if (this.restUrl !== null) {
-      const listed = await awaitListing(this.fetchAssetPairs(this.restUrl, signal), signal);
-      if (listed.ok) {
-        const mine = new Map<string, SymbolInfo>();
-        const notOnline: string[] = [];
-        for (const symbol of this.symbols) {
-          const pair = listed.value.get(symbol);
-          if (!pair) continue;
-          mine.set(symbol, { nativeSymbol: symbol, base: pair.base, quote: pair.quote });
-          if (pair.status !== 'online') notOnline.push(`${symbol} (${pair.status})`);
-        }
-        this.listed = mine;
-        const missing = this.symbols.filter((symbol) => !mine.has(symbol));
-        if (missing.length > 0) {
-          warnings.push(`AssetPairs does not list ${missing.length} configured symbols; Kraken will likely reject their subscriptions: ${listOf(missing)}`);
-        }
-        if (notOnline.length > 0) warnings.push(`these pairs are not fully online and may send little or no data: ${listOf(notOnline)}`);
-      } else {
-        warnings.push(`AssetPairs from ${this.restUrl} failed (${listed.reason}); base and quote are derived from the symbol text`);
-      }
-    }
-    const unsplittable = this.symbols.filter((symbol) => !this.listed.has(symbol) && splitKrakenSymbol(symbol) === null);
-    if (unsplittable.length > 0) {
-      warnings.push(`these symbols are not BASE/QUOTE, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
-    }
-    return joinWarnings(warnings);
+  deriveSymbolInfo(nativeSymbol: string): SymbolInfo {
+    return this.derived(nativeSymbol);
   }
 
-  /** v2 symbol -> base, quote (common codes) and trading status, from `GET /0/public/AssetPairs`. */
-  private async fetchAssetPairs(restUrl: string, signal: AbortSignal): Promise<Map<string, ListedPair>> {
-    const body = await fetchJson(this.fetch, `${restUrl}/0/public/AssetPairs`, signal);
-    if (!isRecord(body)) throw new Error(`expected a JSON object, got ${describe(body)}`);
+  async fetchListing(signal: AbortSignal): Promise<ListedMarket[]> {
+    const body = await fetchJson(this.fetch, listingUrl(this.restUrl, KRAKEN_LISTING_PATH), signal);
+    if (!isRecord(body)) throw new Error(`AssetPairs: expected a JSON object, got ${describe(body)}`);
     // Kraken reports failures in the body (often with HTTP 200): {"error":["EService:Unavailable"]}.
     const { error, result } = body;
-    if (!Array.isArray(error)) throw new Error(`expected "error" as an array, got ${describe(error)}`);
-    if (error.length > 0) throw new Error(`Kraken answered ${error.map((e) => (typeof e === 'string' ? e : describe(e))).join(', ')}`);
-    if (!isRecord(result)) throw new Error(`expected "result" as an object, got ${describe(result)}`);
-    const listed = new Map<string, ListedPair>();
-    for (const pair of Object.values(result)) {
-      // Pairs without a wsname (dark-pool `.d` pairs) cannot be streamed; skip them.
-      if (!isRecord(pair) || typeof pair.wsname !== 'string') continue;
-      const split = splitKrakenSymbol(pair.wsname);
-      if (split === null) continue;
-      const status = typeof pair.status === 'string' ? pair.status : 'online';
-      listed.set(`${split.base}/${split.quote}`, { base: split.base.toUpperCase(), quote: split.quote.toUpperCase(), status });
-    }
-    return listed;
+    if (!Array.isArray(error)) throw new Error(`AssetPairs: expected "error" as an array, got ${describe(error)}`);
+    if (error.length > 0) throw new Error(`AssetPairs: Kraken answered ${error.map((e) => (typeof e === 'string' ? e : describe(e))).join(', ')}`);
+    if (!isRecord(result)) throw new Error(`AssetPairs: expected "result" as an object, got ${describe(result)}`);
+    return readEntries(Object.values(result), readAssetPair, 'AssetPairs');
   }
 }
 
-interface ListedPair {
-  readonly base: string;
-  readonly quote: string;
-  readonly status: string;
+/** Base and quote in common codes, upper case, from the symbol text: `BASE/QUOTE`, else `<SYMBOL>/UNKNOWN`. */
+function deriveKrakenSymbolInfo(nativeSymbol: string): SymbolInfo {
+  const split = splitKrakenSymbol(nativeSymbol);
+  if (split === null) return unknownQuote(nativeSymbol);
+  return { nativeSymbol, base: split.base.toUpperCase(), quote: split.quote.toUpperCase() };
+}
+
+/** One AssetPairs entry under its v2 symbol; null without a readable `wsname` or `status`. */
+function readAssetPair(pair: Readonly<Record<string, unknown>>): ListedMarket | null {
+  const wsname = textField(pair, 'wsname');
+  const split = wsname === null ? null : splitKrakenSymbol(wsname);
+  const status = textField(pair, 'status');
+  if (split === null || status === null) return null;
+  return {
+    nativeSymbol: `${split.base}/${split.quote}`,
+    base: split.base.toUpperCase(),
+    quote: split.quote.toUpperCase(),
+    status,
+    trading: status === 'online',
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 /**
- * OKX API v5, public spot tickers (protocol: /work/shared/exchanges/okx.md; docs-v5 "WebSocket"
- * and "Error Code / WebSocket / Public").
+ * OKX API v5, public spot tickers (protocol: docs/exchanges/okx.md).
  *
- * - One socket on `/ws/v5/public`, one `tickers` argument per instId, batched into as few
+ * - Sockets on `/ws/v5/public`, one `tickers` argument per instId, batched into as few
  *   `{"op":"subscribe","args":[...]}` requests as fit under OKX's 64 KB limit on `args`. OKX
  *   allows 480 subscribe/unsubscribe/login requests per connection per hour, so a request per
  *   symbol would run out after a few reconnect-heavy hours; one batch costs one of them. OKX
- *   acknowledges each argument with its own `{"event":"subscribe","arg":{...}}`.
+ *   acknowledges each argument with its own `{"event":"subscribe","arg":{...}}`, and refuses
+ *   an instId it does not list with error 60018.
  * - Keep-alive is ours to drive: OKX closes a connection (code 4004) after 30 s without a push
  *   and sends no protocol pings. We send the text `ping` every 15 s, half the server's limit,
  *   so one delayed ping still lands in time; the server answers the text `pong`. A quiet
@@ -15,9 +15,14 @@
  *   silence means the socket is dead.
  * - About 60 s before a service upgrade OKX sends `notice` 64008; that becomes a `rotate`
  *   event, and the shared loop opens and subscribes the replacement before closing this one.
- * - Limits honoured: 3 connection requests per second per IP is the only per-second figure
- *   OKX documents, and some clients read it as a subscribe-request rate too, so our own
- *   frames are paced to that (we send one batch and a ping every 15 s, far below it).
+ * - Limits: 3 new connections per second per IP (`connectionRate`). That is the only
+ *   per-second figure OKX documents, and some clients read it as a subscribe-request rate too,
+ *   so our own frames on one connection are paced to it as well (we send one batch and a ping
+ *   every 15 s, far below it). No cap on instIds per connection is documented, so `capacity`
+ *   is our own (`UNDOCUMENTED_SYMBOLS_PER_CONNECTION`).
+ * - Listing: `GET /api/v5/public/instruments?instType=SPOT`, a reply with `code` "0" and a
+ *   `data` array. An instrument trades iff its `state` is `live` (`suspend`, `preopen`, `test`
+ *   do not). InstIds the listing does not name are split on `-`, or get the quote UNKNOWN.
  *
  * Numeric policy for tickers (see market.ts): every ticker field is a decimal STRING, `ts`
  * included. `last` and `ts` are required. Any other field may be absent (the frame says
@@ -33,19 +38,32 @@
  * exactly from `last` and `open24h`. `sodUtc0`/`sodUtc8` (UTC-day opens) have no field in
  * `Market` and are not read.
  */
-import type { AdapterOptions, ExchangeAdapter, FrameEvent } from '../adapter';
+import {
+  symbolsPerConnection,
+  UNDOCUMENTED_SYMBOLS_PER_CONNECTION,
+  type AdapterOptions,
+  type ExchangeAdapter,
+  type FrameEvent,
+  type ListedMarket,
+  type NormalizedSymbols,
+  type RateLimit,
+} from '../adapter';
 import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
 import type { SymbolInfo, TickerPatch } from '../market';
-import { awaitListing, fetchJson, listedSymbol, restBase } from '../rest-metadata';
+import { fetchJson, listedSymbol, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
 import { perRequestLimit } from '../subscribe-batches';
-import { joinWarnings, listOf, normalizeSymbols } from '../symbol-list';
+import { distinctSymbols } from '../symbol-list';
 import { rememberDerived, splitOn, unknownQuote } from '../symbols';
 import { readTickerFields, type WireFieldTable } from '../ticker-fields';
 
 export const OKX_WS_URL = 'wss://ws.okx.com:8443/ws/v5/public';
 export const OKX_REST_URL = 'https://www.okx.com';
+/** The listing, relative to the REST base. */
+const OKX_LISTING_PATH = '/api/v5/public/instruments?instType=SPOT';
+/** New connections OKX accepts from one IP: 3 per second. */
+export const OKX_CONNECTION_RATE: RateLimit = { limit: 3, windowMs: 1000 };
 /** The only per-second limit OKX documents (connections per IP); our own frames stay under it too. */
 export const OKX_MAX_MESSAGES_PER_SECOND = 3;
 /** OKX closes a connection that has had nothing pushed for this long. */
@@ -88,6 +106,8 @@ export function createOkxAdapter(options: AdapterOptions, tuning: OkxTuning = {}
 export class OkxAdapter implements ExchangeAdapter {
   readonly exchange: string;
   readonly wsUrl: string;
+  readonly capacity = symbolsPerConnection(UNDOCUMENTED_SYMBOLS_PER_CONNECTION);
+  readonly connectionRate = OKX_CONNECTION_RATE;
   readonly maxMessagesPerSecond = OKX_MAX_MESSAGES_PER_SECOND;
   readonly silenceTimeoutMs = OKX_SILENCE_TIMEOUT_MS;
   readonly clientHeartbeat: { readonly intervalMs: number; readonly message: string };
@@ -95,38 +115,22 @@ export class OkxAdapter implements ExchangeAdapter {
   private readonly restUrl: string | null;
   private readonly maxSubscribeBytes: number;
   private readonly fetch: typeof fetch;
-  /** Configured symbols: upper case (OKX instIds are), de-duplicated, in configuration order. */
-  private readonly configured: readonly string[];
-  /** What is subscribed: the configured symbols minus those the instruments list proved unknown. */
-  private subscribed: readonly string[];
-  private listed = new Map<string, SymbolInfo>();
   private readonly derived = rememberDerived((instId) => splitInstId(instId) ?? unknownQuote(instId));
 
   constructor(options: AdapterOptions, tuning: OkxTuning = {}) {
     this.exchange = options.exchange;
     this.wsUrl = options.wsUrl;
     this.restUrl = restBase(options.restUrl);
-    this.configured = normalizeSymbols(options.symbols);
-    this.subscribed = this.configured;
     this.maxSubscribeBytes = perRequestLimit(tuning.maxSubscribeBytes, OKX_MAX_SUBSCRIBE_BYTES);
     this.clientHeartbeat = { intervalMs: tuning.pingIntervalMs ?? OKX_PING_INTERVAL_MS, message: 'ping' };
     this.fetch = tuning.fetch ?? fetch;
   }
 
-  /**
-   * Exactly the instIds the subscribe requests carry. After `loadSymbols` this leaves out
-   * configured symbols OKX's instruments list does not have: OKX refuses them with 60018,
-   * and whether it then drops the rest of the same request is not documented.
-   */
-  get symbols(): readonly string[] {
-    return this.subscribed;
-  }
-
-  subscribeMessages(): string[] {
+  subscribeMessages(symbols: readonly string[]): string[] {
     const messages: string[] = [];
     let batch: string[] = [];
     let bytes = SUBSCRIBE_FRAME_BYTES;
-    for (const instId of this.subscribed) {
+    for (const instId of symbols) {
       const arg = JSON.stringify({ channel: 'tickers', instId });
       const cost = Buffer.byteLength(arg) + (batch.length > 0 ? 1 : 0); // the comma
       if (batch.length > 0 && bytes + cost > this.maxSubscribeBytes) {
@@ -145,62 +149,31 @@ export class OkxAdapter implements ExchangeAdapter {
     return parseOkxFrame(frame);
   }
 
-  symbolInfo(nativeSymbol: string): SymbolInfo {
-    return this.listed.get(nativeSymbol) ?? this.derived(nativeSymbol);
+  /** Upper case (OKX instIds are), trimmed, de-duplicated; nothing to warn about. */
+  normalizeSymbols(configured: readonly string[]): NormalizedSymbols {
+    return { symbols: distinctSymbols(configured), warnings: [] };
   }
 
-  async loadSymbols(signal: AbortSignal): Promise<string | null> {
-    const warnings: string[] = [];
-    if (this.restUrl !== null) {
-      // A late list is dropped (see awaitListing): by then the socket may already be subscribing
-      // with derived names, and changing names or the symbol list would split a market in two.
-      const instruments = await awaitListing(this.fetchInstruments(this.restUrl, signal), signal);
-      if (instruments.ok) {
-        const mine = new Map<string, SymbolInfo>();
-        const notLive: string[] = [];
-        for (const symbol of this.configured) {
-          const instrument = instruments.value.get(symbol);
-          if (!instrument) continue;
-          mine.set(symbol, instrument.info);
-          if (instrument.state !== 'live') notLive.push(`${symbol} (${instrument.state})`);
-        }
-        const missing = this.configured.filter((symbol) => !mine.has(symbol));
-        this.listed = mine;
-        this.subscribed = this.configured.filter((symbol) => mine.has(symbol));
-        if (missing.length > 0) {
-          warnings.push(
-            `the SPOT instruments list does not have ${missing.length} configured symbols, so they are not subscribed (OKX would refuse them with error 60018): ${listOf(missing)}`,
-          );
-        }
-        if (notLive.length > 0) {
-          warnings.push(`${notLive.length} configured symbols are listed but not trading, and may send nothing until they are: ${listOf(notLive)}`);
-        }
-      } else {
-        warnings.push(`instruments from ${this.restUrl} failed (${instruments.reason}); base and quote are derived from the instId text`);
-      }
-    }
-    const unsplittable = this.subscribed.filter((symbol) => !this.listed.has(symbol) && splitInstId(symbol) === null);
-    if (unsplittable.length > 0) {
-      warnings.push(`these are not spot instIds of the form BASE-QUOTE, so their quote is UNKNOWN: ${listOf(unsplittable)}`);
-    }
-    return joinWarnings(warnings);
+  deriveSymbolInfo(nativeSymbol: string): SymbolInfo {
+    return this.derived(nativeSymbol);
   }
 
-  private async fetchInstruments(restUrl: string, signal: AbortSignal): Promise<Map<string, { info: SymbolInfo; state: string }>> {
-    const body = await fetchJson(this.fetch, `${restUrl}/api/v5/public/instruments?instType=SPOT`, signal);
-    if (!isRecord(body)) throw new Error(`expected a JSON object, got ${describe(body)}`);
+  async fetchListing(signal: AbortSignal): Promise<ListedMarket[]> {
+    const body = await fetchJson(this.fetch, listingUrl(this.restUrl, OKX_LISTING_PATH), signal);
+    if (!isRecord(body)) throw new Error(`instruments: expected a JSON object, got ${describe(body)}`);
     // OKX reports failures in the body too: `code` is "0" only on success.
-    if (body.code !== '0') throw new Error(`OKX code ${describe(body.code)}: ${typeof body.msg === 'string' ? body.msg : describe(body.msg)}`);
-    if (!Array.isArray(body.data)) throw new Error(`expected "data" as an array, got ${describe(body.data)}`);
-    const instruments = new Map<string, { info: SymbolInfo; state: string }>();
-    for (const entry of body.data) {
-      if (!isRecord(entry)) continue;
-      const info = listedSymbol(entry, { symbol: 'instId', base: 'baseCcy', quote: 'quoteCcy' });
-      if (!info) continue;
-      instruments.set(info.nativeSymbol, { info, state: typeof entry.state === 'string' ? entry.state : 'unknown' });
-    }
-    return instruments;
+    if (body.code !== '0') throw new Error(`instruments: OKX code ${describe(body.code)}: ${typeof body.msg === 'string' ? body.msg : describe(body.msg)}`);
+    if (!Array.isArray(body.data)) throw new Error(`instruments: expected "data" as an array, got ${describe(body.data)}`);
+    return readEntries(body.data, readInstrument, 'instruments');
   }
+}
+
+/** One instruments entry; null when unreadable. */
+function readInstrument(entry: Readonly<Record<string, unknown>>): ListedMarket | null {
+  const info = listedSymbol(entry, { symbol: 'instId', base: 'baseCcy', quote: 'quoteCcy' });
+  const state = textField(entry, 'state');
+  if (info === null || state === null) return null;
+  return { ...info, status: state, trading: state === 'live' };
 }
 
 /** `{"op":"subscribe","args":[` and `]}`, around the comma-separated args. */
@@ -212,7 +185,7 @@ function subscribeText(args: readonly string[]): string {
 
 /**
  * Spot instIds are `BASE-QUOTE` (`BTC-USDT`, `ETH-BTC`); anything else (`BTC-USDT-SWAP`,
- * `BTC/USDT`) is not a spot instId and gets null. Only used when the instruments list is not.
+ * `BTC/USDT`) is not a spot instId and gets null. Only used for instIds the listing does not name.
  */
 export function splitInstId(instId: string): SymbolInfo | null {
   return splitOn(instId, '-');
