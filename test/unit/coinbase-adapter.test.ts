@@ -484,20 +484,22 @@ describe('Coinbase adapter: the listing (products)', () => {
       product('WEIRD-ID', 'WEIRDCOIN', 'USD'),
       product('OLD-USD', 'OLD', 'USD', { status: 'delisted', trading_disabled: true }),
       product('HALT-USD', 'HALT', 'USD', { trading_disabled: true }),
+      product('OFF-USD', 'OFF', 'USD', { is_disabled: true }),
       product('BTC-PERP-INTX', 'BTC', 'USD', { product_type: 'FUTURE' }),
       product('NOTYPE-USD', 'NOTYPE', 'USD', { product_type: undefined }),
       { product_id: 42 },
       'junk',
     ],
-    num_products: 8,
+    num_products: 9,
   };
 
-  it('lists every spot product, trading only when online and not trading_disabled', async () => {
+  it('lists every spot product, trading only when online and neither trading_disabled nor is_disabled', async () => {
     expect(await adapter({ fetch: listingFetch(listing) }).fetchListing(new AbortController().signal)).toEqual([
       { nativeSymbol: 'BTC-USD', base: 'BTC', quote: 'USD', status: 'online', trading: true },
       { nativeSymbol: 'WEIRD-ID', base: 'WEIRDCOIN', quote: 'USD', status: 'online', trading: true },
       { nativeSymbol: 'OLD-USD', base: 'OLD', quote: 'USD', status: 'delisted, trading disabled', trading: false },
       { nativeSymbol: 'HALT-USD', base: 'HALT', quote: 'USD', status: 'online, trading disabled', trading: false },
+      { nativeSymbol: 'OFF-USD', base: 'OFF', quote: 'USD', status: 'online, disabled', trading: false },
       { nativeSymbol: 'NOTYPE-USD', base: 'NOTYPE', quote: 'USD', status: 'online', trading: true },
     ]);
   });

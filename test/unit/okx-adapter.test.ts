@@ -284,6 +284,13 @@ describe('OKX adapter: subscribing, limits and keep-alive', () => {
     expect(adapter().subscribeMessages([])).toEqual([]);
   });
 
+  it('sends instIds the listing does not name last, each in a request of its own', () => {
+    const a = adapter();
+    a.useListing(new Set(['BTC-USDT', 'ETH-USDT']));
+    const args = (text: string) => (JSON.parse(text) as { args: Array<{ instId: string }> }).args.map((arg) => arg.instId);
+    expect(a.subscribeMessages(['NOPE-USDT', 'BTC-USDT', 'ALSO-NOT', 'ETH-USDT']).map(args)).toEqual([['BTC-USDT', 'ETH-USDT'], ['NOPE-USDT'], ['ALSO-NOT']]);
+  });
+
   it('carries its own cap of symbols per connection, since OKX documents none', () => {
     const { capacity } = adapter();
     expect(capacity.perConnection).toBe(UNDOCUMENTED_SYMBOLS_PER_CONNECTION);

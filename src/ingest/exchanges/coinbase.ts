@@ -34,9 +34,9 @@
  *   date. At most one such resync per cooldown (60 s) for the whole feed, so an exchange that
  *   skips numbers by design cannot make us churn connections.
  * - Listing: `GET /api/v3/brokerage/market/products?product_type=SPOT`, public, paged with
- *   `limit` and `offset`. A product trades iff its `status` is `online` and `trading_disabled`
- *   is not true; an entry whose `product_type` is not `SPOT` is left out. Products the listing
- *   does not name are split on `-`, or get the quote UNKNOWN.
+ *   `limit` and `offset`. A product trades iff its `status` is `online` and neither
+ *   `trading_disabled` nor `is_disabled` is true; an entry whose `product_type` is not `SPOT`
+ *   is left out. Products the listing does not name are split on `-`, or get the quote UNKNOWN.
  * - `-USDC` products: Coinbase serves them from the `-USD` book and may deliver them under the
  *   `-USD` id; `normalizeSymbols` warns about configured ones.
  *
@@ -262,8 +262,9 @@ function readProduct(entry: Readonly<Record<string, unknown>>): ListedMarket | n
   const info = listedSymbol(entry, { symbol: 'product_id', base: 'base_currency_id', quote: 'quote_currency_id' });
   const status = textField(entry, 'status');
   if (info === null || status === null) return null;
-  const disabled = entry.trading_disabled === true;
-  return { ...info, status: disabled ? `${status}, trading disabled` : status, trading: status === 'online' && !disabled };
+  // `is_disabled` is the product switched off altogether; `trading_disabled` only its trading.
+  const disabled = entry.trading_disabled === true ? 'trading disabled' : entry.is_disabled === true ? 'disabled' : null;
+  return { ...info, status: disabled === null ? status : `${status}, ${disabled}`, trading: status === 'online' && disabled === null };
 }
 
 /** `BTC-USD` -> BTC / USD; null unless there is exactly one `-` with text on both sides. */

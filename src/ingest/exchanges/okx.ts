@@ -116,6 +116,8 @@ export class OkxAdapter implements ExchangeAdapter {
   private readonly maxSubscribeBytes: number;
   private readonly fetch: typeof fetch;
   private readonly derived = rememberDerived((instId) => splitInstId(instId) ?? unknownQuote(instId));
+  /** The latest listing's instIds (`useListing`); null until one is known. */
+  private listed: ReadonlySet<string> | null = null;
 
   constructor(options: AdapterOptions, tuning: OkxTuning = {}) {
     this.exchange = options.exchange;
@@ -126,7 +128,23 @@ export class OkxAdapter implements ExchangeAdapter {
     this.fetch = tuning.fetch ?? fetch;
   }
 
+  /**
+   * Listed instIds in as few requests as fit; an instId the latest listing does not name goes
+   * last, in a request of its own: OKX refuses it with 60018, and whether that also sinks the
+   * other arguments of its request is undocumented.
+   */
   subscribeMessages(symbols: readonly string[]): string[] {
+    const listed = this.listed;
+    const unlisted = listed === null ? [] : symbols.filter((instId) => !listed.has(instId));
+    const good = unlisted.length === 0 ? symbols : symbols.filter((instId) => listed!.has(instId));
+    return [...this.batchedRequests(good), ...unlisted.map((instId) => subscribeText([JSON.stringify({ channel: 'tickers', instId })]))];
+  }
+
+  useListing(listed: ReadonlySet<string>): void {
+    this.listed = listed;
+  }
+
+  private batchedRequests(symbols: readonly string[]): string[] {
     const messages: string[] = [];
     let batch: string[] = [];
     let bytes = SUBSCRIBE_FRAME_BYTES;
