@@ -152,7 +152,8 @@ class Link {
   lastFrameAt = 0;
   subscribeCount = 0;
   subscribesSent = false;
-  acks = 0;
+  /** Acks and error replies: a refused subscribe request is answered too. */
+  replies = 0;
   sawData = false;
   failure: Failure | null = null;
   rotationTimer: TimerHandle | null = null;
@@ -330,7 +331,9 @@ export class FeedConnection {
   /** Opens a socket for `role` once the feed's connection gate has room. */
   private connect(role: Role): void {
     if (this.cancelConnect !== null) return;
-    this.cancelConnect = this.shared.gate.request(() => {
+    let granted = false;
+    const cancel = this.shared.gate.request(() => {
+      granted = true;
       this.cancelConnect = null;
       if (this.state !== 'running') return;
       if (role === 'active' ? this.active !== null : this.pending !== null || this.active === null) return;
@@ -341,6 +344,8 @@ export class FeedConnection {
         link.ws.terminate();
       });
     });
+    // The gate may grant at once, inside `request`: then there is nothing left to cancel.
+    if (!granted) this.cancelConnect = cancel;
   }
 
   private open(role: Role): Link | null {
@@ -450,10 +455,11 @@ export class FeedConnection {
     const event: FrameEvent = isBinary
       ? { kind: 'invalid', reason: `binary frame of ${byteLength(data)} bytes; expected a text frame` }
       : this.parse(rawText(data));
-    if (event.kind === 'ack') link.acks++;
+    if (event.kind === 'ack') link.replies++;
     else if (event.kind === 'tickers') link.sawData = true;
-    else if (event.kind === 'error' && event.retryAfterMs !== undefined) {
-      this.notBefore = Math.max(this.notBefore, receivedAt + event.retryAfterMs);
+    else if (event.kind === 'error') {
+      link.replies++;
+      if (event.retryAfterMs !== undefined) this.notBefore = Math.max(this.notBefore, receivedAt + event.retryAfterMs);
     }
     try {
       this.listener.frame(event, receivedAt);
@@ -474,12 +480,13 @@ export class FeedConnection {
 
   /**
    * A socket counts as subscribed once every subscribe message has left and either the
-   * exchange acknowledged as many requests or market data has started to flow (some exchanges
-   * ack per symbol, some not at all).
+   * exchange answered as many requests (an ack, or an error refusing one: its symbols are
+   * counted in `errorFrames` and `silentSymbols`, the rest are live) or market data has
+   * started to flow (some exchanges ack per symbol, some not at all).
    */
   private checkReady(link: Link): void {
     if (link.readyAt !== null || link.role === 'retiring' || !link.subscribesSent) return;
-    if (link.acks < link.subscribeCount && !link.sawData) return;
+    if (link.replies < link.subscribeCount && !link.sawData) return;
     link.readyAt = this.now();
     if (link.role === 'pending') this.promote(link);
     else if (link === this.active) this.wentLive();

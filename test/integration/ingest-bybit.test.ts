@@ -98,7 +98,7 @@ describe('Feed against the local Bybit spot server', () => {
     await waitFor(() => derived.markets.length === 2, 'both markets (BTCBRZ from its snapshot on subscribing)');
     expect(derived.markets.map((m) => m.id).sort()).toEqual(['bybit:BTCBRZ/UNKNOWN', 'bybit:ETH/BTC']);
     expect(derived.markets.find((m) => m.nativeSymbol === 'ETHBTC')).toMatchObject({ base: 'ETH', quote: 'BTC' });
-    const warning = derived.warnings.find((w) => w.msg === 'symbol metadata incomplete')?.warning;
+    const warning = derived.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning;
     expect(warning).toMatch(/instruments-info from .* failed \(HTTP 503\); base and quote are derived from the symbol text/);
     expect(warning).toMatch(/quote is UNKNOWN: BTCBRZ/);
   });
@@ -168,7 +168,7 @@ describe('Feed against the local Bybit spot server', () => {
     expect(t.markets.map((m) => m.id)).toEqual(['bybit:BTC/USDT']);
     expect(bybit.subscribers('tickers.BTCUSDT')).toBe(1);
     expect(t.health()).toMatchObject({ reconnects: 0, invalidFrames: 0 });
-    expect(t.warnings.find((w) => w.msg === 'symbol metadata incomplete')?.warning).toMatch(/does not list 1 configured symbols.*NOPEUSDT/);
+    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/does not list 1 configured symbols.*NOPEUSDT/);
   });
 
   it('counts malformed frames, keeps the last good state, and carries on', async () => {

@@ -78,7 +78,7 @@ describe('Feed against the local Coinbase Advanced Trade server', () => {
       receivedAt: expect.any(Number),
     });
     expect(t.health()).toMatchObject({ status: 'LIVE', markets: 2, reconnects: 0, invalidFrames: 0, errors: 0 });
-    expect(t.adapter.unconfirmedSymbols()).toEqual([]);
+    expect(t.adapter.unconfirmedSymbols(t.feed.symbols)).toEqual([]);
     expect(t.adapter.sequenceGaps.gaps).toBe(0);
   });
 
@@ -89,7 +89,7 @@ describe('Feed against the local Coinbase Advanced Trade server', () => {
     await waitFor(() => t.health().status === 'LIVE', 'LIVE');
     // LIVE comes once the last message has left and data flows; the server may not have read it yet.
     await waitFor(() => server.received.length === 9 && server.stats.requests === 9, 'nine subscribe messages');
-    expect(server.received).toEqual(t.adapter.subscribeMessages().map((m) => JSON.parse(m) as unknown));
+    expect(server.received).toEqual(t.adapter.subscribeMessages(symbols).map((m) => JSON.parse(m) as unknown));
     expect(server.received).toHaveLength(9);
     expect(server.violations).toEqual([]);
     expect(server.stats).toMatchObject({ requests: 9, rateLimitCloses: 0, upgrades: 1 });
@@ -208,8 +208,8 @@ describe('Feed against the local Coinbase Advanced Trade server', () => {
     const t = startFeed(server, { symbols: ['BTC-USD', 'BTC-USDX'], silentSymbolsAfterMs: 200 });
     await waitFor(() => t.health().status === 'LIVE', 'LIVE');
     expect(server.violations).toEqual([]); // an unknown product is not an error on Coinbase
-    expect(t.adapter.unconfirmedSymbols()).toEqual(['BTC-USDX']);
-    expect(t.warnings.find((w) => w.msg === 'symbol metadata incomplete')?.warning).toMatch(/does not include 1 configured products.*BTC-USDX/);
+    expect(t.adapter.unconfirmedSymbols(t.feed.symbols)).toEqual(['BTC-USDX']);
+    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/does not list 1 configured symbols.*BTC-USDX/);
     await waitFor(() => t.health().silentSymbols.length > 0, 'the silent-symbol report');
     expect(t.health().silentSymbols).toEqual(['BTC-USDX']);
   });
@@ -221,7 +221,7 @@ describe('Feed against the local Coinbase Advanced Trade server', () => {
     await waitFor(() => t.markets.length === 2, 'both snapshots');
     expect(t.markets.map((m) => m.id)).toEqual(['coinbase:BTC/USD', 'coinbase:ETH/BTC']);
     expect(server.stats.restRequests).toBe(1);
-    expect(t.warnings.find((w) => w.msg === 'symbol metadata incomplete')?.warning).toMatch(/product listing .* failed \(HTTP 503\).*splitting the product id/);
+    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/product listing .* failed \(HTTP 503\).*splitting the product id/);
   });
 
   it('stop() closes every socket and clears every timer', async () => {

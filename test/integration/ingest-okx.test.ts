@@ -79,7 +79,7 @@ describe('Feed against the local OKX server', () => {
 
     const requests = server.requests;
     expect(requests.length).toBeGreaterThan(2);
-    expect(requests.map((r) => r.text)).toEqual(t.adapter.subscribeMessages());
+    expect(requests.map((r) => r.text)).toEqual(t.adapter.subscribeMessages(symbols));
     const args: string[] = [];
     for (const { text } of requests) {
       expect(Buffer.byteLength(text)).toBeLessThanOrEqual(500);
@@ -93,7 +93,7 @@ describe('Feed against the local OKX server', () => {
       }
     }
     expect(args).toEqual(symbols);
-    expect(t.adapter.symbols).toEqual(symbols);
+    expect(t.feed.symbols).toEqual(symbols);
     expect(server.stats).toMatchObject({ acks: 40, errors: 0, upgrades: 1 });
     expect(server.stats.peakInboundPerSecond).toBeLessThanOrEqual(3);
     // Any three requests in a row span at least a second: pacing, not luck.
@@ -141,15 +141,17 @@ describe('Feed against the local OKX server', () => {
     expect(server.subscribers('BTC-USDT')).toBe(0);
   });
 
-  it('leaves out a symbol the instruments list does not have, names it, and goes LIVE with the rest', async () => {
+  it('subscribes a symbol the instruments list does not have in a request of its own, names it, and goes LIVE with the rest', async () => {
     const server = await startServer();
     const t = okxFeed(server, { symbols: ['BTC-USDT', 'LTC-USD'] });
     await waitFor(live(t), 'LIVE');
-    expect(t.adapter.symbols).toEqual(['BTC-USDT']);
-    expect(t.warnings.find((w) => w.msg === 'symbol metadata incomplete')?.warning).toMatch(/not subscribed .*: LTC-USD$/);
+    expect(t.feed.symbols).toEqual(['BTC-USDT', 'LTC-USD']);
+    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/does not list 1 configured symbols.*: LTC-USD$/);
     expect(server.subscribers('BTC-USDT')).toBe(1);
-    expect(t.health().errors).toBe(0);
-    expect(server.violations).toEqual([]);
+    expect(server.subscribers('LTC-USD')).toBe(0);
+    // OKX refused the one bad argument (60018); the request carrying BTC-USDT went through.
+    expect(t.health()).toMatchObject({ errorFrames: 1 });
+    expect(t.health().lastError).toMatch(/60018/);
   });
 
   it('counts malformed frames, keeps the last good state, and carries on', async () => {
@@ -258,7 +260,7 @@ describe('Feed against the local OKX server', () => {
     server.push('ETH-BTC', { ts: '1785300000123' });
     await waitFor(() => t.markets.length === 1, 'a market');
     expect(t.markets[0]).toMatchObject({ id: 'okx:ETH/BTC', base: 'ETH', quote: 'BTC' });
-    expect(t.warnings.find((w) => w.msg === 'symbol metadata incomplete')?.warning).toMatch(/instruments from .* failed \(HTTP 503\); base and quote are derived/);
+    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/instruments from .* failed \(HTTP 503\); base and quote are derived/);
   });
 
   it('stop() closes every socket and clears every timer', async () => {
