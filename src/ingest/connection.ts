@@ -152,8 +152,7 @@ class Link {
   lastFrameAt = 0;
   subscribeCount = 0;
   subscribesSent = false;
-  /** Acks and error replies: a refused subscribe request is answered too. */
-  replies = 0;
+  acks = 0;
   sawData = false;
   failure: Failure | null = null;
   rotationTimer: TimerHandle | null = null;
@@ -455,11 +454,10 @@ export class FeedConnection {
     const event: FrameEvent = isBinary
       ? { kind: 'invalid', reason: `binary frame of ${byteLength(data)} bytes; expected a text frame` }
       : this.parse(rawText(data));
-    if (event.kind === 'ack') link.replies++;
+    if (event.kind === 'ack') link.acks++;
     else if (event.kind === 'tickers') link.sawData = true;
-    else if (event.kind === 'error') {
-      link.replies++;
-      if (event.retryAfterMs !== undefined) this.notBefore = Math.max(this.notBefore, receivedAt + event.retryAfterMs);
+    else if (event.kind === 'error' && event.retryAfterMs !== undefined) {
+      this.notBefore = Math.max(this.notBefore, receivedAt + event.retryAfterMs);
     }
     try {
       this.listener.frame(event, receivedAt);
@@ -480,13 +478,13 @@ export class FeedConnection {
 
   /**
    * A socket counts as subscribed once every subscribe message has left and either the
-   * exchange answered as many requests (an ack, or an error refusing one: its symbols are
-   * counted in `errorFrames` and `silentSymbols`, the rest are live) or market data has
-   * started to flow (some exchanges ack per symbol, some not at all).
+   * exchange acknowledged as many requests or market data has started to flow (some exchanges
+   * ack per symbol, some not at all). A refused request is not an ack: a socket whose every
+   * request was refused carries nothing and is not live.
    */
   private checkReady(link: Link): void {
     if (link.readyAt !== null || link.role === 'retiring' || !link.subscribesSent) return;
-    if (link.replies < link.subscribeCount && !link.sawData) return;
+    if (link.acks < link.subscribeCount && !link.sawData) return;
     link.readyAt = this.now();
     if (link.role === 'pending') this.promote(link);
     else if (link === this.active) this.wentLive();

@@ -99,7 +99,7 @@ describe('Feed against the local Bybit spot server', () => {
     expect(derived.markets.map((m) => m.id).sort()).toEqual(['bybit:BTCBRZ/UNKNOWN', 'bybit:ETH/BTC']);
     expect(derived.markets.find((m) => m.nativeSymbol === 'ETHBTC')).toMatchObject({ base: 'ETH', quote: 'BTC' });
     const warning = derived.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning;
-    expect(warning).toMatch(/instruments-info from .* failed \(HTTP 503\); base and quote are derived from the symbol text/);
+    expect(warning).toMatch(/the listing could not be read \(GET .*instruments-info.*: HTTP 503\); base and quote are derived from the symbol text/);
     expect(warning).toMatch(/quote is UNKNOWN: BTCBRZ/);
   });
 

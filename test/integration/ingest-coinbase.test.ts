@@ -221,7 +221,7 @@ describe('Feed against the local Coinbase Advanced Trade server', () => {
     await waitFor(() => t.markets.length === 2, 'both snapshots');
     expect(t.markets.map((m) => m.id)).toEqual(['coinbase:BTC/USD', 'coinbase:ETH/BTC']);
     expect(server.stats.restRequests).toBe(1);
-    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/product listing .* failed \(HTTP 503\).*splitting the product id/);
+    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/the listing could not be read \(GET .*products.*: HTTP 503\); base and quote are derived from the symbol text/);
   });
 
   it('stop() closes every socket and clears every timer', async () => {

@@ -232,7 +232,7 @@ describe('Feed start-up without symbol metadata', () => {
     sim.push('ETHBTC', { E: 1785300000123 });
     await waitFor(() => t.markets.length === 1, 'a market');
     expect(t.markets[0]).toMatchObject({ id: 'sim:ETH/BTC', base: 'ETH', quote: 'BTC' });
-    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/exchangeInfo .* failed \(HTTP 503\)/);
+    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/the listing could not be read \(GET .*exchangeInfo.*: HTTP 503\)/);
   });
 
   it('connects anyway when exchangeInfo hangs longer than the start-up limit', async () => {
@@ -244,7 +244,7 @@ describe('Feed start-up without symbol metadata', () => {
       const port = typeof address === 'object' && address ? address.port : 0;
       const t = harness.feed(sim, { restUrl: `http://127.0.0.1:${port}`, symbolsTimeoutMs: 200 });
       await waitFor(() => t.health().status === 'LIVE', 'LIVE');
-      expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/did not arrive within 200 ms/);
+      expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/the listing could not be read \(no answer within 200 ms\)/);
     } finally {
       hanging.closeAllConnections();
       await new Promise<void>((resolve) => hanging.close(() => resolve()));

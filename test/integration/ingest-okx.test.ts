@@ -144,6 +144,9 @@ describe('Feed against the local OKX server', () => {
   it('subscribes a symbol the instruments list does not have in a request of its own, names it, and goes LIVE with the rest', async () => {
     const server = await startServer();
     const t = okxFeed(server, { symbols: ['BTC-USDT', 'LTC-USD'] });
+    await waitFor(() => server.subscribers('BTC-USDT') === 1 && t.health().errorFrames === 1, 'BTC-USDT subscribed, LTC-USD refused');
+    // One request acknowledged and one refused: LIVE once data flows.
+    server.push('BTC-USDT', BTC_TICK);
     await waitFor(live(t), 'LIVE');
     expect(t.feed.symbols).toEqual(['BTC-USDT', 'LTC-USD']);
     expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/does not list 1 configured symbols.*: LTC-USD$/);
@@ -260,7 +263,7 @@ describe('Feed against the local OKX server', () => {
     server.push('ETH-BTC', { ts: '1785300000123' });
     await waitFor(() => t.markets.length === 1, 'a market');
     expect(t.markets[0]).toMatchObject({ id: 'okx:ETH/BTC', base: 'ETH', quote: 'BTC' });
-    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/instruments from .* failed \(HTTP 503\); base and quote are derived/);
+    expect(t.warnings.find((w) => w.msg === 'symbols: check the configuration')?.warning).toMatch(/the listing could not be read \(GET .*instruments.*: HTTP 503\); base and quote are derived/);
   });
 
   it('stop() closes every socket and clears every timer', async () => {
