@@ -21,7 +21,7 @@ describe('markets nobody ingests', () => {
   let binanceSim: BinanceSim;
   const apps: App[] = [];
 
-  const env = (t: TestRedis) => ({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: t.url, REDIS_PREFIX: t.prefix, LOG_LEVEL: 'silent' });
+  const env = (t: TestRedis) => ({ PORT: '0', HOST: '127.0.0.1', REDIS_URL: t.url, REDIS_PREFIX: t.prefix, LOG_LEVEL: 'silent', QUERY_CACHE_MS: '0' });
 
   beforeAll(async () => {
     t = await openTestRedis();
