@@ -21,7 +21,7 @@ export const REFERENCE_QUOTES: ReadonlyArray<readonly [string, number]> = [
   ['USDT', 1], ['BTC', 97000], ['USDC', 1], ['FDUSD', 1], ['ETH', 3400], ['BNB', 650], ['EUR', 1.08], ['TRY', 0.029],
 ];
 
-const USD_PRICES: ReadonlyMap<string, number> = new Map([...REFERENCE_BASES, ...REFERENCE_QUOTES, ['USD', 1], ['GBP', 1.27], ['XBT', 97000], ['XDG', 0.32]]);
+const USD_PRICES: ReadonlyMap<string, number> = new Map([...REFERENCE_BASES, ...REFERENCE_QUOTES, ['USD', 1], ['GBP', 1.27], ['CAD', 0.73], ['CHF', 1.13], ['JPY', 0.0067], ['XBT', 97000], ['XDG', 0.32]]);
 
 /** Asset codes with a reference price: synthetic listings never use them as bases. */
 export const REFERENCE_ASSETS: ReadonlySet<string> = new Set(USD_PRICES.keys());
