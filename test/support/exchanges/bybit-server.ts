@@ -452,7 +452,7 @@ export class BybitServer extends LocalExchangeServer<Client> {
       lowPrice24h: decimalText(moved.low),
       volume24h: decimalText(moved.volume),
       turnover24h: decimalText(numberOr(current.turnover24h, 0) + moved.tradedQuote),
-      price24hPcnt: ((moved.last - open) / open).toFixed(4),
+      price24hPcnt: decimalText(Number(((moved.last - open) / open).toFixed(4))), // a fraction, four decimals: "-0.0137"
     };
     this.tickers.set(symbol, ticker);
     this.sendEach(subscribers, this.tickerFrame(`tickers.${symbol}`, ticker, {}));

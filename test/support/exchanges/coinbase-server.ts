@@ -319,6 +319,7 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
       }
       return;
     }
+    if (open.length === 0) return;
     const current = client.subscriptions.get(channel) ?? new Set<string>();
     for (const product of open) current.add(product);
     client.subscriptions.set(channel, current);

@@ -27,7 +27,8 @@
  *   Kraken's 10-minute ban;
  * - 10 requests per second per connection: the request over it is answered with
  *   `Exceeded msg rate` and not processed. Kraken's limit is dynamic and unpublished; 10 per
- *   second is this server's choice, above the adapter's 5 and in line with what clients report.
+ *   second per connection is this server's choice: twice the adapter's own pacing (5), so a
+ *   client that paces itself never meets it and one that floods does.
  *
  * Choices where Kraken's behaviour is undocumented: idle closes use code 1000; an unsupported
  * channel or method is refused with `success:false`.
