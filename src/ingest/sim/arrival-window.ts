@@ -15,6 +15,13 @@ export class ArrivalWindow {
     return this.times.length;
   }
 
+  /** Milliseconds from `now` until the oldest arrival within the window leaves it; 0 when there is none. */
+  expiresIn(now = Date.now()): number {
+    this.count(now);
+    const oldest = this.times[0];
+    return oldest === undefined ? 0 : oldest + this.windowMs - now;
+  }
+
   /** Records an arrival at `now`; returns the arrivals within the window, this one included. */
   record(now = Date.now()): number {
     const earlier = this.count(now);

@@ -8,28 +8,41 @@
  * - control requests SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY and GET_PROPERTY
  *   (`combined`), acked `{"result":null,"id":n}`; errors `{"code":n,"msg":"..","id":n}` with
  *   0 unknown property, 1 invalid value type, 2 invalid request, 3 invalid JSON;
- * - like Binance, a subscription to an unknown stream is acked and simply never sends data;
- * - at most 5 inbound frames per second per connection, pings and pongs included: one more
- *   closes the connection with 1008; at most 1024 streams per connection;
+ * - like Binance, a subscription to a stream of a market that is not listed, or not trading,
+ *   is acked and simply never sends data;
+ * - a `24hrTicker` per subscribed `<symbol>@ticker` stream whenever its market moves: each
+ *   subscribed market every `tickMs` on average, or at the total rate `startTicking` sets; with
+ *   `snapshotOnSubscribe`, a newly subscribed trading market's current ticker right after the
+ *   ack (Binance's ticker stream pushes within a second);
  * - a WebSocket ping every 20 s; no pong for 60 s closes the connection; a connection lives
  *   at most 24 h;
- * - a `24hrTicker` per subscribed `<symbol>@ticker` stream whenever its market moves (each
- *   market moves every `tickMs` on average);
- * - `GET /api/v3/exchangeInfo` lists every market with base and quote.
+ * - `GET /api/v3/exchangeInfo` lists every market in `symbols[]` with `status` (`TRADING`, or
+ *   `BREAK` once delisted), `baseAsset` and `quoteAsset`; `symbolStatus=` filters by status and
+ *   `showPermissionSets=false` leaves out `permissionSets`, as on Binance.
  *
- * Choices where Binance's behaviour is undocumented: a SUBSCRIBE that would pass 1024 streams
- * is refused with code 2 and changes nothing; after `shutdownNotice()` connections are
- * closed with 1001.
+ * Limits, Binance's values by default, each breach recorded in `breaches`:
+ * - 300 connection attempts per 5 minutes per IP: HTTP 429 with `Retry-After` (seconds);
+ * - 5 inbound frames per second per connection, pings and pongs included: one more closes the
+ *   connection with 1008;
+ * - 1024 streams per connection: a SUBSCRIBE that would pass it is refused with code 2 and
+ *   changes nothing; streams named in the URL beyond it are left out.
+ *
+ * Choices where Binance's behaviour is undocumented: the refusal of a SUBSCRIBE over 1024
+ * streams (code 2) and the truncation of URL streams; after `shutdownNotice()` connections
+ * are closed with 1001.
  *
  * Test hooks: `push`, `shutdownNotice`, `rejectUpgrades`, `subscribers`, `stats`, and those
- * of every local exchange (`local-exchange-server.ts`): `sendRaw`, `dropConnections`, `stall`,
- * `setRestAvailable` (`exchangeInfo` answers 503), `connections`, `close`.
+ * of every local exchange (`local-exchange-server.ts`): the listing (`setListing`, `list`,
+ * `delist`, `setListingBody`, `listingRequests`), `startTicking`/`stopTicking`, `breaches`,
+ * `sendRaw`, `dropConnections`, `stall`, `setRestAvailable` (`exchangeInfo` answers 503),
+ * `connections`, `close`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocket } from 'ws';
 import { isRecord } from '../json-frame';
 import { ArrivalWindow } from './arrival-window';
-import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from './local-exchange-server';
+import { listingFrom, SPELLINGS, type ListedMarket, type ListingOption } from './listing';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from './local-exchange-server';
 import { SimMarkets, type BinanceTickerEvent, type SimSymbol } from './sim-markets';
 
 export type { BinanceTickerEvent, SimSymbol } from './sim-markets';
@@ -40,10 +53,14 @@ export interface BinanceSimOptions {
   readonly host?: string;
   /** Default 0: a free port. */
   readonly port?: number;
-  /** Markets listed. Default 300. */
+  /** This many markets of the simulator's real-looking listing (BTCUSDT, ETHBTC, ... then synthetic ones). Default 300. */
   readonly markets?: number;
-  /** Average milliseconds between two moves of one market; 0 = markets move only on `push`. Default 1000. */
+  /** Instead of `markets`: that many synthetic markets (`listing.ts`), or exactly these. */
+  readonly listing?: ListingOption;
+  /** Average milliseconds between two moves of one subscribed market; 0 = markets move only on `push` or `startTicking`. Default 1000. */
   readonly tickMs?: number;
+  /** Send a newly subscribed trading market's current ticker right after the ack. Default false: only moves send data. */
+  readonly snapshotOnSubscribe?: boolean;
   /** Seed of the listing and price paths. Default 1. */
   readonly seed?: number;
   /** Milliseconds between WebSocket pings; 0 = never. Default 20 000. */
@@ -56,6 +73,8 @@ export interface BinanceSimOptions {
   readonly maxStreamsPerConnection?: number;
   /** Default 24 h. */
   readonly maxConnectionAgeMs?: number;
+  /** WebSocket upgrades per IP. Default 300 per 5 minutes. */
+  readonly connectionLimit?: RateLimit;
 }
 
 /**
@@ -67,7 +86,7 @@ export interface SimEndpoint {
   readonly wsUrl: string;
   /** REST base, `http://127.0.0.1:<port>`. */
   readonly restUrl: string;
-  /** Every listed market. */
+  /** Every trading market. */
   readonly symbols: readonly SimSymbol[];
 }
 
@@ -97,17 +116,20 @@ const METHODS = ['SUBSCRIBE', 'UNSUBSCRIBE', 'LIST_SUBSCRIPTIONS', 'SET_PROPERTY
 type Method = (typeof METHODS)[number];
 type Reply = { readonly result: unknown; readonly id: unknown } | { readonly code: number; readonly msg: string; readonly id?: unknown };
 
+const DEFAULT_MARKETS = 300;
+/** Binance: 300 connections per 5 minutes per IP. */
+const CONNECTION_LIMIT: RateLimit = { max: 300, windowMs: 300_000 };
+
 export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoint {
   /** Combined-stream endpoint. */
   readonly wsUrl: string;
   /** Raw-stream endpoint. */
   readonly rawWsUrl: string;
-  readonly symbols: readonly SimSymbol[];
 
+  protected readonly listingPath = '/api/v3/exchangeInfo';
   private readonly markets: SimMarkets;
-  private readonly byStream = new Map<string, Set<Client>>();
   private refusal: { readonly status: number; readonly retryAfterSeconds: number | null } | null = null;
-  private counters = { upgrades: 0, refusedUpgrades: 0, rateLimitCloses: 0, pongs: 0, requests: 0, peakInboundPerSecond: 0, exchangeInfoRequests: 0 };
+  private counters = { rateLimitCloses: 0, pongs: 0, requests: 0, peakInboundPerSecond: 0 };
 
   /** Starts a simulator and resolves once it listens. */
   static async start(options: BinanceSimOptions = {}): Promise<BinanceSim> {
@@ -115,34 +137,42 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
   }
 
   private constructor(listening: Listening, private readonly options: BinanceSimOptions) {
-    super(listening, 'application/json;charset=UTF-8');
-    this.markets = new SimMarkets(options.markets ?? 300, options.seed ?? 1);
-    this.symbols = this.markets.list;
+    if (options.markets !== undefined && options.listing !== undefined) throw new Error('give either markets or listing, not both');
+    const seed = options.seed ?? 1;
+    const markets = new SimMarkets(options.listing === undefined ? (options.markets ?? DEFAULT_MARKETS) : 0, seed);
+    const listing = listingFrom(options.listing, SPELLINGS.binance, () => markets.list.map((s): ListedMarket => ({ ...s, trading: true })));
+    super(listening, { jsonContentType: 'application/json;charset=UTF-8', listing, connectionLimit: options.connectionLimit ?? CONNECTION_LIMIT, seed });
+    this.markets = markets;
     this.wsUrl = this.wsUrlAt('/stream');
     this.rawWsUrl = this.wsUrlAt('/ws');
     const tickMs = options.tickMs ?? 1000;
-    if (tickMs > 0) this.startTicking(tickMs);
+    if (tickMs > 0) this.tickAt(() => (this.subscribedSymbolCount * 1000) / tickMs);
     const pingMs = options.pingIntervalMs ?? 20_000;
     if (pingMs > 0) this.timers.interval(pingMs, () => this.pingAll());
   }
 
+  /** Every trading market. */
+  get symbols(): readonly SimSymbol[] {
+    return this.listing.filter((m) => m.trading).map(({ symbol, base, quote }) => ({ symbol, base, quote }));
+  }
+
   get stats(): SimStats {
-    return { ...this.counters };
+    return { ...this.upgradeStats, ...this.counters, exchangeInfoRequests: this.listingRequests };
   }
 
   /** Connections subscribed to the symbol's `@ticker` stream. */
   subscribers(symbol: string): number {
-    return this.byStream.get(tickerStream(symbol))?.size ?? 0;
+    return this.tickerSubscribers(symbol).size;
   }
 
   /**
    * Sends the market's current ticker, with `fields` replacing wire fields (`c`, `E`, or a
    * deliberately wrong value), to every connection subscribed to it. Returns the event sent
-   * and how many connections it reached.
+   * and how many connections it reached. Throws for a market that is not listed.
    */
   push(symbol: string, fields: Readonly<Record<string, unknown>> = {}): { readonly event: Readonly<Record<string, unknown>>; readonly delivered: number } {
-    const event = { ...this.markets.event(symbol, Date.now()), ...fields };
-    return { event, delivered: this.deliver(tickerStream(symbol), event) };
+    const event = { ...this.eventOf(symbol, Date.now()), ...fields };
+    return { event, delivered: this.deliver(symbol, event, this.tickerSubscribers(symbol)) };
   }
 
   /**
@@ -163,45 +193,65 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
   // -------------------------------------------------------------------------------------------
   // HTTP
 
-  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
-    if (request.method === 'GET' && url.pathname === '/api/v3/exchangeInfo') {
-      this.counters.exchangeInfoRequests++;
-      if (!this.restAvailable) return this.respondJson(response, 503, { code: -1001, msg: 'Internal error; unable to process your request. Please try again.' });
-      return this.respondJson(response, 200, this.exchangeInfo());
+  protected override serveListing(url: URL, response: ServerResponse): void {
+    const status = url.searchParams.get('symbolStatus');
+    const permissionSets = url.searchParams.get('showPermissionSets') !== 'false';
+    const symbols: unknown[] = [];
+    for (const market of this.listing) {
+      const entry = this.exchangeInfoEntry(market, permissionSets);
+      if (status === null || entry.status === status) symbols.push(entry);
     }
+    this.respondJson(response, 200, { timezone: 'UTC', serverTime: Date.now(), rateLimits: [], exchangeFilters: [], symbols });
+  }
+
+  protected override listingUnavailable(response: ServerResponse): void {
+    this.respondJson(response, 503, { code: -1001, msg: 'Internal error; unable to process your request. Please try again.' });
+  }
+
+  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
     if (request.method === 'GET' && url.pathname === '/api/v3/ping') return this.respondJson(response, 200, {});
     this.respondJson(response, 404, { code: -1, msg: `Unknown path ${url.pathname}` });
   }
 
-  private exchangeInfo(): unknown {
+  private exchangeInfoEntry(market: ListedMarket, permissionSets: boolean): { readonly status: string } & Record<string, unknown> {
+    const tick = this.state(market).tickSize(market.symbol).toFixed(8);
     return {
-      timezone: 'UTC',
-      serverTime: Date.now(),
-      rateLimits: [],
-      exchangeFilters: [],
-      symbols: this.symbols.map((s) => ({
-        symbol: s.symbol,
-        status: 'TRADING',
-        baseAsset: s.base,
-        baseAssetPrecision: 8,
-        quoteAsset: s.quote,
-        quotePrecision: 8,
-        quoteAssetPrecision: 8,
-        isSpotTradingAllowed: true,
-        isMarginTradingAllowed: false,
-        filters: [{ filterType: 'PRICE_FILTER', minPrice: this.markets.tickSize(s.symbol).toFixed(8), maxPrice: '1000000.00000000', tickSize: this.markets.tickSize(s.symbol).toFixed(8) }],
-        permissions: [],
-      })),
+      symbol: market.symbol,
+      status: market.status ?? (market.trading ? 'TRADING' : 'BREAK'),
+      baseAsset: market.base,
+      baseAssetPrecision: 8,
+      quoteAsset: market.quote,
+      quotePrecision: 8,
+      quoteAssetPrecision: 8,
+      isSpotTradingAllowed: market.trading,
+      isMarginTradingAllowed: false,
+      filters: [{ filterType: 'PRICE_FILTER', minPrice: tick, maxPrice: '1000000.00000000', tickSize: tick }],
+      permissions: [],
+      ...(permissionSets ? { permissionSets: [['SPOT']] } : {}),
     };
+  }
+
+  /** The price paths, with a path started for a market listed since. */
+  private state(market: ListedMarket): SimMarkets {
+    this.markets.add(market);
+    return this.markets;
+  }
+
+  private eventOf(symbol: string, now: number): BinanceTickerEvent {
+    const market = this.listed(symbol);
+    if (!market) throw new Error(`the simulator does not list ${symbol}`);
+    return this.state(market).event(symbol, now);
   }
 
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
+  protected override connectionRefusal(retryAfterMs: number): UpgradeRefusal {
+    return { status: 429, headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) } };
+  }
+
   protected override admit(url: URL): UpgradeRefusal | null {
-    this.counters.upgrades++;
     if (this.refusal !== null) {
-      this.counters.refusedUpgrades++;
       const { status, retryAfterSeconds } = this.refusal;
       return { status, headers: retryAfterSeconds === null ? {} : { 'Retry-After': String(retryAfterSeconds) } };
     }
@@ -211,7 +261,12 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
   protected override accept(base: LocalClient, url: URL): Client {
     const route = routeOf(url)!; // admit() refused every path without one
     const client: Client = { ...base, combined: route.combined, streams: new Set(), inbound: new ArrivalWindow(1000), lastPongAt: Date.now() };
-    for (const stream of route.streams.slice(0, this.maxStreams)) this.addStream(client, stream);
+    const streams = [...new Set(route.streams)];
+    if (streams.length > this.maxStreams) {
+      this.breach('streams per connection', `${streams.length} streams in the URL; at most ${this.maxStreams} per connection, the rest left out`);
+    }
+    const added = streams.slice(0, this.maxStreams);
+    for (const stream of added) this.addStream(client, stream);
     this.setDeadline(client, this.options.maxConnectionAgeMs ?? 86_400_000, () => client.ws.close(1000, 'connection age limit'));
     client.ws.on('ping', () => this.countInbound(client));
     client.ws.on('pong', () => {
@@ -219,11 +274,8 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
       client.lastPongAt = Date.now();
       this.countInbound(client);
     });
+    this.sendSnapshots(client, added);
     return client;
-  }
-
-  protected override disconnected(client: Client): void {
-    for (const stream of client.streams) this.byStream.get(stream)?.delete(client);
   }
 
   private get maxStreams(): number {
@@ -235,8 +287,10 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
     if (client.ws.readyState !== WebSocket.OPEN) return true;
     const inLastSecond = client.inbound.record();
     this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, inLastSecond);
-    if (inLastSecond <= (this.options.maxMessagesPerSecond ?? 5)) return false;
+    const max = this.options.maxMessagesPerSecond ?? 5;
+    if (inLastSecond <= max) return false;
     this.counters.rateLimitCloses++;
+    this.breach('messages per second', `${inLastSecond} frames within 1000 ms on one connection; at most ${max}`);
     client.ws.close(1008, 'Too many messages');
     return true;
   }
@@ -244,10 +298,13 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
   protected override receive(client: Client, text: string, isBinary: boolean): void {
     if (this.countInbound(client) || client.stalled) return;
     this.counters.requests++;
-    this.send(client, JSON.stringify(this.reply(client, isBinary ? null : text)));
+    const added: string[] = [];
+    this.send(client, JSON.stringify(this.reply(client, isBinary ? null : text, added)));
+    this.sendSnapshots(client, added);
   }
 
-  private reply(client: Client, text: string | null): Reply {
+  /** The reply to one request; streams a SUBSCRIBE added are appended to `added`. */
+  private reply(client: Client, text: string | null, added: string[]): Reply {
     if (text === null) return { code: 3, msg: 'Invalid JSON: expected a text frame' };
     let request: unknown;
     try {
@@ -263,10 +320,10 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
     if (typeof method !== 'string' || !(METHODS as readonly string[]).includes(method)) {
       return { code: 2, msg: `Invalid request: unknown variant \`${String(method)}\`, expected one of ${METHODS.map((m) => `\`${m}\``).join(', ')}`, id };
     }
-    return this.control(client, method as Method, params, id);
+    return this.control(client, method as Method, params, id, added);
   }
 
-  private control(client: Client, method: Method, params: unknown, id: unknown): Reply {
+  private control(client: Client, method: Method, params: unknown, id: unknown, added: string[]): Reply {
     switch (method) {
       case 'LIST_SUBSCRIPTIONS':
         return { result: [...client.streams], id };
@@ -279,11 +336,13 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
           for (const stream of params) this.removeStream(client, stream);
           return { result: null, id };
         }
-        const added = new Set(params.filter((stream) => !client.streams.has(stream)));
-        if (client.streams.size + added.size > this.maxStreams) {
+        const fresh = [...new Set(params.filter((stream) => !client.streams.has(stream)))];
+        if (client.streams.size + fresh.length > this.maxStreams) {
+          this.breach('streams per connection', `SUBSCRIBE to ${fresh.length} more streams on a connection with ${client.streams.size}; at most ${this.maxStreams}`);
           return { code: 2, msg: `Invalid request: too many streams; at most ${this.maxStreams} per connection`, id };
         }
-        for (const stream of added) this.addStream(client, stream);
+        for (const stream of fresh) this.addStream(client, stream);
+        added.push(...fresh);
         return { result: null, id };
       }
       case 'SET_PROPERTY':
@@ -300,24 +359,36 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
 
   private addStream(client: Client, stream: string): void {
     client.streams.add(stream);
-    let set = this.byStream.get(stream);
-    if (!set) {
-      set = new Set();
-      this.byStream.set(stream, set);
-    }
-    set.add(client);
+    const symbol = symbolOfTickerStream(stream);
+    if (symbol !== null) this.subscribeTicker(client, symbol);
   }
 
   private removeStream(client: Client, stream: string): void {
     client.streams.delete(stream);
-    this.byStream.get(stream)?.delete(client);
+    const symbol = symbolOfTickerStream(stream);
+    if (symbol !== null) this.unsubscribeTicker(client, symbol);
   }
 
-  private deliver(stream: string, event: unknown): number {
-    const clients = this.byStream.get(stream);
-    if (!clients || clients.size === 0) return 0;
+  /** With `snapshotOnSubscribe`: the current ticker of each trading market among the new `streams`. */
+  private sendSnapshots(client: Client, streams: readonly string[]): void {
+    if (this.options.snapshotOnSubscribe !== true) return;
+    const now = Date.now();
+    for (const stream of streams) {
+      const symbol = symbolOfTickerStream(stream);
+      if (symbol !== null && this.isTrading(symbol)) this.deliver(symbol, this.eventOf(symbol, now), [client]);
+    }
+  }
+
+  protected override sendTick(symbol: string, subscribers: ReadonlySet<Client>, now: number): void {
+    const markets = this.state(this.listed(symbol)!);
+    markets.step(symbol);
+    this.deliver(symbol, markets.event(symbol, now), subscribers);
+  }
+
+  /** Sends a ticker event to `clients`, each in its framing; the frames are serialized once. */
+  private deliver(symbol: string, event: unknown, clients: Iterable<Client>): number {
     const raw = JSON.stringify(event);
-    const combined = `{"stream":${JSON.stringify(stream)},"data":${raw}}`;
+    const combined = `{"stream":${JSON.stringify(tickerStream(symbol))},"data":${raw}}`;
     let sent = 0;
     for (const client of clients) if (this.send(client, client.combined ? combined : raw)) sent++;
     return sent;
@@ -332,28 +403,17 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
       else client.ws.ping();
     }
   }
-
-  private startTicking(tickMs: number): void {
-    // Every step moves the expected number of markets (count * step / tickMs), so each market
-    // moves every tickMs on average whatever the listing size.
-    const stepMs = Math.min(100, tickMs);
-    const perStep = (this.symbols.length * stepMs) / tickMs;
-    let carry = 0;
-    this.timers.interval(stepMs, () => {
-      carry += perStep;
-      const count = Math.floor(carry);
-      carry -= count;
-      const now = Date.now();
-      for (const symbol of this.markets.stepRandom(count)) {
-        const stream = tickerStream(symbol);
-        if ((this.byStream.get(stream)?.size ?? 0) > 0) this.deliver(stream, this.markets.event(symbol, now));
-      }
-    });
-  }
 }
 
 function tickerStream(symbol: string): string {
   return `${symbol.toLowerCase()}@ticker`;
+}
+
+/** `BTCUSDT` for `btcusdt@ticker`; null for any other stream (Binance stream names are lower case). */
+function symbolOfTickerStream(stream: string): string | null {
+  if (!stream.endsWith('@ticker')) return null;
+  const name = stream.slice(0, -'@ticker'.length);
+  return name !== '' && name === name.toLowerCase() ? name.toUpperCase() : null;
 }
 
 function routeOf(url: URL): { readonly combined: boolean; readonly streams: readonly string[] } | null {

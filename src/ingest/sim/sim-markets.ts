@@ -1,12 +1,15 @@
 /**
  * The simulated exchange's listing and price paths. Markets start from plausible reference
- * prices (real pairs such as BTCUSDT, ETHBTC first, then generated tickers quoted in USDT)
- * and move on a bounded random walk driven by a seeded generator, so a seed reproduces the run.
+ * prices (real pairs such as BTCUSDT, ETHBTC first, then the synthetic markets of `listing.ts`)
+ * and move on the bounded random walk of `market-prices.ts` driven by a seeded generator, so a
+ * seed reproduces the run. Markets listed later (`add`) start at `startingPrice`.
  *
  * Every event is internally consistent, as Binance's are: p = c - o, P = p / o * 100 (three
  * decimals), l <= c <= h, 0 < b < a with c between or at them, q grows with v at about c,
  * w = q / v. The 24h window is not modelled as rolling: `o` stays at its start value.
  */
+import { SPELLINGS, syntheticMarkets } from './listing';
+import { REFERENCE_BASES, REFERENCE_QUOTES, startingPrice, usdPrice, walkPrice } from './market-prices';
 import { createPrng, type Prng } from './prng';
 
 export interface SimSymbol {
@@ -43,22 +46,6 @@ export interface BinanceTickerEvent {
   readonly n: number;
 }
 
-/** Base assets with illustrative USD prices. */
-const BASES: ReadonlyArray<readonly [string, number]> = [
-  ['BTC', 97000], ['ETH', 3400], ['BNB', 650], ['SOL', 185], ['XRP', 2.3], ['DOGE', 0.32],
-  ['ADA', 0.95], ['TRX', 0.25], ['AVAX', 36], ['LINK', 22], ['DOT', 7.2], ['TON', 5.4],
-  ['SHIB', 0.000022], ['LTC', 105], ['BCH', 450], ['NEAR', 5.1], ['UNI', 12], ['APT', 9.5],
-  ['ICP', 11], ['FIL', 5.6], ['ATOM', 8.1], ['ARB', 0.85], ['OP', 2.1], ['SUI', 3.9],
-  ['PEPE', 0.000018], ['INJ', 24], ['AAVE', 310], ['ETC', 27], ['XLM', 0.42], ['HBAR', 0.28],
-  ['VET', 0.045], ['ALGO', 0.38], ['SAND', 0.55], ['MANA', 0.5], ['GRT', 0.22], ['EGLD', 32],
-  ['RUNE', 5.2], ['FET', 1.4], ['RENDER', 7.3], ['TIA', 6.2],
-];
-
-/** Quote assets with illustrative USD prices, in listing order. */
-const QUOTES: ReadonlyArray<readonly [string, number]> = [
-  ['USDT', 1], ['BTC', 97000], ['USDC', 1], ['FDUSD', 1], ['ETH', 3400], ['BNB', 650], ['EUR', 1.08], ['TRY', 0.029],
-];
-
 const CRYPTO_QUOTES = new Set(['BTC', 'ETH', 'BNB']);
 
 /** Below this price eight decimals no longer give four significant digits. */
@@ -89,27 +76,41 @@ export function simSymbols(count: number, seed = 1): SimSymbol[] {
 }
 
 export class SimMarkets {
-  readonly list: readonly SimSymbol[];
   private readonly random: Prng;
   private readonly states = new Map<string, MarketState>();
   private readonly order: MarketState[] = [];
 
+  /** `count` markets of the real-looking listing, then `add` any others. */
   constructor(count: number, seed: number) {
     this.random = createPrng(seed);
-    for (const [info, usdPrice, quoteUsd] of listing(count, this.random)) {
-      const state = initialState(info, usdPrice / quoteUsd, usdPrice, this.random);
-      this.states.set(info.symbol, state);
-      this.order.push(state);
-    }
-    this.list = this.order.map((state) => state.info);
+    for (const info of listing(count)) this.add(info);
+  }
+
+  /** Every market, in the order they were listed. */
+  get list(): readonly SimSymbol[] {
+    return this.order.map((state) => state.info);
   }
 
   has(symbol: string): boolean {
     return this.states.has(symbol);
   }
 
+  /** Starts a price path for a market not yet known (at `startingPrice`); one already known is left as it is. */
+  add(info: SimSymbol): void {
+    if (this.states.has(info.symbol)) return;
+    const price = startingPrice(info.base, info.quote);
+    const state = initialState({ symbol: info.symbol, base: info.base, quote: info.quote }, price, price * (usdPrice(info.quote) ?? 1), this.random);
+    this.states.set(info.symbol, state);
+    this.order.push(state);
+  }
+
   tickSize(symbol: string): number {
     return this.get(symbol).tick;
+  }
+
+  /** Advances one market one step. */
+  step(symbol: string): void {
+    this.stepState(this.get(symbol));
   }
 
   /** Advances `count` randomly chosen markets one step; returns their symbols. */
@@ -165,9 +166,7 @@ export class SimMarkets {
 
   private stepState(s: MarketState): void {
     const random = this.random;
-    // +-0.15 % per step, pulled back toward the open so prices stay plausible over long runs.
-    const pull = ((s.o - s.c) / s.o) * 0.01;
-    const next = roundTo(s.c * (1 + (random() - 0.5) * 0.003 + pull), s.tick);
+    const next = roundTo(walkPrice(s.c, s.o, random), s.tick);
     s.c = Math.max(next, s.tick);
     s.h = Math.max(s.h, s.c);
     s.l = Math.min(s.l, s.c);
@@ -182,41 +181,19 @@ export class SimMarkets {
   }
 }
 
-function listing(count: number, random: Prng): Array<readonly [SimSymbol, number, number]> {
-  const out: Array<readonly [SimSymbol, number, number]> = [];
-  for (const [quote, quoteUsd] of QUOTES) {
-    for (const [base, usd] of BASES) {
+/** Real pairs of the reference assets first (ETHBTC, not BTCETH), then synthetic markets: `count` in all. */
+function listing(count: number): SimSymbol[] {
+  const out: SimSymbol[] = [];
+  for (const [quote, quoteUsd] of REFERENCE_QUOTES) {
+    for (const [base, usd] of REFERENCE_BASES) {
       if (out.length >= count) return out;
       if (base === quote || usd / quoteUsd < MIN_PRICE) continue;
       if (CRYPTO_QUOTES.has(quote) && usd > quoteUsd) continue; // ETHBTC is listed, BTCETH is not
-      out.push([{ symbol: `${base}${quote}`, base, quote }, usd, quoteUsd]);
+      out.push({ symbol: `${base}${quote}`, base, quote });
     }
   }
-  const taken = new Set<string>([...BASES.map(([b]) => b), ...QUOTES.map(([q]) => q)]);
-  while (out.length < count) {
-    const base = syntheticName(random, taken);
-    taken.add(base);
-    // log-uniform between 0.001 and 500 USDT
-    const usd = 10 ** (-3 + random() * Math.log10(500_000));
-    out.push([{ symbol: `${base}USDT`, base, quote: 'USDT' }, usd, 1]);
-  }
+  for (const { symbol, base, quote } of syntheticMarkets(count - out.length, SPELLINGS.binance)) out.push({ symbol, base, quote });
   return out;
-}
-
-const CONSONANTS = 'BCDFGHJKLMNPRSTVXZ';
-const VOWELS = 'AEIOU';
-
-/** Pronounceable 3-5 letter tickers (KAVO, ZUREL) that no real listing here uses. */
-function syntheticName(random: Prng, taken: ReadonlySet<string>): string {
-  for (;;) {
-    const length = 3 + Math.floor(random() * 3);
-    let name = '';
-    for (let i = 0; i < length; i++) {
-      const letters = i % 2 === 0 ? CONSONANTS : VOWELS;
-      name += letters[Math.floor(random() * letters.length)];
-    }
-    if (!taken.has(name)) return name;
-  }
 }
 
 function initialState(info: SimSymbol, price: number, usdPrice: number, random: Prng): MarketState {

@@ -3,40 +3,54 @@
  * for the Bybit adapter's tests. HTTP + WebSocket on one port (127.0.0.1, port 0 = a free one):
  *
  * - WebSocket on `/v5/public/spot` only; any other path is refused with HTTP 404;
- * - `{"op":"subscribe","args":[...],"req_id":..}`: at most 10 args (else
- *   `{"success":false,"ret_msg":"args size >10",..}`, as Bybit answers), topics
- *   `tickers.<SYM>` and `orderbook.<1|50|200|1000>.<SYM>` for listed symbols; the reply is
+ * - `{"op":"subscribe","args":[...],"req_id":..}`: topics `tickers.<SYM>` and
+ *   `orderbook.<1|50|200|1000>.<SYM>` for listed trading symbols; the reply is
  *   `{"success":true,"ret_msg":"subscribe","conn_id":..,"req_id":..,"op":"subscribe"}` and the
- *   current snapshot of every topic that has one follows at once, as on Bybit;
+ *   current snapshot of every topic that has one follows at once, as on Bybit: a ticker once
+ *   pushed or moved (every listed ticker with `snapshotOnSubscribe`), a book once pushed;
  * - `{"op":"ping"}` is answered `{"success":true,"ret_msg":"pong","conn_id":..,"op":"ping"}`;
  * - a connection that sends nothing for `idleTimeoutMs` (Bybit: about 10 minutes) is closed;
- * - pushes `tickers.<SYM>` snapshots (`push`) and `orderbook.1.<SYM>` snapshots (`pushBook`);
- *   the latest book is re-sent every `bookResendMs` (Bybit: 3 s) with the same `u`;
- * - `GET /v5/market/instruments-info?category=spot` lists the instruments (baseCoin/quoteCoin).
+ * - pushes `tickers.<SYM>` snapshots (`push`, and ticking: `startTicking`) and
+ *   `orderbook.1.<SYM>` snapshots (`pushBook`); the latest book is re-sent every
+ *   `bookResendMs` (Bybit: 3 s) with the same `u`;
+ * - `GET /v5/market/instruments-info?category=spot` lists the trading instruments in
+ *   `result.list[]` with `symbol`, `baseCoin`, `quoteCoin` and `status: "Trading"`; a delisted
+ *   one is left out, as Bybit's spot listing shows only trading symbols by default.
+ *
+ * Limits, Bybit's values by default, each breach recorded in `breaches`:
+ * - 500 connection attempts per 5 minutes per IP: HTTP 429;
+ * - 10 args per subscribe request: `{"success":false,"ret_msg":"args size >10",..}`, as Bybit
+ *   answers, and nothing subscribed;
+ * - 21,000 characters of args per connection, every subscribed topic counted once: the request
+ *   that would pass it is rejected whole.
  *
  * Choices where Bybit's behaviour is undocumented, taken strictly so the adapter is held to
  * the safe reading: one bad topic fails the whole request and subscribes nothing; rejections
- * read `Invalid symbol :[<topic>]` (seen in client code), `error:handler not found,topic:<t>`,
- * `error:already subscribed,topic:<t>`, `args length exceeds 21000 characters per connection`
- * and `Params Error`; only the client's own frames count against the idle limit (pushes do
- * not), and an idle connection is closed with 1000 "idle timeout"; a REST category other than
- * spot answers retCode 10001. Nothing limits how fast a client may send (Bybit documents no
- * limit), but the busiest second is recorded.
+ * read `Invalid symbol :[<topic>]` (seen in client code; also for a delisted symbol),
+ * `error:handler not found,topic:<t>`, `error:already subscribed,topic:<t>`,
+ * `args length exceeds 21000 characters per connection` and `Params Error`; unsubscribing does
+ * not give characters back; only the client's own frames count against the idle limit (pushes
+ * do not), and an idle connection is closed with 1000 "idle timeout"; a REST category other
+ * than spot answers retCode 10001. Nothing limits how fast a client may send (Bybit documents
+ * no limit), but the busiest second is recorded.
  *
  * Every inbound frame that a correct client would not send is recorded in `violations`, so
  * tests can assert the adapter's requests are exactly right.
  *
  * Test hooks: `push`, `pushBook`, `violations`, `subscribeRequests`, `subscribers`, `stats`,
- * and those of every local exchange (`src/ingest/sim/local-exchange-server.ts`): `sendRaw`,
- * `dropConnections`, `stall` (here both ways), `setRestAvailable` (instruments-info answers HTTP
- * 503), `connections`, `close`.
+ * and those of every local exchange (`src/ingest/sim/local-exchange-server.ts`): the listing
+ * (`setListing`, `list`, `delist`, `setListingBody`, `listingRequests`),
+ * `startTicking`/`stopTicking`, `breaches`, `sendRaw`, `dropConnections`, `stall` (here both
+ * ways), `setRestAvailable` (instruments-info answers HTTP 503), `connections`, `close`.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocket } from 'ws';
 import { isRecord } from '../../../src/ingest/json-frame';
 import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
-import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
+import { listingFrom, SPELLINGS, type ListedMarket, type ListingOption } from '../../../src/ingest/sim/listing';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
+import { decimalText, moveTicker, numberOr, startingPrice } from '../../../src/ingest/sim/market-prices';
 
 export interface BybitInstrument {
   readonly symbol: string;
@@ -53,6 +67,16 @@ export interface BybitServerOptions {
   readonly port?: number;
   /** Listed spot instruments. Default `BYBIT_TEST_INSTRUMENTS`. */
   readonly instruments?: readonly BybitInstrument[];
+  /** Instead of `instruments`: that many synthetic instruments (`BASEQUOTE`), or exactly these. */
+  readonly listing?: ListingOption;
+  /** Every listed ticker has a snapshot to send on subscribe, not only pushed ones. Default false. */
+  readonly snapshotOnSubscribe?: boolean;
+  /** WebSocket upgrades per IP. Default 500 per 5 minutes. */
+  readonly connectionLimit?: RateLimit;
+  /** Topics in one subscribe request. Default 10. */
+  readonly maxArgsPerRequest?: number;
+  /** Characters of every topic subscribed on one connection. Default 21 000. */
+  readonly maxArgsChars?: number;
   /** A connection that sends nothing for this long is closed; 0 = never. Default 600 000 (Bybit's ~10 min). */
   readonly idleTimeoutMs?: number;
   /** Milliseconds between re-sends of an unchanged level-1 book; 0 = never. Default 3 000. */
@@ -122,6 +146,8 @@ export const BYBIT_TEST_INSTRUMENTS: readonly BybitInstrument[] = [
 
 const MAX_ARGS_PER_REQUEST = 10;
 const MAX_ARGS_CHARS = 21_000;
+/** Bybit: 500 connections per 5 minutes per IP. */
+const CONNECTION_LIMIT: RateLimit = { max: 500, windowMs: 300_000 };
 const TOPIC = /^(tickers|orderbook\.(?:1|50|200|1000))\.([A-Za-z0-9]+)$/;
 const REQUEST_KEYS = new Set(['req_id', 'op', 'args']);
 
@@ -146,36 +172,42 @@ type Reply = Readonly<Record<string, unknown>>;
 export class BybitServer extends LocalExchangeServer<Client> {
   /** `ws://127.0.0.1:<port>/v5/public/spot` */
   readonly wsUrl: string;
-  readonly instruments: readonly BybitInstrument[];
   /** Inbound frames a correct client would not send, each with the reason. */
   readonly violations: string[] = [];
   /** Every subscribe request, in arrival order. */
   readonly subscribeRequests: ReceivedSubscribe[] = [];
 
-  private readonly listed: ReadonlySet<string>;
+  protected readonly listingPath = '/v5/market/instruments-info';
+  /** Current ticker per symbol, once pushed or moved (or, with `snapshotOnSubscribe`, asked for). */
   private readonly tickers = new Map<string, BybitTickerData>();
   private readonly books = new Map<string, BookState>();
   private readonly lastTs = new Map<string, number>();
   private cs = 94_411_870_000;
   private updateId = 18_521_000;
   private nextClientId = 1;
-  private counters = { upgrades: 0, requests: 0, pings: 0, subscribes: 0, rejectedSubscribes: 0, idleCloses: 0, peakInboundPerSecond: 0, instrumentsRequests: 0 };
+  private counters = { requests: 0, pings: 0, subscribes: 0, rejectedSubscribes: 0, idleCloses: 0, peakInboundPerSecond: 0 };
 
   static async start(options: BybitServerOptions = {}): Promise<BybitServer> {
     return new BybitServer(await listen(options), options);
   }
 
   private constructor(listening: Listening, private readonly options: BybitServerOptions) {
-    super(listening, 'application/json');
-    this.instruments = options.instruments ?? BYBIT_TEST_INSTRUMENTS;
-    this.listed = new Set(this.instruments.map((i) => i.symbol));
+    if (options.instruments !== undefined && options.listing !== undefined) throw new Error('give either instruments or listing, not both');
+    const instruments = options.instruments ?? (options.listing === undefined ? BYBIT_TEST_INSTRUMENTS : []);
+    const listing = listingFrom(options.listing, SPELLINGS.bybit, () => instruments.map(instrumentMarket));
+    super(listening, { jsonContentType: 'application/json', listing, connectionLimit: options.connectionLimit ?? CONNECTION_LIMIT });
     this.wsUrl = this.wsUrlAt('/v5/public/spot');
     const resendMs = options.bookResendMs ?? 3_000;
     if (resendMs > 0) this.timers.interval(resendMs, () => this.resendBooks());
   }
 
   get stats(): BybitServerStats {
-    return { ...this.counters };
+    return { upgrades: this.upgradeStats.upgrades, ...this.counters, instrumentsRequests: this.listingRequests };
+  }
+
+  /** The trading instruments, as the REST listing shows them. */
+  get instruments(): readonly BybitInstrument[] {
+    return this.listing.filter((m) => m.trading).map((m) => ({ symbol: m.symbol, baseCoin: m.base, quoteCoin: m.quote, status: m.status ?? 'Trading' }));
   }
 
   /** Connections subscribed to a topic. */
@@ -188,7 +220,7 @@ export class BybitServer extends LocalExchangeServer<Client> {
    * `tickers.<symbol>`. Returns the frame sent and how many connections it reached.
    */
   push(symbol: string, data: Partial<BybitTickerData> = {}, envelope: BybitEnvelope = {}): { readonly frame: string; readonly delivered: number } {
-    const ticker: BybitTickerData = { ...(this.tickers.get(symbol) ?? defaultTicker(symbol)), ...data };
+    const ticker: BybitTickerData = { ...(this.tickers.get(symbol) ?? this.defaultTicker(symbol)), ...data };
     this.tickers.set(symbol, ticker);
     const topic = `tickers.${symbol}`;
     const frame = this.tickerFrame(topic, ticker, envelope);
@@ -217,29 +249,44 @@ export class BybitServer extends LocalExchangeServer<Client> {
   // -------------------------------------------------------------------------------------------
   // HTTP
 
-  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
-    if (request.method === 'GET' && url.pathname === '/v5/market/instruments-info') {
-      this.counters.instrumentsRequests++;
-      if (!this.restAvailable) return this.respondJson(response, 503, { retCode: 10006, retMsg: 'Service unavailable' });
-      if (url.searchParams.get('category') !== 'spot') {
-        return this.respondJson(response, 200, { retCode: 10001, retMsg: 'params error: category', result: {}, retExtInfo: {}, time: Date.now() });
-      }
-      return this.respondJson(response, 200, {
-        retCode: 0,
-        retMsg: 'OK',
-        result: { category: 'spot', list: this.instruments.map(instrumentEntry) },
-        retExtInfo: {},
-        time: Date.now(),
-      });
+  protected override serveListing(url: URL, response: ServerResponse): void {
+    if (url.searchParams.get('category') !== 'spot') {
+      return this.respondJson(response, 200, { retCode: 10001, retMsg: 'params error: category', result: {}, retExtInfo: {}, time: Date.now() });
     }
+    const list = this.listing.filter((m) => m.trading).map(instrumentEntry);
+    this.respondJson(response, 200, { retCode: 0, retMsg: 'OK', result: { category: 'spot', list }, retExtInfo: {}, time: Date.now() });
+  }
+
+  protected override listingUnavailable(response: ServerResponse): void {
+    this.respondJson(response, 503, { retCode: 10006, retMsg: 'Service unavailable' });
+  }
+
+  protected override serveHttp(_request: IncomingMessage, url: URL, response: ServerResponse): void {
     this.respondJson(response, 404, { retCode: 10404, retMsg: `unknown path ${url.pathname}` });
+  }
+
+  /** A first ticker around the market's starting price; 100 for a symbol that is not listed. */
+  private defaultTicker(symbol: string): BybitTickerData {
+    const market = this.listed(symbol);
+    const price = market ? startingPrice(market.base, market.quote) : 100;
+    const at = (factor: number): string => decimalText(price * factor);
+    return {
+      symbol,
+      lastPrice: at(1),
+      highPrice24h: at(1.01),
+      lowPrice24h: at(0.99),
+      prevPrice24h: at(1),
+      volume24h: '10',
+      turnover24h: at(10),
+      price24hPcnt: '0',
+      usdIndexPrice: '',
+    };
   }
 
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
   protected override admit(url: URL): UpgradeRefusal | null {
-    this.counters.upgrades++;
     return url.pathname === '/v5/public/spot' ? null : { status: 404 };
   }
 
@@ -314,22 +361,30 @@ export class BybitServer extends LocalExchangeServer<Client> {
     if (!Array.isArray(args) || args.length === 0 || !args.every((arg): arg is string => typeof arg === 'string')) {
       return rejected('Params Error');
     }
-    if (args.length > MAX_ARGS_PER_REQUEST) return rejected(`args size >${MAX_ARGS_PER_REQUEST}`);
+    const maxArgs = this.options.maxArgsPerRequest ?? MAX_ARGS_PER_REQUEST;
+    if (args.length > maxArgs) {
+      this.breach('args per request', `${op} with ${args.length} args on connection ${client.id}; at most ${maxArgs}`);
+      return rejected(`args size >${maxArgs}`);
+    }
     for (const topic of args) {
       const match = TOPIC.exec(topic);
       if (match === null) return rejected(`error:handler not found,topic:${topic}`);
-      if (!this.listed.has(match[2]!)) return rejected(`Invalid symbol :[${topic}]`, false);
+      if (!this.isTrading(match[2]!)) return rejected(`Invalid symbol :[${topic}]`, false);
       if (op === 'subscribe' && client.topics.has(topic)) return rejected(`error:already subscribed,topic:${topic}`);
     }
     if (op === 'unsubscribe') {
-      for (const topic of args) client.topics.delete(topic);
+      for (const topic of args) this.removeTopic(client, topic);
       this.reply(client, { success: true, ret_msg: '', conn_id: client.connId, ...echo, op });
       return;
     }
     const chars = args.reduce((sum, topic) => sum + topic.length, 0);
-    if (client.argsChars + chars > MAX_ARGS_CHARS) return rejected(`args length exceeds ${MAX_ARGS_CHARS} characters per connection`);
+    const maxChars = this.options.maxArgsChars ?? MAX_ARGS_CHARS;
+    if (client.argsChars + chars > maxChars) {
+      this.breach('args characters per connection', `${client.argsChars + chars} characters of args on connection ${client.id}; at most ${maxChars}`);
+      return rejected(`args length exceeds ${maxChars} characters per connection`);
+    }
     client.argsChars += chars;
-    for (const topic of args) client.topics.add(topic);
+    for (const topic of args) this.addTopic(client, topic);
     this.counters.subscribes++;
     this.reply(client, { success: true, ret_msg: 'subscribe', conn_id: client.connId, ...echo, op });
     // Like Bybit: a snapshot of each topic right after the subscription.
@@ -344,7 +399,7 @@ export class BybitServer extends LocalExchangeServer<Client> {
     if (match === null) return null;
     const symbol = match[2]!;
     if (match[1] === 'tickers') {
-      const ticker = this.tickers.get(symbol);
+      const ticker = this.tickers.get(symbol) ?? (this.options.snapshotOnSubscribe === true ? this.defaultTicker(symbol) : undefined);
       return ticker ? this.tickerFrame(topic, ticker, {}) : null;
     }
     const book = this.books.get(symbol);
@@ -375,6 +430,34 @@ export class BybitServer extends LocalExchangeServer<Client> {
     }
   }
 
+  private addTopic(client: Client, topic: string): void {
+    client.topics.add(topic);
+    if (topic.startsWith('tickers.')) this.subscribeTicker(client, topic.slice('tickers.'.length));
+  }
+
+  private removeTopic(client: Client, topic: string): void {
+    client.topics.delete(topic);
+    if (topic.startsWith('tickers.')) this.unsubscribeTicker(client, topic.slice('tickers.'.length));
+  }
+
+  protected override sendTick(symbol: string, subscribers: ReadonlySet<Client>): void {
+    const current = this.tickers.get(symbol) ?? this.defaultTicker(symbol);
+    const last = numberOr(current.lastPrice, 100);
+    const open = numberOr(current.prevPrice24h, last);
+    const moved = moveTicker({ last, open, high: numberOr(current.highPrice24h, last), low: numberOr(current.lowPrice24h, last), volume: numberOr(current.volume24h, 10) }, this.random);
+    const ticker: BybitTickerData = {
+      ...current,
+      lastPrice: decimalText(moved.last),
+      highPrice24h: decimalText(moved.high),
+      lowPrice24h: decimalText(moved.low),
+      volume24h: decimalText(moved.volume),
+      turnover24h: decimalText(numberOr(current.turnover24h, 0) + moved.tradedQuote),
+      price24hPcnt: decimalText(Number(((moved.last - open) / open).toFixed(4))), // a fraction, four decimals: "-0.0137"
+    };
+    this.tickers.set(symbol, ticker);
+    this.sendEach(subscribers, this.tickerFrame(`tickers.${symbol}`, ticker, {}));
+  }
+
   private countInbound(client: Client): void {
     this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, client.inbound.record());
   }
@@ -388,20 +471,6 @@ export class BybitServer extends LocalExchangeServer<Client> {
   }
 }
 
-function defaultTicker(symbol: string): BybitTickerData {
-  return {
-    symbol,
-    lastPrice: '100',
-    highPrice24h: '101',
-    lowPrice24h: '99',
-    prevPrice24h: '100',
-    volume24h: '10',
-    turnover24h: '1000',
-    price24hPcnt: '0',
-    usdIndexPrice: '',
-  };
-}
-
 function bookFrame(topic: string, symbol: string, state: BookState): string {
   return JSON.stringify({
     topic,
@@ -412,13 +481,18 @@ function bookFrame(topic: string, symbol: string, state: BookState): string {
   });
 }
 
-function instrumentEntry(instrument: BybitInstrument): Readonly<Record<string, unknown>> {
+function instrumentMarket(instrument: BybitInstrument): ListedMarket {
+  const status = instrument.status ?? 'Trading';
+  return { symbol: instrument.symbol, base: instrument.baseCoin, quote: instrument.quoteCoin, trading: status === 'Trading', status };
+}
+
+function instrumentEntry(market: ListedMarket): Readonly<Record<string, unknown>> {
   return {
-    symbol: instrument.symbol,
-    baseCoin: instrument.baseCoin,
-    quoteCoin: instrument.quoteCoin,
+    symbol: market.symbol,
+    baseCoin: market.base,
+    quoteCoin: market.quote,
     innovation: '0',
-    status: instrument.status ?? 'Trading',
+    status: market.status ?? 'Trading',
     marginTrading: 'none',
     lotSizeFilter: { basePrecision: '0.000001', quotePrecision: '0.0000001', minOrderQty: '0.000048', maxOrderQty: '71.73956243', minOrderAmt: '1', maxOrderAmt: '2000000' },
     priceFilter: { tickSize: '0.01' },

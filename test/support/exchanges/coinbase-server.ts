@@ -6,19 +6,25 @@
  * - WebSocket at `/` (the real endpoint has no path); any other path is refused with 404;
  * - `{"type":"subscribe"|"unsubscribe","channel":..,"product_ids":[..]}`, one channel per
  *   message (optional `jwt` ignored). Each is answered by a `subscriptions` message listing
- *   every subscription of the connection; a product the listing does not know is left out of
- *   it without an error, like Coinbase. Unknown channels get `authentication failure`, as
- *   observed on the real server;
+ *   every subscription of the connection; a product that is not listed, or not trading, is
+ *   left out of it without an error, like Coinbase, and sends nothing. Unknown channels get
+ *   `authentication failure`, as observed on the real server;
  * - `ticker`: on subscribe, one `snapshot` message per product, sent before the ack (the
- *   order the fixture shows), then an `update` per `push`;
+ *   order the fixture shows), then an `update` per `push` and per tick (`startTicking`);
  * - `heartbeats`: one message per `heartbeatIntervalMs` while subscribed;
  * - `sequence_num` counts every message per connection from 0, all channels together;
  * - a connection that has not subscribed within `subscribeDeadlineMs` (5 s) is closed, and
  *   one without `heartbeats` that has been sent nothing for `idleCloseMs` (60 s) is closed;
- * - at most 8 inbound messages per second for the whole server (Coinbase counts per IP, and
- *   every client here is 127.0.0.1): the one over gets an error frame and a 1008 close;
- * - `GET /api/v3/brokerage/market/products` lists the products (`product_type`,
- *   `product_ids`, `limit` honoured).
+ * - `GET /api/v3/brokerage/market/products` lists the products in `products[]` with
+ *   `product_id`, `base_currency_id`, `quote_currency_id`, `status` (`online`, `delisted`
+ *   once delisted), `trading_disabled`, `product_type: "SPOT"`; `product_type`, `product_ids`,
+ *   `offset` and `limit` are honoured, and `num_products` counts every product the filters
+ *   match, before `offset` and `limit`.
+ *
+ * Limits, Coinbase's values by default, each breach recorded in `breaches`:
+ * - 8 connection attempts per second per IP: HTTP 429;
+ * - 8 inbound (unauthenticated) messages per second per IP, all its connections together: the
+ *   one over gets an error frame `rate limit exceeded` and its connection a 1008 close.
  *
  * Choices where Coinbase's behaviour is undocumented: the wording of error messages other
  * than `authentication failure`, the close codes (1008 for the rate limit and the subscribe
@@ -27,16 +33,19 @@
  * the client spoke the protocol exactly.
  *
  * Test hooks: `push`, `skipSequence`, `received`, `violations`, `subscribers`, `stats`, and
- * those of every local exchange (`src/ingest/sim/local-exchange-server.ts`): `sendRaw`
- * (unnumbered), `dropConnections`, `stall`, `setRestAvailable` (the product listing answers
- * 503), `connections`, `close`.
+ * those of every local exchange (`src/ingest/sim/local-exchange-server.ts`): the listing
+ * (`setListing`, `list`, `delist`, `setListingBody`, `listingRequests`),
+ * `startTicking`/`stopTicking`, `breaches`, `sendRaw` (unnumbered), `dropConnections`, `stall`,
+ * `setRestAvailable` (the product listing answers 503), `connections`, `close`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocket } from 'ws';
 import { COINBASE_DEFAULT_SYMBOLS, COINBASE_PRODUCTS_PATH } from '../../../src/ingest/exchanges/coinbase';
 import { isRecord } from '../../../src/ingest/json-frame';
 import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
-import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
+import { listingFrom, SPELLINGS, type ListedMarket, type ListingOption } from '../../../src/ingest/sim/listing';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
+import { decimalText, moveTicker, numberOr, startingPrice } from '../../../src/ingest/sim/market-prices';
 
 export interface CoinbaseProduct {
   readonly id: string;
@@ -52,10 +61,14 @@ export interface CoinbaseProduct {
 export interface CoinbaseServerOptions {
   /** Default: the adapter's built-in products plus a few others. */
   readonly products?: readonly CoinbaseProduct[];
+  /** Instead of `products`: that many synthetic products (`BASE-QUOTE`), or exactly these. */
+  readonly listing?: ListingOption;
   /** Milliseconds between heartbeats; 0 = never. Default 1000. */
   readonly heartbeatIntervalMs?: number;
-  /** Inbound messages per second for the whole server. Default 8. */
+  /** Inbound messages per second per IP, all its connections together. Default 8. */
   readonly maxMessagesPerSecond?: number;
+  /** WebSocket upgrades per IP. Default 8 per second. */
+  readonly connectionLimit?: RateLimit;
   /** Default 5000. */
   readonly subscribeDeadlineMs?: number;
   /** Without `heartbeats`, a connection sent nothing for this long is closed; null = never. Default 60 000. */
@@ -69,7 +82,7 @@ export interface CoinbaseServerStats {
   readonly rateLimitCloses: number;
   readonly deadlineCloses: number;
   readonly idleCloses: number;
-  /** Most inbound messages seen within any one second. */
+  /** Most inbound messages seen from one IP within any one second. */
   readonly peakInboundPerSecond: number;
   readonly heartbeatsSent: number;
   readonly restRequests: number;
@@ -78,14 +91,21 @@ export interface CoinbaseServerStats {
 const CHANNELS = new Set(['ticker', 'ticker_batch', 'heartbeats', 'status', 'level2', 'market_trades', 'candles']);
 /** Channels whose subscriptions name products. */
 const PRODUCT_CHANNELS = new Set(['ticker', 'ticker_batch', 'level2', 'market_trades', 'candles']);
+/** Coinbase: 8 connections per second per IP. */
+const CONNECTION_LIMIT: RateLimit = { max: 8, windowMs: 1000 };
 
 interface Client extends LocalClient {
-  /** Channel -> subscribed product ids (`heartbeats` lists itself, as Coinbase does). */
+  /**
+   * Channel -> subscribed product ids (`heartbeats` lists itself, as Coinbase does), for every
+   * channel but `ticker`, whose subscriptions the base class keeps (`tickerSymbols`).
+   */
   readonly subscriptions: Map<string, Set<string>>;
   sequence: number;
   /** Numbers the next message skips (`skipSequence`). */
   skipNext: number;
 }
+
+type Ticker = Readonly<Record<string, unknown>>;
 
 const DEFAULT_EXTRA: readonly CoinbaseProduct[] = [
   { id: 'BTC-USDC', base: 'BTC', quote: 'USDC', price: '96861.37' },
@@ -109,24 +129,27 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
   /** Every error frame this server sent, with the reason. */
   readonly violations: string[] = [];
 
-  private readonly products: ReadonlyMap<string, CoinbaseProduct>;
-  /** Current ticker object per product. */
-  private readonly tickers = new Map<string, Record<string, unknown>>();
-  /** Inbound messages within the last second, all connections together. */
-  private readonly inbound = new ArrivalWindow(1000);
+  protected readonly listingPath = COINBASE_PRODUCTS_PATH;
+  /** Current ticker object per product, made when first needed. */
+  private readonly tickers = new Map<string, Ticker>();
+  /** Starting prices the `products` option gave. */
+  private readonly startPrices = new Map<string, string>();
+  /** Inbound messages within the last second, per IP. */
+  private readonly inboundByIp = new Map<string, ArrivalWindow>();
   private readonly startedAt = Date.now();
-  private counters = { upgrades: 0, requests: 0, rateLimitCloses: 0, deadlineCloses: 0, idleCloses: 0, peakInboundPerSecond: 0, heartbeatsSent: 0, restRequests: 0 };
+  private counters = { requests: 0, rateLimitCloses: 0, deadlineCloses: 0, idleCloses: 0, peakInboundPerSecond: 0, heartbeatsSent: 0 };
 
   static async start(options: CoinbaseServerOptions = {}): Promise<CoinbaseServer> {
     return new CoinbaseServer(await listen(), options);
   }
 
   private constructor(listening: Listening, private readonly options: CoinbaseServerOptions) {
-    super(listening, 'application/json; charset=utf-8');
+    if (options.products !== undefined && options.listing !== undefined) throw new Error('give either products or listing, not both');
+    const products = options.products ?? (options.listing === undefined ? defaultCoinbaseProducts() : []);
+    const listing = listingFrom(options.listing, SPELLINGS.coinbase, () => products.map(productMarket));
+    super(listening, { jsonContentType: 'application/json; charset=utf-8', listing, connectionLimit: options.connectionLimit ?? CONNECTION_LIMIT });
+    for (const product of products) this.startPrices.set(product.id, product.price);
     this.wsUrl = this.wsUrlAt('');
-    const products = options.products ?? defaultCoinbaseProducts();
-    this.products = new Map(products.map((p) => [p.id, p]));
-    for (const product of products) this.tickers.set(product.id, initialTicker(product));
     const heartbeatMs = options.heartbeatIntervalMs ?? 1000;
     if (heartbeatMs > 0) this.timers.interval(heartbeatMs, () => this.heartbeatAll());
     const idleMs = options.idleCloseMs === undefined ? 60_000 : options.idleCloseMs;
@@ -134,12 +157,12 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
   }
 
   get stats(): CoinbaseServerStats {
-    return { ...this.counters };
+    return { upgrades: this.upgradeStats.upgrades, ...this.counters, restRequests: this.listingRequests };
   }
 
   /** Connections subscribed to the product's `ticker`. */
   subscribers(productId: string): number {
-    return this.countClients((client) => client.subscriptions.get('ticker')?.has(productId) === true);
+    return this.tickerSubscribers(productId).size;
   }
 
   /**
@@ -147,16 +170,10 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
    * and sends an `update` to every connection subscribed to it. `timestamp` replaces the
    * envelope time (RFC 3339 text). Returns the ticker sent and how many connections got it.
    */
-  push(productId: string, fields: Readonly<Record<string, unknown>> = {}, options: { readonly timestamp?: string } = {}): { readonly ticker: Readonly<Record<string, unknown>>; readonly delivered: number } {
-    const current = this.tickers.get(productId) ?? { type: 'ticker', product_id: productId };
-    const ticker = { ...current, ...fields };
+  push(productId: string, fields: Readonly<Record<string, unknown>> = {}, options: { readonly timestamp?: string } = {}): { readonly ticker: Ticker; readonly delivered: number } {
+    const ticker = { ...(this.tickerOf(productId) ?? { type: 'ticker', product_id: productId }), ...fields };
     this.tickers.set(productId, ticker);
-    let delivered = 0;
-    for (const client of this.clients) {
-      if (!client.subscriptions.get('ticker')?.has(productId)) continue;
-      if (this.sendMessage(client, 'ticker', [{ type: 'update', tickers: [ticker] }], options.timestamp)) delivered++;
-    }
-    return { ticker, delivered };
+    return { ticker, delivered: this.sendUpdate(this.tickerSubscribers(productId), ticker, options.timestamp) };
   }
 
   /** The next numbered message on every connection skips `count` numbers, as if they were lost. */
@@ -167,47 +184,60 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
   // -------------------------------------------------------------------------------------------
   // REST
 
-  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
-    if (request.method !== 'GET' || url.pathname !== COINBASE_PRODUCTS_PATH) {
-      return this.respondJson(response, 404, { error: 'NOT_FOUND', error_details: `no route ${url.pathname}`, message: 'Not Found' });
-    }
-    this.counters.restRequests++;
-    if (!this.restAvailable) return this.respondJson(response, 503, { error: 'UNAVAILABLE', error_details: 'service unavailable', message: 'service unavailable' });
+  protected override serveListing(url: URL, response: ServerResponse): void {
     const type = url.searchParams.get('product_type');
     const ids = url.searchParams.getAll('product_ids');
-    const limit = Number(url.searchParams.get('limit') ?? '0');
-    let products = type !== null && type !== 'SPOT' ? [] : [...this.products.values()];
-    if (ids.length > 0) products = products.filter((p) => ids.includes(p.id));
-    const total = products.length;
-    if (limit > 0) products = products.slice(0, limit);
-    this.respondJson(response, 200, { products: products.map((p) => this.restProduct(p)), num_products: total });
+    const offset = Math.max(0, Math.trunc(numberOr(url.searchParams.get('offset'), 0)));
+    const limit = Math.max(0, Math.trunc(numberOr(url.searchParams.get('limit'), 0)));
+    let products = type !== null && type !== 'SPOT' ? [] : this.listing;
+    if (ids.length > 0) products = products.filter((p) => ids.includes(p.symbol));
+    const page = products.slice(offset, limit > 0 ? offset + limit : undefined);
+    this.respondJson(response, 200, { products: page.map((p) => this.restProduct(p)), num_products: products.length });
   }
 
-  private restProduct(product: CoinbaseProduct): Record<string, unknown> {
-    const ticker = this.tickers.get(product.id) ?? {};
+  protected override listingUnavailable(response: ServerResponse): void {
+    this.respondJson(response, 503, { error: 'UNAVAILABLE', error_details: 'service unavailable', message: 'service unavailable' });
+  }
+
+  protected override serveHttp(_request: IncomingMessage, url: URL, response: ServerResponse): void {
+    this.respondJson(response, 404, { error: 'NOT_FOUND', error_details: `no route ${url.pathname}`, message: 'Not Found' });
+  }
+
+  private restProduct(market: ListedMarket): Record<string, unknown> {
+    const ticker = this.tickerOf(market.symbol) ?? {};
     return {
-      product_id: product.id,
+      product_id: market.symbol,
       price: ticker.price,
       price_percentage_change_24h: ticker.price_percent_chg_24_h,
       volume_24h: ticker.volume_24_h,
       base_increment: '0.00000001',
       quote_increment: '0.01',
-      base_name: product.base,
-      quote_name: product.quote,
-      status: product.status ?? 'online',
-      trading_disabled: product.tradingDisabled ?? false,
+      base_name: market.base,
+      quote_name: market.quote,
+      status: market.status ?? (market.trading ? 'online' : 'delisted'),
+      trading_disabled: !market.trading,
       product_type: 'SPOT',
-      base_currency_id: product.base,
-      quote_currency_id: product.quote,
-      display_name: product.id,
+      base_currency_id: market.base,
+      quote_currency_id: market.quote,
+      display_name: market.symbol,
     };
+  }
+
+  /** The product's current ticker, made from its starting price the first time; undefined for one never listed. */
+  private tickerOf(productId: string): Ticker | undefined {
+    const known = this.tickers.get(productId);
+    if (known) return known;
+    const market = this.listed(productId);
+    if (!market) return undefined;
+    const ticker = initialTicker(productId, this.startPrices.get(productId) ?? decimalText(startingPrice(market.base, market.quote)));
+    this.tickers.set(productId, ticker);
+    return ticker;
   }
 
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
   protected override admit(url: URL): UpgradeRefusal | null {
-    this.counters.upgrades++;
     return url.pathname === '/' ? null : { status: 404 };
   }
 
@@ -222,7 +252,12 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
 
   protected override receive(client: Client, text: string, isBinary: boolean): void {
     if (client.ws.readyState !== WebSocket.OPEN) return;
-    const inLastSecond = this.inbound.record();
+    let inbound = this.inboundByIp.get(client.ip);
+    if (!inbound) {
+      inbound = new ArrivalWindow(1000);
+      this.inboundByIp.set(client.ip, inbound);
+    }
+    const inLastSecond = inbound.record();
     this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, inLastSecond);
     let request: unknown = text;
     try {
@@ -231,8 +266,10 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
       // recorded as text below
     }
     this.received.push(request);
-    if (inLastSecond > (this.options.maxMessagesPerSecond ?? 8)) {
+    const max = this.options.maxMessagesPerSecond ?? 8;
+    if (inLastSecond > max) {
       this.counters.rateLimitCloses++;
+      this.breach('messages per second', `${inLastSecond} messages from ${client.ip} within 1000 ms, all its connections together; at most ${max}`);
       this.error(client, 'rate limit exceeded');
       client.ws.close(1008, 'rate limit exceeded');
       return;
@@ -262,26 +299,48 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
     this.counters.requests++;
     this.clearDeadline(client);
 
-    const current = client.subscriptions.get(channel) ?? new Set<string>();
-    if (type === 'subscribe') {
-      // Unknown products are silently left out, as on Coinbase.
-      const added = PRODUCT_CHANNELS.has(channel) ? products.filter((p) => this.products.has(p) && !current.has(p)) : [channel];
-      for (const product of added) current.add(product);
-      client.subscriptions.set(channel, current);
-      if (channel === 'ticker') {
-        for (const product of added) {
-          const ticker = this.tickers.get(product);
-          if (ticker) this.sendMessage(client, 'ticker', [{ type: 'snapshot', tickers: [ticker] }]);
-        }
-      }
-    } else {
-      const removed = PRODUCT_CHANNELS.has(channel) ? products : [channel];
-      for (const product of removed) current.delete(product);
-      if (current.size === 0) client.subscriptions.delete(channel);
-    }
+    if (type === 'subscribe') this.subscribe(client, channel, products);
+    else this.unsubscribe(client, channel, products);
     const listing: Record<string, string[]> = {};
-    for (const name of [...client.subscriptions.keys()].sort()) listing[name] = [...client.subscriptions.get(name)!];
-    this.sendMessage(client, 'subscriptions', [{ subscriptions: listing }]);
+    for (const name of this.channelsOf(client)) listing[name] = name === 'ticker' ? [...this.tickerSymbols(client)] : [...client.subscriptions.get(name)!];
+    this.sendMessage(client, 'subscriptions', JSON.stringify([{ subscriptions: listing }]));
+  }
+
+  private subscribe(client: Client, channel: string, products: readonly string[]): void {
+    if (!PRODUCT_CHANNELS.has(channel)) {
+      client.subscriptions.set(channel, new Set([channel]));
+      return;
+    }
+    // Products that are not listed, or not trading, are silently left out, as on Coinbase.
+    const open = products.filter((p) => this.isTrading(p));
+    if (channel === 'ticker') {
+      for (const product of open) {
+        if (this.subscribeTicker(client, product)) this.sendMessage(client, 'ticker', JSON.stringify([{ type: 'snapshot', tickers: [this.tickerOf(product)] }]));
+      }
+      return;
+    }
+    if (open.length === 0) return;
+    const current = client.subscriptions.get(channel) ?? new Set<string>();
+    for (const product of open) current.add(product);
+    client.subscriptions.set(channel, current);
+  }
+
+  private unsubscribe(client: Client, channel: string, products: readonly string[]): void {
+    if (channel === 'ticker') {
+      for (const product of products) this.unsubscribeTicker(client, product);
+      return;
+    }
+    const current = client.subscriptions.get(channel);
+    if (!current) return;
+    for (const product of PRODUCT_CHANNELS.has(channel) ? products : [channel]) current.delete(product);
+    if (current.size === 0) client.subscriptions.delete(channel);
+  }
+
+  /** The channels the connection has subscriptions on, sorted. */
+  private channelsOf(client: Client): string[] {
+    const names = [...client.subscriptions.keys()];
+    if (this.tickerSymbols(client).size > 0) names.push('ticker');
+    return names.sort();
   }
 
   private error(client: Client, message: string): void {
@@ -296,36 +355,70 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
     for (const client of this.clients) {
       if (!client.subscriptions.has('heartbeats')) continue;
       const event = { current_time: `${goTime(now)} +0000 UTC m=+${uptime.toFixed(9)}`, heartbeat_counter: counter };
-      if (this.sendMessage(client, 'heartbeats', [event])) this.counters.heartbeatsSent++;
+      if (this.sendMessage(client, 'heartbeats', JSON.stringify([event]))) this.counters.heartbeatsSent++;
     }
   }
 
   private closeIdle(idleMs: number): void {
     const now = Date.now();
     for (const client of this.clients) {
-      if (client.subscriptions.size === 0 || client.subscriptions.has('heartbeats') || now - client.lastSentAt < idleMs) continue;
+      if (this.channelsOf(client).length === 0 || client.subscriptions.has('heartbeats') || now - client.lastSentAt < idleMs) continue;
       this.counters.idleCloses++;
       client.ws.close(1000, 'idle');
     }
   }
 
-  /** Sends one numbered channel message; returns false when the connection cannot take it. */
-  private sendMessage(client: Client, channel: string, events: readonly unknown[], timestamp?: string): boolean {
+  protected override sendTick(productId: string, subscribers: ReadonlySet<Client>): void {
+    const current = this.tickerOf(productId)!;
+    const last = numberOr(current.price, 1);
+    const open = last / (1 + numberOr(current.price_percent_chg_24_h, 0) / 100);
+    const moved = moveTicker({ last, open, high: numberOr(current.high_24_h, last), low: numberOr(current.low_24_h, last), volume: numberOr(current.volume_24_h, 1000) }, this.random);
+    const ticker = {
+      ...current,
+      price: decimalText(moved.last),
+      volume_24_h: decimalText(moved.volume),
+      low_24_h: decimalText(moved.low),
+      high_24_h: decimalText(moved.high),
+      price_percent_chg_24_h: decimalText(((moved.last - open) / open) * 100),
+      best_bid: decimalText(moved.bid),
+      best_ask: decimalText(moved.ask),
+    };
+    this.tickers.set(productId, ticker);
+    this.sendUpdate(subscribers, ticker);
+  }
+
+  /** Sends a ticker `update` to each of `clients`; the events are serialized once. */
+  private sendUpdate(clients: Iterable<Client>, ticker: Ticker, timestamp?: string): number {
+    const events = JSON.stringify([{ type: 'update', tickers: [ticker] }]);
+    const at = timestamp ?? rfc3339Nanos();
+    let delivered = 0;
+    for (const client of clients) if (this.sendMessage(client, 'ticker', events, at)) delivered++;
+    return delivered;
+  }
+
+  /** Sends one numbered channel message (`events` already serialized); returns false when the connection cannot take it. */
+  private sendMessage(client: Client, channel: string, events: string, timestamp = rfc3339Nanos()): boolean {
     if (!this.isWritable(client)) return false;
     client.sequence += client.skipNext;
     client.skipNext = 0;
-    const message = { channel, timestamp: timestamp ?? rfc3339Nanos(), sequence_num: client.sequence++, events };
-    return this.send(client, JSON.stringify(message));
+    const sequence = client.sequence++;
+    return this.send(client, `{"channel":${JSON.stringify(channel)},"timestamp":${JSON.stringify(timestamp)},"sequence_num":${sequence},"events":${events}}`);
   }
 }
 
-function initialTicker(product: CoinbaseProduct): Record<string, unknown> {
-  const price = Number(product.price);
-  const at = (factor: number): string => String(Number((price * factor).toFixed(2)));
+function productMarket(product: CoinbaseProduct): ListedMarket {
+  const status = product.status ?? 'online';
+  return { symbol: product.id, base: product.base, quote: product.quote, trading: status === 'online' && product.tradingDisabled !== true, status };
+}
+
+/** A product's first ticker, everything derived from its last price (decimal text). */
+function initialTicker(productId: string, priceText: string): Ticker {
+  const price = Number(priceText);
+  const at = (factor: number): string => decimalText(price * factor);
   return {
     type: 'ticker',
-    product_id: product.id,
-    price: product.price,
+    product_id: productId,
+    price: priceText,
     volume_24_h: '1234.5',
     low_24_h: at(0.97),
     high_24_h: at(1.02),

@@ -6,33 +6,46 @@
  *   with a `connection_id` above 2^53 written as raw JSON digits, as Kraken does.
  * - `subscribe` / `unsubscribe` for the `ticker` channel: one reply per symbol,
  *   `success:true` with `result` for listed pairs, `success:false` with `error` and `symbol`
- *   for unlisted ones ("Currency pair not supported ...") or repeated ones ("Already
- *   subscribed"); `req_id` echoed. After each successful subscribe with `snapshot` (default
- *   true) a `ticker` snapshot follows.
+ *   for pairs that are not listed or are delisted ("Currency pair not supported ...") or
+ *   repeated ones ("Already subscribed"); `req_id` echoed. After each successful subscribe
+ *   with `snapshot` (default true) a `ticker` snapshot follows; `push` and ticking
+ *   (`startTicking`) send `update`s.
  * - Requests are checked strictly against the documented shape (known keys only, right
  *   types); a request that is not JSON comes back as `method:"error"`. Every problem is
  *   recorded in `violations` so a test can assert the client never sent one.
  * - `ping` -> `pong` (with `req_id` when given); `{"channel":"heartbeat"}` every
  *   `heartbeatMs` to connections with a subscription that were sent nothing else meanwhile.
  * - A connection that sends no request for `idleTimeoutMs` is closed (Kraken: about 1 minute).
- * - More than `maxMessagesPerSecond` requests in one second: the extra request is answered
- *   with `Exceeded msg rate` and not processed (Kraken's limit is dynamic; this is a fixed one).
- * - `GET /0/public/AssetPairs` lists every pair with REST-style names (`XXBTZUSD`,
- *   `wsname: "XBT/USD"`), plus one dark-pool pair without `wsname`.
+ * - `GET /0/public/AssetPairs` lists every pair keyed by its REST name (`XXBTZUSD`) with
+ *   `wsname` in legacy codes (`XBT/USD`), `base`, `quote` (REST asset ids: `XXBT`, `ZUSD`) and
+ *   `status` (`online`, `delisted` once delisted), plus a dark-pool pair without `wsname` when
+ *   BTC/USD is listed.
+ *
+ * Limits, each breach recorded in `breaches`:
+ * - 150 connection attempts per 10 minutes per IP (Kraken's Cloudflare limit): HTTP 429.
+ *   Refused attempts count too, so a client that keeps trying stays refused, as with
+ *   Kraken's 10-minute ban;
+ * - 10 requests per second per connection: the request over it is answered with
+ *   `Exceeded msg rate` and not processed. Kraken's limit is dynamic and unpublished; 10 per
+ *   second per connection is this server's choice: twice the adapter's own pacing (5), so a
+ *   client that paces itself never meets it and one that floods does.
  *
  * Choices where Kraken's behaviour is undocumented: idle closes use code 1000; an unsupported
  * channel or method is refused with `success:false`.
  *
  * Test hooks: `push`, `setSystemStatus`, `setRestMode`, `requests`, `violations`,
  * `subscribers`, `stats`, and those of every local exchange
- * (`src/ingest/sim/local-exchange-server.ts`): `sendRaw`, `dropConnections`, `stall`,
- * `setRestAvailable`, `connections`, `close`.
+ * (`src/ingest/sim/local-exchange-server.ts`): the listing (`setListing`, `list`, `delist`,
+ * `setListingBody`, `listingRequests`), `startTicking`/`stopTicking`, `breaches`, `sendRaw`,
+ * `dropConnections`, `stall`, `setRestAvailable`, `connections`, `close`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocket } from 'ws';
 import { isRecord } from '../../../src/ingest/json-frame';
 import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
-import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
+import { listingFrom, SPELLINGS, syntheticMarkets, type ListedMarket, type ListingOption } from '../../../src/ingest/sim/listing';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
+import { decimalText, moveTicker, startingPrice } from '../../../src/ingest/sim/market-prices';
 
 /** The numeric ticker fields Kraken v2 sends, as JSON numbers. */
 export interface KrakenTickerValues {
@@ -64,6 +77,10 @@ export interface KrakenPair {
 export interface KrakenServerOptions {
   /** Pairs listed. Default `KRAKEN_TEST_PAIRS`. */
   readonly pairs?: readonly KrakenPair[];
+  /** Instead of `pairs`: that many synthetic pairs (`BASE/QUOTE`), or exactly these. */
+  readonly listing?: ListingOption;
+  /** WebSocket upgrades per IP. Default 150 per 10 minutes. */
+  readonly connectionLimit?: RateLimit;
   /** Milliseconds between heartbeats to a quiet subscribed connection; 0 = never. Default 1000. */
   readonly heartbeatMs?: number;
   /** A connection that sends no request for this long is closed; 0 = never. Default 60 000. */
@@ -124,21 +141,22 @@ export const KRAKEN_TEST_PAIRS: readonly KrakenPair[] = [
   },
 ];
 
-/** `count` listed pairs named `C0/USD`, `C1/USD`...; for tests that need many symbols. */
+/** `count` pairs of the shared synthetic listing (`listing.ts`), with their REST names and tickers. */
 export function syntheticKrakenPairs(count: number): KrakenPair[] {
-  return Array.from({ length: count }, (_, i) => ({
-    symbol: `C${i}/USD`,
-    restKey: `C${i}USD`,
-    wsname: `C${i}/USD`,
-    ticker: { bid: 10 + i, bid_qty: 1, ask: 10.5 + i, ask_qty: 1, last: 10.5 + i, volume: 1000 + i, vwap: 10.25 + i, low: 9.5 + i, high: 11 + i, change: 0.5, change_pct: Math.round((0.5 / (10 + i)) * 10_000) / 100 },
-  }));
+  return syntheticMarkets(count, SPELLINGS.kraken).map(({ symbol, base, quote }) => ({ symbol, ...restNames(base, quote), ticker: initialTicker(startingPrice(base, quote)) }));
 }
 
 interface Client extends LocalClient {
-  readonly symbols: Set<string>;
   /** Requests within the last second. */
   readonly inbound: ArrivalWindow;
 }
+
+/** Kraken: about 150 connection attempts per rolling 10 minutes per IP. */
+const CONNECTION_LIMIT: RateLimit = { max: 150, windowMs: 600_000 };
+/** This server's stand-in for Kraken's dynamic message rate limit, per connection. */
+const MAX_MESSAGES_PER_SECOND = 10;
+/** Kraken's legacy codes (REST `wsname`) for the v2 codes that have one. */
+const LEGACY_CODES: Readonly<Record<string, string>> = { BTC: 'XBT', DOGE: 'XDG' };
 
 type Json = Readonly<Record<string, unknown>>;
 
@@ -153,22 +171,28 @@ export class KrakenServer extends LocalExchangeServer<Client> {
   /** Every way a request departed from the documented shape. */
   readonly violations: string[] = [];
 
-  private readonly pairs = new Map<string, KrakenPair>();
+  protected readonly listingPath = '/0/public/AssetPairs';
+  /** REST names of pairs the `pairs` option named; others are derived (`restNames`). */
+  private readonly givenRestNames = new Map<string, { readonly restKey: string; readonly wsname: string }>();
+  /** Current ticker values per pair, made when first needed. */
   private readonly tickers = new Map<string, Record<string, number>>();
   /** Set by `setRestMode('api-error')`: AssetPairs answers HTTP 200 with an `error` list. */
   private apiErrors = false;
   private connectionId = 10582265213305127410n;
   private lastMicros = 0;
-  private counters = { upgrades: 0, requests: 0, pings: 0, heartbeats: 0, rateLimited: 0, idleCloses: 0, peakInboundPerSecond: 0, assetPairsRequests: 0 };
+  private counters = { requests: 0, pings: 0, heartbeats: 0, rateLimited: 0, idleCloses: 0, peakInboundPerSecond: 0 };
 
   static async start(options: KrakenServerOptions = {}): Promise<KrakenServer> {
     return new KrakenServer(await listen(), options);
   }
 
   private constructor(listening: Listening, private readonly options: KrakenServerOptions) {
-    super(listening, 'application/json; charset=utf-8');
-    for (const pair of options.pairs ?? KRAKEN_TEST_PAIRS) {
-      this.pairs.set(pair.symbol, pair);
+    if (options.pairs !== undefined && options.listing !== undefined) throw new Error('give either pairs or listing, not both');
+    const pairs = options.pairs ?? (options.listing === undefined ? KRAKEN_TEST_PAIRS : []);
+    const listing = listingFrom(options.listing, SPELLINGS.kraken, () => pairs.map(pairMarket));
+    super(listening, { jsonContentType: 'application/json; charset=utf-8', listing, connectionLimit: options.connectionLimit ?? CONNECTION_LIMIT });
+    for (const pair of pairs) {
+      this.givenRestNames.set(pair.symbol, { restKey: pair.restKey, wsname: pair.wsname });
       this.tickers.set(pair.symbol, { ...pair.ticker });
     }
     this.wsUrl = this.wsUrlAt('/v2');
@@ -177,12 +201,12 @@ export class KrakenServer extends LocalExchangeServer<Client> {
   }
 
   get stats(): KrakenServerStats {
-    return { ...this.counters };
+    return { upgrades: this.upgradeStats.upgrades, ...this.counters, assetPairsRequests: this.listingRequests };
   }
 
   /** Connections subscribed to the symbol's ticker. */
   subscribers(symbol: string): number {
-    return this.countClients((client) => client.symbols.has(symbol));
+    return this.tickerSubscribers(symbol).size;
   }
 
   /**
@@ -192,11 +216,10 @@ export class KrakenServer extends LocalExchangeServer<Client> {
    * many connections it reached.
    */
   push(symbol: string, fields: Json = {}): { readonly entry: Json; readonly delivered: number } {
-    const state = this.tickers.get(symbol) ?? {};
+    const state = this.tickerOf(symbol);
     const entry = { symbol, ...state, timestamp: this.timestamp(), ...fields };
     for (const [key, value] of Object.entries(fields)) if (typeof value === 'number') state[key] = value;
-    const text = JSON.stringify({ channel: 'ticker', type: 'update', data: [entry] });
-    return { entry, delivered: this.broadcast(text, (client) => client.symbols.has(symbol)) };
+    return { entry, delivered: this.sendUpdate(entry, this.tickerSubscribers(symbol)) };
   }
 
   /** Broadcasts a `status` update with this `system` value (`maintenance`, `online`...). */
@@ -216,19 +239,15 @@ export class KrakenServer extends LocalExchangeServer<Client> {
   // -------------------------------------------------------------------------------------------
   // HTTP
 
-  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
-    if (request.method !== 'GET' || url.pathname !== '/0/public/AssetPairs') {
-      return this.respondJson(response, 404, { error: ['EGeneral:Unknown method'] });
-    }
-    this.counters.assetPairsRequests++;
-    if (!this.restAvailable) return this.respondJson(response, 503, { error: ['EService:Unavailable'] });
+  protected override serveListing(_url: URL, response: ServerResponse): void {
     if (this.apiErrors) return this.respondJson(response, 200, { error: ['EService:Unavailable'], result: {} });
     const result: Record<string, unknown> = {};
-    for (const pair of this.pairs.values()) {
-      const [base = '', quote = ''] = pair.wsname.split('/');
-      result[pair.restKey] = {
+    for (const market of this.listing) {
+      const { restKey, wsname } = this.givenRestNames.get(market.symbol) ?? restNames(market.base, market.quote);
+      const [base = '', quote = ''] = wsname.split('/');
+      result[restKey] = {
         altname: `${base}${quote}`,
-        wsname: pair.wsname,
+        wsname,
         aclass_base: 'currency',
         base: restAssetId(base),
         aclass_quote: 'currency',
@@ -240,24 +259,42 @@ export class KrakenServer extends LocalExchangeServer<Client> {
         tick_size: '0.00001',
         ordermin: '0.0001',
         costmin: '0.5',
-        status: pair.status ?? 'online',
+        status: market.status ?? (market.trading ? 'online' : 'delisted'),
       };
     }
     // Dark-pool pairs have no wsname: they cannot be streamed and clients must skip them.
-    result.XXBTZUSD_d = { altname: 'XBTUSD.d', aclass_base: 'currency', base: 'XXBT', aclass_quote: 'currency', quote: 'ZUSD', status: 'online' };
+    if (this.listed('BTC/USD')) result.XXBTZUSD_d = { altname: 'XBTUSD.d', aclass_base: 'currency', base: 'XXBT', aclass_quote: 'currency', quote: 'ZUSD', status: 'online' };
     this.respondJson(response, 200, { error: [], result });
+  }
+
+  protected override listingUnavailable(response: ServerResponse): void {
+    this.respondJson(response, 503, { error: ['EService:Unavailable'] });
+  }
+
+  protected override serveHttp(_request: IncomingMessage, _url: URL, response: ServerResponse): void {
+    this.respondJson(response, 404, { error: ['EGeneral:Unknown method'] });
+  }
+
+  /** The pair's current ticker values, made from its starting price the first time. */
+  private tickerOf(symbol: string): Record<string, number> {
+    let ticker = this.tickers.get(symbol);
+    if (!ticker) {
+      const market = this.listed(symbol);
+      ticker = { ...initialTicker(market ? startingPrice(market.base, market.quote) : 100) };
+      this.tickers.set(symbol, ticker);
+    }
+    return ticker;
   }
 
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
   protected override admit(url: URL): UpgradeRefusal | null {
-    this.counters.upgrades++;
     return url.pathname === '/v2' ? null : { status: 404 };
   }
 
   protected override accept(base: LocalClient): Client {
-    const client: Client = { ...base, symbols: new Set(), inbound: new ArrivalWindow(1000) };
+    const client: Client = { ...base, inbound: new ArrivalWindow(1000) };
     this.armIdle(client);
     this.send(client, this.statusFrame('online'));
     return client;
@@ -294,7 +331,6 @@ export class KrakenServer extends LocalExchangeServer<Client> {
     }
     this.requests.push(request);
     if (this.overLimit(client)) {
-      this.counters.rateLimited++;
       const method = isRecord(request) && typeof request.method === 'string' ? request.method : 'error';
       return this.reply(client, { error: 'Exceeded msg rate', method, success: false, time_in: timeIn });
     }
@@ -337,25 +373,24 @@ export class KrakenServer extends LocalExchangeServer<Client> {
       const perSymbolFailure = (error: string): void =>
         this.reply(client, { error, method, success: false, symbol, time_in: timeIn, ...echo });
       if (method === 'unsubscribe') {
-        if (!client.symbols.delete(symbol)) {
+        if (!this.unsubscribeTicker(client, symbol)) {
           perSymbolFailure('Subscription Not Found');
           continue;
         }
       } else {
-        if (!this.pairs.has(symbol)) {
+        if (!this.isTrading(symbol)) {
           perSymbolFailure(`Currency pair not supported ${symbol}`);
           continue;
         }
-        if (client.symbols.has(symbol)) {
+        if (!this.subscribeTicker(client, symbol)) {
           perSymbolFailure('Already subscribed');
           continue;
         }
-        client.symbols.add(symbol);
       }
       const warnings = this.options.ackWarnings?.length ? { warnings: this.options.ackWarnings } : {};
       this.reply(client, { method, result: { channel: 'ticker', event_trigger: trigger, snapshot, symbol }, ...echo, success: true, ...warnings, time_in: timeIn });
       if (method === 'subscribe' && snapshot) {
-        const entry = { symbol, ...this.tickers.get(symbol), timestamp: this.timestamp() };
+        const entry = { symbol, ...this.tickerOf(symbol), timestamp: this.timestamp() };
         this.send(client, JSON.stringify({ channel: 'ticker', type: 'snapshot', data: [entry] }));
       }
     }
@@ -365,17 +400,46 @@ export class KrakenServer extends LocalExchangeServer<Client> {
     this.send(client, JSON.stringify({ ...body, time_out: this.timestamp() }));
   }
 
-  /** Records one request; true when it is over the per-second limit. */
+  /** Records one request; true (and a breach) when it is over the per-second limit. */
   private overLimit(client: Client): boolean {
     const inLastSecond = client.inbound.record();
     this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, inLastSecond);
-    return inLastSecond > (this.options.maxMessagesPerSecond ?? 10);
+    const max = this.options.maxMessagesPerSecond ?? MAX_MESSAGES_PER_SECOND;
+    if (inLastSecond <= max) return false;
+    this.counters.rateLimited++;
+    this.breach('messages per second', `${inLastSecond} requests within 1000 ms on one connection; at most ${max}`);
+    return true;
+  }
+
+  protected override sendTick(symbol: string, subscribers: ReadonlySet<Client>): void {
+    const state = this.tickerOf(symbol);
+    const open = state.last! - state.change!;
+    const moved = moveTicker({ last: state.last!, open, high: state.high!, low: state.low!, volume: state.volume! }, this.random);
+    const vwap = (state.vwap! * state.volume! + moved.tradedQuote) / moved.volume;
+    const round = (value: number): number => Number(decimalText(value));
+    Object.assign(state, {
+      bid: round(moved.bid),
+      ask: round(moved.ask),
+      last: round(moved.last),
+      volume: round(moved.volume),
+      vwap: round(vwap),
+      low: round(moved.low),
+      high: round(moved.high),
+      change: round(moved.last - open),
+      change_pct: Number((((moved.last - open) / open) * 100).toFixed(2)),
+    });
+    this.sendUpdate({ symbol, ...state, timestamp: this.timestamp() }, subscribers);
+  }
+
+  /** Sends a ticker `update` with this entry to `clients`; the frame is serialized once. */
+  private sendUpdate(entry: Json, clients: Iterable<Client>): number {
+    return this.sendEach(clients, JSON.stringify({ channel: 'ticker', type: 'update', data: [entry] }));
   }
 
   private heartbeat(intervalMs: number): void {
     const now = Date.now();
     for (const client of this.clients) {
-      if (client.symbols.size === 0 || now - client.lastSentAt < intervalMs) continue;
+      if (this.tickerSymbols(client).size === 0 || now - client.lastSentAt < intervalMs) continue;
       if (this.send(client, '{"channel":"heartbeat"}')) this.counters.heartbeats++;
     }
   }
@@ -387,6 +451,30 @@ export class KrakenServer extends LocalExchangeServer<Client> {
     const micros = String(this.lastMicros % 1000).padStart(3, '0');
     return new Date(ms).toISOString().replace('Z', `${micros}Z`);
   }
+}
+
+function pairMarket(pair: KrakenPair): ListedMarket {
+  const [base = pair.symbol, quote = ''] = pair.symbol.split('/');
+  const status = pair.status ?? 'online';
+  return { symbol: pair.symbol, base, quote, trading: status !== 'delisted', status };
+}
+
+/**
+ * A pair's REST names from its v2 codes: `wsname` in legacy codes (`XBT/USD`), keyed by the
+ * X/Z-prefixed ids when both assets have one (`XXBTZUSD`), else by the altname (`SOLEUR`).
+ */
+function restNames(base: string, quote: string): { readonly restKey: string; readonly wsname: string } {
+  const [legacyBase, legacyQuote] = [LEGACY_CODES[base] ?? base, LEGACY_CODES[quote] ?? quote];
+  const [baseId, quoteId] = [restAssetId(legacyBase), restAssetId(legacyQuote)];
+  const prefixed = baseId !== legacyBase && quoteId !== legacyQuote;
+  return { restKey: prefixed ? `${baseId}${quoteId}` : `${legacyBase}${legacyQuote}`, wsname: `${legacyBase}/${legacyQuote}` };
+}
+
+/** A pair's first ticker values around `price`: a 1.25 % gain on the day. */
+function initialTicker(price: number): KrakenTickerValues {
+  const at = (factor: number): number => Number(decimalText(price * factor));
+  const open = price / 1.0125;
+  return { bid: at(0.9999), bid_qty: 1.5, ask: at(1.0001), ask_qty: 2.5, last: at(1), volume: 1000, vwap: at(0.995), low: at(0.97), high: at(1.02), change: Number(decimalText(price - open)), change_pct: 1.25 };
 }
 
 /** REST asset ids: legacy crypto codes get an X prefix and fiat a Z (`XXBT`, `ZUSD`), newer ones none. */

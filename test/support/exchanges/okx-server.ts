@@ -8,19 +8,27 @@
  * - the text `ping` is answered with the text `pong`;
  * - `{"op":"subscribe"|"unsubscribe","args":[{"channel":"tickers","instId":..}],"id"?:..}` is
  *   answered with one `{"event":"subscribe","arg":{..},"connId":..}` per argument (the request
- *   `id`, when given, echoed first);
+ *   `id`, when given, echoed first); with `snapshotOnSubscribe`, each newly subscribed
+ *   instrument's current ticker follows its ack; `push` and ticking (`startTicking`) send more;
  * - errors are `{"event":"error","code":..,"msg":..,"connId":..}` with OKX's codes: 60012 invalid
  *   request (not JSON, not an object, a bad `id`), 60019 invalid op, 60013 invalid args, 60018
- *   unknown channel or instId (message text as OKX words it), 60014 requests too frequent;
- * - an `args` list longer than 64 KB closes the connection with 1009; a connection that has had
- *   nothing pushed (data, acks or pongs) for `idleTimeoutMs` (30 s) is closed with 4004;
- * - `GET /api/v5/public/instruments?instType=SPOT` lists the instruments with `baseCcy`,
- *   `quoteCcy` and `state`, in OKX's `{"code":"0","msg":"","data":[..]}` envelope.
+ *   unknown channel, or an instId that is not listed or not live (message text as OKX words
+ *   it), 60014 requests too frequent;
+ * - a connection that has had nothing pushed (data, acks or pongs) for `idleTimeoutMs` (30 s)
+ *   is closed with 4004;
+ * - `GET /api/v5/public/instruments?instType=SPOT` lists the instruments in `data[]` with
+ *   `instId`, `baseCcy`, `quoteCcy` and `state` (`live`, `suspend` once delisted), in OKX's
+ *   `{"code":"0","msg":"","data":[..]}` envelope.
+ *
+ * Limits, OKX's values by default, each breach recorded in `breaches`:
+ * - 3 connection attempts per second per IP: HTTP 429;
+ * - 480 subscribe/unsubscribe requests per hour per connection: the one over gets 60014 and
+ *   changes nothing;
+ * - 64 KB of `args` (serialized, UTF-8) per request: the connection is closed with 1009.
  *
  * Choices where OKX's behaviour is undocumented: a request with one bad argument is refused
- * whole (one error, nothing subscribed), the stricter of the two possibilities; more than 480
- * subscribe/unsubscribe requests in an hour on one connection get 60014; a fourth upgrade
- * within one second is refused with HTTP 429; after `notice()` connections close with 1001.
+ * whole (one error, nothing subscribed), the stricter of the two possibilities; the answers to
+ * the limits above (60014; 1009; HTTP 429); after `notice()` connections close with 1001.
  *
  * Everything a client sends is kept (`requests`), and every frame this server refused or found
  * not exactly in OKX's documented shape is described in `violations`, so tests can assert that
@@ -28,14 +36,17 @@
  *
  * Test hooks: `push`, `tickerFrame`, `notice`, `subscribers`, `stats`, `requests`,
  * `violations`, and those of every local exchange (`src/ingest/sim/local-exchange-server.ts`):
- * `sendRaw`, `dropConnections`, `stall`, `setRestAvailable` (instruments answers HTTP 503 with
- * OKX's 50001), `connections`, `close`.
+ * the listing (`setListing`, `list`, `delist`, `setListingBody`, `listingRequests`),
+ * `startTicking`/`stopTicking`, `breaches`, `sendRaw`, `dropConnections`, `stall`,
+ * `setRestAvailable` (instruments answers HTTP 503 with OKX's 50001), `connections`, `close`.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord } from '../../../src/ingest/json-frame';
 import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
-import { LocalExchangeServer, listen, type Listening, type LocalClient, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
+import { listingFrom, SPELLINGS, type ListedMarket, type ListingOption } from '../../../src/ingest/sim/listing';
+import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
+import { decimalText, moveTicker, numberOr, startingPrice } from '../../../src/ingest/sim/market-prices';
 
 export interface OkxInstrument {
   readonly instId: string;
@@ -64,13 +75,17 @@ export interface OkxServerOptions {
   readonly port?: number;
   /** Default `OKX_TEST_INSTRUMENTS`. */
   readonly instruments?: readonly OkxInstrument[];
+  /** Instead of `instruments`: that many synthetic instruments (`BASE-QUOTE`), or exactly these. */
+  readonly listing?: ListingOption;
+  /** Send a newly subscribed live instrument's current ticker right after its ack. Default false: only `push` and ticks send data. */
+  readonly snapshotOnSubscribe?: boolean;
   /** Close a connection with nothing pushed for this long (4004); 0 = never. Default 30 000. */
   readonly idleTimeoutMs?: number;
-  /** Upgrades accepted per second (OKX: 3 per IP). Default 3. */
-  readonly maxConnectionsPerSecond?: number;
-  /** subscribe/unsubscribe requests per connection per hour (OKX: 480). Default 480. */
-  readonly maxRequestsPerHour?: number;
-  /** Largest `args` in bytes (OKX: 64 KB). Default 65 536. */
+  /** WebSocket upgrades per IP. Default 3 per second. */
+  readonly connectionLimit?: RateLimit;
+  /** subscribe/unsubscribe requests per connection. Default 480 per hour. */
+  readonly subscribeOpsLimit?: RateLimit;
+  /** Largest `args` of one request, in bytes. Default 65 536 (64 KB). */
   readonly maxArgsBytes?: number;
 }
 
@@ -100,42 +115,49 @@ export interface ReceivedRequest {
 
 interface Client extends LocalClient {
   readonly connId: string;
-  readonly subscriptions: Set<string>;
   /** Inbound frames within the last second. */
   readonly inbound: ArrivalWindow;
-  /** Subscribe/unsubscribe requests within the last hour. */
+  /** Subscribe/unsubscribe requests within the `subscribeOpsLimit` window. */
   readonly requestTimes: ArrivalWindow;
 }
 
-type Ticker = Record<string, unknown>;
+type Ticker = Readonly<Record<string, unknown>>;
 
 const REQUEST_KEYS = new Set(['id', 'op', 'args']);
 const ARG_KEYS = new Set(['channel', 'instId']);
-const HOUR_MS = 3_600_000;
+/** OKX: 3 connection requests per second per IP. */
+const CONNECTION_LIMIT: RateLimit = { max: 3, windowMs: 1000 };
+/** OKX: 480 subscribe/unsubscribe/login operations per hour per connection. */
+const SUBSCRIBE_OPS_LIMIT: RateLimit = { max: 480, windowMs: 3_600_000 };
+const MAX_ARGS_BYTES = 65_536;
 
 export class OkxServer extends LocalExchangeServer<Client> {
   readonly wsUrl: string;
 
-  private readonly instruments: ReadonlyMap<string, OkxInstrument>;
+  protected readonly listingPath = '/api/v5/public/instruments';
+  /** Current ticker per instrument, once pushed or moved. */
   private readonly tickers = new Map<string, Ticker>();
-  /** Upgrades accepted within the last second. */
-  private readonly upgradeTimes = new ArrivalWindow(1000);
+  /** Starting prices the `instruments` option gave. */
+  private readonly startPrices = new Map<string, number>();
   private readonly received: ReceivedRequest[] = [];
   private readonly problems: string[] = [];
-  private counters = { upgrades: 0, refusedUpgrades: 0, pings: 0, requests: 0, acks: 0, errors: 0, idleCloses: 0, peakInboundPerSecond: 0, instrumentsRequests: 0 };
+  private counters = { pings: 0, requests: 0, acks: 0, errors: 0, idleCloses: 0, peakInboundPerSecond: 0 };
 
   static async start(options: OkxServerOptions = {}): Promise<OkxServer> {
     return new OkxServer(await listen(options), options);
   }
 
   private constructor(listening: Listening, private readonly options: OkxServerOptions) {
-    super(listening, 'application/json');
+    if (options.instruments !== undefined && options.listing !== undefined) throw new Error('give either instruments or listing, not both');
+    const instruments = options.instruments ?? (options.listing === undefined ? OKX_TEST_INSTRUMENTS : []);
+    const listing = listingFrom(options.listing, SPELLINGS.okx, () => instruments.map(instrumentMarket));
+    super(listening, { jsonContentType: 'application/json', listing, connectionLimit: options.connectionLimit ?? CONNECTION_LIMIT });
+    for (const instrument of instruments) if (instrument.price !== undefined) this.startPrices.set(instrument.instId, instrument.price);
     this.wsUrl = this.wsUrlAt('/ws/v5/public');
-    this.instruments = new Map((options.instruments ?? OKX_TEST_INSTRUMENTS).map((i) => [i.instId, i]));
   }
 
   get stats(): OkxServerStats {
-    return { ...this.counters };
+    return { ...this.upgradeStats, ...this.counters, instrumentsRequests: this.listingRequests };
   }
 
   /** Every text frame clients sent other than `ping`, in arrival order. */
@@ -150,7 +172,7 @@ export class OkxServer extends LocalExchangeServer<Client> {
 
   /** Connections subscribed to the instrument's `tickers`. */
   subscribers(instId: string): number {
-    return this.countClients((client) => client.subscriptions.has(instId));
+    return this.tickerSubscribers(instId).size;
   }
 
   /**
@@ -161,13 +183,13 @@ export class OkxServer extends LocalExchangeServer<Client> {
   push(instId: string, fields: Readonly<Record<string, unknown>> = {}): { readonly frame: string; readonly delivered: number } {
     const ticker = { ...this.currentTicker(instId), ts: String(Date.now()), ...fields };
     this.tickers.set(instId, ticker);
-    const frame = JSON.stringify({ arg: { channel: 'tickers', instId }, data: [ticker] });
-    return { frame, delivered: this.broadcast(frame, (client) => client.subscriptions.has(instId)) };
+    const frame = pushFrame(instId, ticker);
+    return { frame, delivered: this.sendEach(this.tickerSubscribers(instId), frame) };
   }
 
   /** The push frame `push` would send, without sending it or keeping the fields. */
   tickerFrame(instId: string, fields: Readonly<Record<string, unknown>> = {}): string {
-    return JSON.stringify({ arg: { channel: 'tickers', instId }, data: [{ ...this.currentTicker(instId), ts: String(Date.now()), ...fields }] });
+    return pushFrame(instId, { ...this.currentTicker(instId), ts: String(Date.now()), ...fields });
   }
 
   /**
@@ -183,30 +205,25 @@ export class OkxServer extends LocalExchangeServer<Client> {
   // -------------------------------------------------------------------------------------------
   // REST
 
-  protected override serveHttp(request: IncomingMessage, url: URL, response: ServerResponse): void {
-    if (request.method !== 'GET' || url.pathname !== '/api/v5/public/instruments') {
-      return this.respondJson(response, 404, { code: '50000', msg: `Unknown path ${url.pathname}`, data: [] });
-    }
-    this.counters.instrumentsRequests++;
-    if (!this.restAvailable) return this.respondJson(response, 503, { code: '50001', msg: 'Service temporarily unavailable. Please try again later.', data: [] });
+  protected override serveListing(url: URL, response: ServerResponse): void {
     const instType = url.searchParams.get('instType');
     if (!instType) return this.respondJson(response, 400, { code: '50014', msg: 'Parameter instType can not be empty.', data: [] });
-    const data = instType === 'SPOT' ? [...this.instruments.values()].map(instrumentEntry) : [];
+    const data = instType === 'SPOT' ? this.listing.map(instrumentEntry) : [];
     this.respondJson(response, 200, { code: '0', msg: '', data });
+  }
+
+  protected override listingUnavailable(response: ServerResponse): void {
+    this.respondJson(response, 503, { code: '50001', msg: 'Service temporarily unavailable. Please try again later.', data: [] });
+  }
+
+  protected override serveHttp(_request: IncomingMessage, url: URL, response: ServerResponse): void {
+    this.respondJson(response, 404, { code: '50000', msg: `Unknown path ${url.pathname}`, data: [] });
   }
 
   // -------------------------------------------------------------------------------------------
   // WebSocket
 
   protected override admit(url: URL): UpgradeRefusal | null {
-    this.counters.upgrades++;
-    const now = Date.now();
-    if (this.upgradeTimes.count(now) >= (this.options.maxConnectionsPerSecond ?? 3)) {
-      this.counters.refusedUpgrades++;
-      this.problems.push('more connection requests than allowed per second');
-      return { status: 429 };
-    }
-    this.upgradeTimes.record(now);
     if (url.pathname !== '/ws/v5/public') {
       this.problems.push(`upgrade on wrong path ${url.pathname}`);
       return { status: 404 };
@@ -218,9 +235,8 @@ export class OkxServer extends LocalExchangeServer<Client> {
     const client: Client = {
       ...base,
       connId: randomBytes(4).toString('hex'),
-      subscriptions: new Set(),
       inbound: new ArrivalWindow(1000),
-      requestTimes: new ArrivalWindow(HOUR_MS),
+      requestTimes: new ArrivalWindow((this.options.subscribeOpsLimit ?? SUBSCRIBE_OPS_LIMIT).windowMs),
     };
     this.armIdleClose(client);
     return client;
@@ -286,16 +302,22 @@ export class OkxServer extends LocalExchangeServer<Client> {
       this.problems.push(`op ${JSON.stringify(op)}`);
       return this.error(client, id, '60019', `Invalid op: ${typeof op === 'string' ? op : JSON.stringify(op)}`);
     }
-    if (client.requestTimes.record() > (this.options.maxRequestsPerHour ?? 480)) {
-      this.problems.push(`more than ${this.options.maxRequestsPerHour ?? 480} requests in an hour`);
+    const ops = this.options.subscribeOpsLimit ?? SUBSCRIBE_OPS_LIMIT;
+    const opsInWindow = client.requestTimes.record();
+    if (opsInWindow > ops.max) {
+      this.problems.push(`more than ${ops.max} subscribe/unsubscribe requests within ${ops.windowMs} ms`);
+      this.breach('subscribe operations per hour', `${opsInWindow} subscribe/unsubscribe requests within ${ops.windowMs} ms on connection ${client.connId}; at most ${ops.max}`);
       return this.error(client, id, '60014', 'Requests too frequent');
     }
     if (!Array.isArray(args) || args.length === 0) {
       this.problems.push('args is not a non-empty array');
       return this.error(client, id, '60013', 'Invalid args');
     }
-    if (Buffer.byteLength(JSON.stringify(args)) > (this.options.maxArgsBytes ?? 65_536)) {
+    const argsBytes = Buffer.byteLength(JSON.stringify(args));
+    const maxArgsBytes = this.options.maxArgsBytes ?? MAX_ARGS_BYTES;
+    if (argsBytes > maxArgsBytes) {
       this.problems.push('args longer than 64 KB');
+      this.breach('args bytes per request', `args of ${argsBytes} bytes in one request on connection ${client.connId}; at most ${maxArgsBytes}`);
       client.ws.close(1009, 'Request message exceeds the maximum frame length');
       return;
     }
@@ -309,10 +331,12 @@ export class OkxServer extends LocalExchangeServer<Client> {
       if (isRecord(arg) && typeof arg.instId === 'string') instIds.push(arg.instId);
     }
     for (const instId of instIds) {
-      if (op === 'subscribe') client.subscriptions.add(instId);
-      else client.subscriptions.delete(instId);
+      let added = false;
+      if (op === 'subscribe') added = this.subscribeTicker(client, instId);
+      else this.unsubscribeTicker(client, instId);
       this.counters.acks++;
       this.send(client, JSON.stringify({ ...(id === undefined ? {} : { id }), event: op, arg: { channel: 'tickers', instId }, connId: client.connId }));
+      if (added && this.options.snapshotOnSubscribe === true) this.send(client, pushFrame(instId, { ...this.currentTicker(instId), ts: String(Date.now()) }));
     }
   }
 
@@ -324,7 +348,7 @@ export class OkxServer extends LocalExchangeServer<Client> {
     const extra = Object.keys(arg).filter((key) => !ARG_KEYS.has(key));
     if (extra.length > 0) this.problems.push(`unexpected argument keys: ${extra.join(', ')}`);
     const name = typeof instId === 'string' ? instId : '';
-    if (channel !== 'tickers' || name === '' || !this.instruments.has(name)) {
+    if (channel !== 'tickers' || name === '' || !this.isTrading(name)) {
       return { code: '60018', msg: `Wrong URL or channel:${channel},instId:${name} doesn't exist. Please use the correct URL, channel and parameters referring to API document.` };
     }
     return null;
@@ -339,11 +363,36 @@ export class OkxServer extends LocalExchangeServer<Client> {
     this.counters.peakInboundPerSecond = Math.max(this.counters.peakInboundPerSecond, client.inbound.record());
   }
 
+  protected override sendTick(instId: string, subscribers: ReadonlySet<Client>, now: number): void {
+    const current = this.currentTicker(instId);
+    const last = numberOr(current.last, 100);
+    const moved = moveTicker(
+      { last, open: numberOr(current.open24h, last), high: numberOr(current.high24h, last), low: numberOr(current.low24h, last), volume: numberOr(current.vol24h, 1000) },
+      this.random,
+    );
+    const ticker = {
+      ...current,
+      last: decimalText(moved.last, 10),
+      lastSz: decimalText(moved.lastQty, 10),
+      askPx: decimalText(moved.ask, 10),
+      bidPx: decimalText(moved.bid, 10),
+      high24h: decimalText(moved.high, 10),
+      low24h: decimalText(moved.low, 10),
+      volCcy24h: decimalText(numberOr(current.volCcy24h, 0) + moved.tradedQuote, 10),
+      vol24h: decimalText(moved.volume, 10),
+      ts: String(now),
+    };
+    this.tickers.set(instId, ticker);
+    this.sendEach(subscribers, pushFrame(instId, ticker));
+  }
+
+  /** The instrument's ticker as last pushed or moved, else one around its starting price. */
   private currentTicker(instId: string): Ticker {
     const known = this.tickers.get(instId);
     if (known) return known;
-    const price = this.instruments.get(instId)?.price ?? 100;
-    const text = (value: number): string => String(Number(value.toPrecision(10)));
+    const market = this.listed(instId);
+    const price = this.startPrices.get(instId) ?? (market ? startingPrice(market.base, market.quote) : 100);
+    const text = (value: number): string => decimalText(value, 10);
     return {
       instType: 'SPOT',
       instId,
@@ -364,14 +413,23 @@ export class OkxServer extends LocalExchangeServer<Client> {
   }
 }
 
-function instrumentEntry(instrument: OkxInstrument): Record<string, string> {
+function pushFrame(instId: string, ticker: Ticker): string {
+  return JSON.stringify({ arg: { channel: 'tickers', instId }, data: [ticker] });
+}
+
+function instrumentMarket(instrument: OkxInstrument): ListedMarket {
+  const state = instrument.state ?? 'live';
+  return { symbol: instrument.instId, base: instrument.baseCcy, quote: instrument.quoteCcy, trading: state === 'live', status: state };
+}
+
+function instrumentEntry(market: ListedMarket): Record<string, string> {
   return {
     instType: 'SPOT',
-    instId: instrument.instId,
+    instId: market.symbol,
     uly: '',
     instFamily: '',
-    baseCcy: instrument.baseCcy,
-    quoteCcy: instrument.quoteCcy,
+    baseCcy: market.base,
+    quoteCcy: market.quote,
     settleCcy: '',
     ctVal: '',
     ctMult: '',
@@ -386,6 +444,6 @@ function instrumentEntry(instrument: OkxInstrument): Record<string, string> {
     minSz: '0.00001',
     ctType: '',
     alias: '',
-    state: instrument.state ?? 'live',
+    state: market.status ?? (market.trading ? 'live' : 'suspend'),
   };
 }
