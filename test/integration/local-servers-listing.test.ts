@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
-import { SPELLINGS, syntheticMarkets, type ListedMarket, type ListingOption, type Spelling } from '../../src/ingest/sim/listing';
+import { SPELLINGS, syntheticMarkets, type LocalMarket, type ListingOption, type Spelling } from '../../src/ingest/sim/listing';
 import type { LocalClient, LocalExchangeServer } from '../../src/ingest/sim/local-exchange-server';
 import { BybitServer } from '../support/exchanges/bybit-server';
 import { CoinbaseServer } from '../support/exchanges/coinbase-server';
@@ -163,7 +163,7 @@ describe.each(EXCHANGES)('$name listing', (exchange) => {
     server.list(first); // relisted, in its old place
     expect((await read(exchange, server))[0]).toEqual({ symbol: first.symbol, base: first.base, quote: first.quote, status: exchange.trading });
 
-    const only: ListedMarket[] = [
+    const only: LocalMarket[] = [
       { symbol: exchange.spell('ONE', 'USDT'), base: 'ONE', quote: 'USDT', trading: true },
       { symbol: exchange.spell('TWO', 'USDC'), base: 'TWO', quote: 'USDC', trading: true },
     ];

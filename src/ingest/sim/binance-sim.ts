@@ -41,7 +41,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocket } from 'ws';
 import { isRecord } from '../json-frame';
 import { ArrivalWindow } from './arrival-window';
-import { listingFrom, SPELLINGS, type ListedMarket, type ListingOption } from './listing';
+import { listingFrom, SPELLINGS, type LocalMarket, type ListingOption } from './listing';
 import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from './local-exchange-server';
 import { SimMarkets, type BinanceTickerEvent, type SimSymbol } from './sim-markets';
 
@@ -140,7 +140,7 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
     if (options.markets !== undefined && options.listing !== undefined) throw new Error('give either markets or listing, not both');
     const seed = options.seed ?? 1;
     const markets = new SimMarkets(options.listing === undefined ? (options.markets ?? DEFAULT_MARKETS) : 0, seed);
-    const listing = listingFrom(options.listing, SPELLINGS.binance, () => markets.list.map((s): ListedMarket => ({ ...s, trading: true })));
+    const listing = listingFrom(options.listing, SPELLINGS.binance, () => markets.list.map((s): LocalMarket => ({ ...s, trading: true })));
     super(listening, { jsonContentType: 'application/json;charset=UTF-8', listing, connectionLimit: options.connectionLimit ?? CONNECTION_LIMIT, seed });
     this.markets = markets;
     this.wsUrl = this.wsUrlAt('/stream');
@@ -213,7 +213,7 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
     this.respondJson(response, 404, { code: -1, msg: `Unknown path ${url.pathname}` });
   }
 
-  private exchangeInfoEntry(market: ListedMarket, permissionSets: boolean): { readonly status: string } & Record<string, unknown> {
+  private exchangeInfoEntry(market: LocalMarket, permissionSets: boolean): { readonly status: string } & Record<string, unknown> {
     const tick = this.state(market).tickSize(market.symbol).toFixed(8);
     return {
       symbol: market.symbol,
@@ -232,7 +232,7 @@ export class BinanceSim extends LocalExchangeServer<Client> implements SimEndpoi
   }
 
   /** The price paths, with a path started for a market listed since. */
-  private state(market: ListedMarket): SimMarkets {
+  private state(market: LocalMarket): SimMarkets {
     this.markets.add(market);
     return this.markets;
   }

@@ -13,7 +13,7 @@ import { KNOWN_QUOTE_ASSETS } from '../symbols';
 import { REFERENCE_ASSETS } from './market-prices';
 
 /** One market of a local exchange's listing. */
-export interface ListedMarket {
+export interface LocalMarket {
   /** The exchange's native spelling: `BTCUSDT`, `BTC-USD`, `BTC/USD`. */
   readonly symbol: string;
   readonly base: string;
@@ -48,7 +48,7 @@ export const SPELLINGS = {
 } as const satisfies Readonly<Record<string, Spelling>>;
 
 /** A start option of every local exchange: how many synthetic markets to list, or exactly which. */
-export type ListingOption = number | readonly ListedMarket[];
+export type ListingOption = number | readonly LocalMarket[];
 
 /** Quotes of synthetic markets, in the proportions they are used: one slot per market, repeating. */
 const QUOTE_MIX: readonly string[] = [
@@ -63,8 +63,8 @@ const FIRST_LENGTH = 3;
  * `count` trading markets in `spell`'s spelling, the same ones on every call: unique bases
  * `AAA`, `AAB`, ..., the quotes of `QUOTE_MIX` in turn.
  */
-export function syntheticMarkets(count: number, spell: Spelling): ListedMarket[] {
-  const markets: ListedMarket[] = [];
+export function syntheticMarkets(count: number, spell: Spelling): LocalMarket[] {
+  const markets: LocalMarket[] = [];
   let cursor = 0;
   for (let i = 0; i < count; i++) {
     const quote = QUOTE_MIX[i % QUOTE_MIX.length]!;
@@ -76,7 +76,7 @@ export function syntheticMarkets(count: number, spell: Spelling): ListedMarket[]
 }
 
 /** The listing a start option asks for; `fallback` when it asks for none. */
-export function listingFrom(option: ListingOption | undefined, spell: Spelling, fallback: () => readonly ListedMarket[]): ListedMarket[] {
+export function listingFrom(option: ListingOption | undefined, spell: Spelling, fallback: () => readonly LocalMarket[]): LocalMarket[] {
   if (option === undefined) return [...fallback()];
   if (typeof option === 'number') return syntheticMarkets(option, spell);
   return [...option];

@@ -49,7 +49,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { TimerSet, type TimerHandle } from '../timer-set';
 import { ArrivalWindow } from './arrival-window';
-import type { ListedMarket } from './listing';
+import type { LocalMarket } from './listing';
 import { createPrng, type Prng } from './prng';
 
 /** A started HTTP server and the address it listens on. */
@@ -125,14 +125,14 @@ export interface Breach {
 }
 
 /** A listing entry as `list` takes it: trading unless it says otherwise. */
-export type ListingEntry = Omit<ListedMarket, 'trading'> & { readonly trading?: boolean };
+export type ListingEntry = Omit<LocalMarket, 'trading'> & { readonly trading?: boolean };
 
 /** What every local exchange is built with, besides where it listens. */
 export interface ExchangeSettings {
   /** The `content-type` of JSON responses, spelled as the real exchange sends it. */
   readonly jsonContentType: string;
   /** The markets listed at start, in listing order. */
-  readonly listing: readonly ListedMarket[];
+  readonly listing: readonly LocalMarket[];
   readonly connectionLimit: RateLimit;
   /** Seed of the ticking generator's choice of markets. Default 1. */
   readonly seed?: number;
@@ -167,7 +167,7 @@ export abstract class LocalExchangeServer<C extends LocalClient> {
   private readonly deadlines = new Map<C, TimerHandle>();
   private closing: Promise<void> | null = null;
 
-  private listedMarkets = new Map<string, ListedMarket>();
+  private listedMarkets = new Map<string, LocalMarket>();
   private listingBody: string | null = null;
   private listingRequestCount = 0;
 
@@ -209,7 +209,7 @@ export abstract class LocalExchangeServer<C extends LocalClient> {
   }
 
   /** Every listed market, trading or not, in listing order. */
-  get listing(): readonly ListedMarket[] {
+  get listing(): readonly LocalMarket[] {
     return [...this.listedMarkets.values()];
   }
 
@@ -224,7 +224,7 @@ export abstract class LocalExchangeServer<C extends LocalClient> {
   }
 
   /** Replaces the whole listing; the next listing request reads it. Subscriptions stay as they are. */
-  setListing(entries: readonly ListedMarket[]): void {
+  setListing(entries: readonly LocalMarket[]): void {
     this.listedMarkets = new Map(entries.map((entry) => [entry.symbol, entry]));
   }
 
@@ -329,7 +329,7 @@ export abstract class LocalExchangeServer<C extends LocalClient> {
     return { ...this.upgradeCounts };
   }
 
-  protected listed(symbol: string): ListedMarket | undefined {
+  protected listed(symbol: string): LocalMarket | undefined {
     return this.listedMarkets.get(symbol);
   }
 

@@ -48,7 +48,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocket } from 'ws';
 import { isRecord } from '../../../src/ingest/json-frame';
 import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
-import { listingFrom, SPELLINGS, type ListedMarket, type ListingOption } from '../../../src/ingest/sim/listing';
+import { listingFrom, SPELLINGS, type LocalMarket, type ListingOption } from '../../../src/ingest/sim/listing';
 import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
 import { decimalText, moveTicker, numberOr, startingPrice } from '../../../src/ingest/sim/market-prices';
 
@@ -481,12 +481,12 @@ function bookFrame(topic: string, symbol: string, state: BookState): string {
   });
 }
 
-function instrumentMarket(instrument: BybitInstrument): ListedMarket {
+function instrumentMarket(instrument: BybitInstrument): LocalMarket {
   const status = instrument.status ?? 'Trading';
   return { symbol: instrument.symbol, base: instrument.baseCoin, quote: instrument.quoteCoin, trading: status === 'Trading', status };
 }
 
-function instrumentEntry(market: ListedMarket): Readonly<Record<string, unknown>> {
+function instrumentEntry(market: LocalMarket): Readonly<Record<string, unknown>> {
   return {
     symbol: market.symbol,
     baseCoin: market.base,

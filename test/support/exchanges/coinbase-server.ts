@@ -43,7 +43,7 @@ import { WebSocket } from 'ws';
 import { COINBASE_DEFAULT_SYMBOLS, COINBASE_PRODUCTS_PATH } from '../../../src/ingest/exchanges/coinbase';
 import { isRecord } from '../../../src/ingest/json-frame';
 import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
-import { listingFrom, SPELLINGS, type ListedMarket, type ListingOption } from '../../../src/ingest/sim/listing';
+import { listingFrom, SPELLINGS, type LocalMarket, type ListingOption } from '../../../src/ingest/sim/listing';
 import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
 import { decimalText, moveTicker, numberOr, startingPrice } from '../../../src/ingest/sim/market-prices';
 
@@ -203,7 +203,7 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
     this.respondJson(response, 404, { error: 'NOT_FOUND', error_details: `no route ${url.pathname}`, message: 'Not Found' });
   }
 
-  private restProduct(market: ListedMarket): Record<string, unknown> {
+  private restProduct(market: LocalMarket): Record<string, unknown> {
     const ticker = this.tickerOf(market.symbol) ?? {};
     return {
       product_id: market.symbol,
@@ -406,7 +406,7 @@ export class CoinbaseServer extends LocalExchangeServer<Client> {
   }
 }
 
-function productMarket(product: CoinbaseProduct): ListedMarket {
+function productMarket(product: CoinbaseProduct): LocalMarket {
   const status = product.status ?? 'online';
   return { symbol: product.id, base: product.base, quote: product.quote, trading: status === 'online' && product.tradingDisabled !== true, status };
 }

@@ -43,7 +43,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocket } from 'ws';
 import { isRecord } from '../../../src/ingest/json-frame';
 import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
-import { listingFrom, SPELLINGS, syntheticMarkets, type ListedMarket, type ListingOption } from '../../../src/ingest/sim/listing';
+import { listingFrom, SPELLINGS, syntheticMarkets, type LocalMarket, type ListingOption } from '../../../src/ingest/sim/listing';
 import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
 import { decimalText, moveTicker, startingPrice } from '../../../src/ingest/sim/market-prices';
 
@@ -453,7 +453,7 @@ export class KrakenServer extends LocalExchangeServer<Client> {
   }
 }
 
-function pairMarket(pair: KrakenPair): ListedMarket {
+function pairMarket(pair: KrakenPair): LocalMarket {
   const [base = pair.symbol, quote = ''] = pair.symbol.split('/');
   const status = pair.status ?? 'online';
   return { symbol: pair.symbol, base, quote, trading: status !== 'delisted', status };

@@ -44,7 +44,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord } from '../../../src/ingest/json-frame';
 import { ArrivalWindow } from '../../../src/ingest/sim/arrival-window';
-import { listingFrom, SPELLINGS, type ListedMarket, type ListingOption } from '../../../src/ingest/sim/listing';
+import { listingFrom, SPELLINGS, type LocalMarket, type ListingOption } from '../../../src/ingest/sim/listing';
 import { LocalExchangeServer, listen, type Listening, type LocalClient, type RateLimit, type UpgradeRefusal } from '../../../src/ingest/sim/local-exchange-server';
 import { decimalText, moveTicker, numberOr, startingPrice } from '../../../src/ingest/sim/market-prices';
 
@@ -417,12 +417,12 @@ function pushFrame(instId: string, ticker: Ticker): string {
   return JSON.stringify({ arg: { channel: 'tickers', instId }, data: [ticker] });
 }
 
-function instrumentMarket(instrument: OkxInstrument): ListedMarket {
+function instrumentMarket(instrument: OkxInstrument): LocalMarket {
   const state = instrument.state ?? 'live';
   return { symbol: instrument.instId, base: instrument.baseCcy, quote: instrument.quoteCcy, trading: state === 'live', status: state };
 }
 
-function instrumentEntry(market: ListedMarket): Record<string, string> {
+function instrumentEntry(market: LocalMarket): Record<string, string> {
   return {
     instType: 'SPOT',
     instId: market.symbol,
