@@ -35,6 +35,9 @@ export interface FeedSetup {
   readonly symbolsTimeoutMs?: number;
   readonly silentSymbolsAfterMs?: number;
   readonly listingRefreshMs?: number;
+  /** With `symbols: 'listing'`: the quotes to keep, and the pairs used while the listing cannot be read. */
+  readonly quotes?: readonly string[];
+  readonly fallback?: readonly string[];
   readonly maxFramesPerSecond?: number;
   readonly onSymbolsChange?: (change: { readonly removed: readonly string[] }) => void;
 }
@@ -132,7 +135,8 @@ export class IngestHarness {
     const warnings: Array<Record<string, unknown>> = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as Record<string, unknown>) });
     const symbols = setup.symbols ?? ['BTCUSDT', 'ETHBTC'];
-    const choice: SymbolChoice = symbols === 'listing' ? { kind: 'listing', quotes: null, fallback: [] } : { kind: 'configured', symbols };
+    const choice: SymbolChoice =
+      symbols === 'listing' ? { kind: 'listing', quotes: setup.quotes ?? null, fallback: setup.fallback ?? [] } : { kind: 'configured', symbols };
     const feed = new Feed({
       adapter,
       symbols: choice,
