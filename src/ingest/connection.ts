@@ -331,12 +331,14 @@ export class FeedConnection {
   private connect(role: Role): void {
     if (this.cancelConnect !== null) return;
     let granted = false;
-    const cancel = this.shared.gate.request(() => {
+    const cancel = this.shared.gate.request((attemptEnded) => {
       granted = true;
       this.cancelConnect = null;
-      if (this.state !== 'running') return;
-      if (role === 'active' ? this.active !== null : this.pending !== null || this.active === null) return;
-      const link = this.open(role);
+      if (this.state !== 'running' || (role === 'active' ? this.active !== null : this.pending !== null || this.active === null)) {
+        attemptEnded();
+        return;
+      }
+      const link = this.open(role, attemptEnded);
       if (link === null || role !== 'pending') return;
       link.rotationTimer = link.timers.timeout(this.rotationTimeoutMs, () => {
         link.failure = { message: `replacement not subscribed within ${this.rotationTimeoutMs} ms`, fatal: false, retryAfterMs: null };
@@ -347,7 +349,8 @@ export class FeedConnection {
     if (!granted) this.cancelConnect = cancel;
   }
 
-  private open(role: Role): Link | null {
+  /** Opens a socket; `attemptEnded` is told when its upgrade is answered or fails (the gate counts it then). */
+  private open(role: Role, attemptEnded: () => void): Link | null {
     const url = this.adapter.wsUrl;
     let ws: WebSocket;
     try {
@@ -355,9 +358,13 @@ export class FeedConnection {
       // exchange front ends mishandle the extension negotiation.
       ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.connectTimeoutMs, autoPong: true });
     } catch (err) {
+      attemptEnded();
       this.fail(`cannot open ${url}: ${errorText(err)}`);
       return null;
     }
+    ws.once('upgrade', attemptEnded);
+    ws.once('unexpected-response', attemptEnded);
+    ws.once('close', attemptEnded);
     const limit = Math.max(1, this.adapter.maxMessagesPerSecond - 1);
     const link = new Link(this.nextLinkId++, ws, role, limit, this.shared.messages, this.now);
     this.links.add(link);

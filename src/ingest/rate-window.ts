@@ -14,9 +14,15 @@ import type { TimerHandle, TimerSet } from './timer-set';
  */
 export const WINDOW_MARGIN = 1.1;
 
-/** The exchange's documented limit as we keep it: the window lengthened by WINDOW_MARGIN. */
+/**
+ * Events we send spaced out can still arrive bunched (a congested network, a busy peer reading
+ * several at once), so a per-IP limit is kept at 80 % of its count as well.
+ */
+export const COUNT_MARGIN = 0.8;
+
+/** A per-IP limit as we keep it: the window lengthened by WINDOW_MARGIN, the count cut to COUNT_MARGIN (at least 1). */
 export function withMargin(limit: RateLimit): RateLimit {
-  return { limit: Math.max(1, Math.floor(limit.limit)), windowMs: Math.ceil(limit.windowMs * WINDOW_MARGIN) };
+  return { limit: Math.max(1, Math.floor(limit.limit * COUNT_MARGIN)), windowMs: Math.ceil(limit.windowMs * WINDOW_MARGIN) };
 }
 
 export class RateWindow {
@@ -25,11 +31,14 @@ export class RateWindow {
 
   constructor(readonly limit: RateLimit) {}
 
-  /** Milliseconds until one more event fits; 0 when it fits now. */
-  waitMs(now: number): number {
+  /** Milliseconds until one more event fits, besides `reserved` events not recorded yet; 0 when it fits now. */
+  waitMs(now: number, reserved = 0): number {
     this.forget(now);
-    if (this.at.length < this.limit.limit) return 0;
-    return Math.max(1, this.at[0]! + this.limit.windowMs - now);
+    const over = this.at.length + reserved - this.limit.limit;
+    if (over < 0) return 0;
+    // The oldest events leave first: room comes when `over + 1` of them have left.
+    const leaving = this.at[over];
+    return leaving === undefined ? Infinity : Math.max(1, leaving + this.limit.windowMs - now);
   }
 
   record(now: number): void {
@@ -48,11 +57,17 @@ export class RateWindow {
  * one IP address (`ExchangeAdapter.connectionRate`). Every connect waits here: the first ones
  * at start-up, reconnects and rotations alike, so a feed of many connections, or all of them
  * reconnecting at once after a network failure, never trips the exchange's limit.
+ *
+ * An attempt is counted when it ends (the upgrade answered, refused or failed), not when it
+ * starts: the exchange counts it when the request arrives, which is somewhere in between, and
+ * a busy network or event loop can bunch up arrivals of attempts started a window apart.
+ * Until it ends an attempt holds a place in the window, so at most `limit` are ever under way.
  */
 export class ConnectionGate {
   private readonly window: RateWindow;
-  private readonly queue: Array<() => void> = [];
+  private readonly queue: Array<(done: () => void) => void> = [];
   private timer: TimerHandle | null = null;
+  private underWay = 0;
   private granted = 0;
 
   constructor(
@@ -63,8 +78,12 @@ export class ConnectionGate {
     this.window = new RateWindow(withMargin(limit));
   }
 
-  /** Calls `open` once the window has room (at once when it has). Returns a cancel function. */
-  request(open: () => void): () => void {
+  /**
+   * Calls `open` once the window has room (at once when it has); `open` must call `done` when
+   * the attempt has ended, whatever its outcome (a second call is ignored). Returns a cancel
+   * function for an attempt still waiting.
+   */
+  request(open: (done: () => void) => void): () => void {
     this.queue.push(open);
     this.drain();
     return () => {
@@ -86,8 +105,8 @@ export class ConnectionGate {
   private drain(): void {
     if (this.timer !== null) return;
     while (this.queue.length > 0) {
-      const at = this.now();
-      const wait = this.window.waitMs(at);
+      if (this.underWay >= this.window.limit.limit) return; // an ending attempt drains again
+      const wait = this.window.waitMs(this.now(), this.underWay);
       if (wait > 0) {
         this.timer = this.timers.timeout(wait, () => {
           this.timer = null;
@@ -95,9 +114,16 @@ export class ConnectionGate {
         });
         return;
       }
-      this.window.record(at);
+      this.underWay++;
       this.granted++;
-      this.queue.shift()!();
+      let ended = false;
+      this.queue.shift()!(() => {
+        if (ended) return;
+        ended = true;
+        this.underWay--;
+        this.window.record(this.now());
+        this.drain();
+      });
     }
   }
 }
