@@ -50,6 +50,8 @@ export interface AppOptions {
   readonly sharePayloads?: boolean;
   /** Overrides the feeds' connection timing (tests use a short silence limit). */
   readonly feedTiming?: ConnectionTiming;
+  /** How long the feeds may take before "no exchange is reachable" is said. Default 15 000 ms. */
+  readonly unreachableNoticeMs?: number;
 }
 
 /** How long in-flight HTTP requests may take to finish at shutdown. */
@@ -128,7 +130,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   });
   // Delisted markets and markets nobody ingests leave the live state (ingest/live-coverage.ts).
   const coverage = new LiveCoverage({ redis, keys, writer, feeds, markerWritten: () => stateGuard.check(), logger });
-  const unreachable = new UnreachableNotice(feeds, logger);
+  const unreachable = new UnreachableNotice(feeds, logger, options.unreachableNoticeMs ?? UNREACHABLE_NOTICE_MS);
 
   let ws: GraphqlWsServer | null = null;
   const metrics = new Metrics({
@@ -267,6 +269,7 @@ class UnreachableNotice {
   constructor(
     private readonly feeds: readonly Feed[],
     private readonly logger: Logger,
+    private readonly afterMs: number,
   ) {}
 
   start(): void {
@@ -280,7 +283,7 @@ class UnreachableNotice {
         { feeds: Object.fromEntries(health.map((h) => [h.exchange, h.lastError])) },
         `no exchange is reachable from here (${health.map((h) => h.exchange).join(', ')}); tickql keeps retrying with backoff, quietly (failures are counted in the feeds query). Offline? Try \`npm run demo\`, which ingests a built-in simulated exchange`,
       );
-    }, UNREACHABLE_NOTICE_MS);
+    }, this.afterMs);
     this.timer.unref();
   }
 

@@ -22,6 +22,14 @@ describe('first contact', () => {
     expect(target).toEqual({ url: 'redis://10.0.0.1:6390', privateServer: null });
   });
 
+  it('says which Redis it uses, without the password', async () => {
+    const { pino } = await import('pino');
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    await resolveRedis(loadConfig({ REDIS_URL: 'redis://user:secret@10.0.0.1:6390' }), logger);
+    expect(lines.map((l) => l.msg)).toEqual(['using Redis at redis://user:***@10.0.0.1:6390 (REDIS_URL)']);
+  });
+
   it('starts a private redis-server when REDIS_URL is unset and nothing answers at the default address', async () => {
     const target = await resolveRedis(loadConfig({}), silentLogger(), { defaultUrl: await deadUrl() });
     try {
@@ -48,4 +56,44 @@ describe('first contact', () => {
     expect(run.status).toBe(1);
     expect(run.stderr.trim().split('\n')).toEqual(['tickql: PORT="abc" is not a whole number']);
   });
+});
+
+describe('first contact without a network', () => {
+  it('says once that no exchange is reachable, with the offline hint, and retries quietly', async () => {
+    const { buildApp } = await import('../../src/app');
+    const { pino } = await import('pino');
+    const { openTestRedis, deletePrefix } = await import('../support/redis');
+    const t = await openTestRedis();
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const dead = (await deadUrl()).replace('redis://', '');
+    const env: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', REDIS_URL: t.url, REDIS_PREFIX: t.prefix };
+    for (const id of ['BINANCE', 'COINBASE', 'KRAKEN', 'OKX', 'BYBIT']) {
+      env[`${id}_WS_URL`] = `ws://${dead}/ws`;
+      env[`${id}_REST_URL`] = `http://${dead}`;
+    }
+    const app = await buildApp(loadConfig(env), logger, { url: t.url, privateServer: null }, {
+      unreachableNoticeMs: 1500,
+    });
+    await app.start();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      const notices = lines.filter((l) => String(l.msg).startsWith('no exchange is reachable'));
+      expect(notices).toHaveLength(1);
+      expect(String(notices[0]!.msg)).toMatch(/binance, coinbase, kraken, okx, bybit.*npm run demo/);
+      // Each connection warns about its first failure only; the retries go on (counted in feeds).
+      const lost = lines.filter((l) => l.msg === 'connection lost; retrying');
+      expect(lost.length).toBe(5);
+      for (const feed of app.feeds) {
+        expect(feed.health().status).toBe('CONNECTING');
+        expect(feed.health().errors).toBeGreaterThanOrEqual(2);
+      }
+      // Which Redis is used is logged by main's resolveRedis; the built-in pairs stand in for the listings.
+      expect(lines.filter((l) => l.msg === 'symbols: check the configuration')).toHaveLength(5);
+    } finally {
+      await app.stop();
+      await deletePrefix(t.redis, t.prefix);
+      await t.close();
+    }
+  }, 20_000);
 });
