@@ -26,8 +26,7 @@
  */
 import type { Logger } from '../logger';
 import type { ExchangeAdapter, FrameEvent } from './adapter';
-import type { BackoffOptions } from './backoff';
-import { FeedConnection, sharedLimits, type ConnectionStatus, type ConnectionTiming, type SharedLimits } from './connection';
+import { FeedConnection, sharedLimits, type ConnectionStatus, type FeedConnectionOptions, type SharedLimits } from './connection';
 import { TimerSet } from './timer-set';
 
 export interface PoolListener {
@@ -38,17 +37,10 @@ export interface PoolListener {
   failure(message: string): void;
 }
 
-export interface ConnectionPoolOptions {
-  readonly adapter: ExchangeAdapter;
+/** What a `FeedConnection` takes, less what the pool decides per connection (symbols, number, shared limits). */
+export type ConnectionPoolOptions = Pick<FeedConnectionOptions, 'adapter' | 'logger' | 'backoff' | 'timing' | 'now' | 'random' | 'maxFramesPerSecond'> & {
   readonly listener: PoolListener;
-  readonly logger: Logger;
-  readonly backoff?: BackoffOptions;
-  readonly timing?: ConnectionTiming;
-  readonly now?: () => number;
-  readonly random?: () => number;
-  /** The feed's frame budget per second (frame-budget.ts). Default: none. */
-  readonly maxFramesPerSecond?: number;
-}
+};
 
 interface Member {
   readonly number: number;
