@@ -12,7 +12,7 @@ import type { Services } from './context';
 import { BatchWriter } from './ingest/batch-writer';
 import type { ConnectionTiming } from './ingest/connection';
 import { Feed } from './ingest/feed';
-import { LiveCoverage } from './ingest/live-coverage';
+import { LiveCoverage } from './live-coverage';
 import { StateGuard } from './ingest/state-guard';
 import { adapterOptions, createAdapter, symbolChoice } from './ingest/registry';
 import { startSimExchange, type SimExchange } from './ingest/sim/sim-exchange';
@@ -128,7 +128,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     },
     logger,
   });
-  // Delisted markets and markets nobody ingests leave the live state (ingest/live-coverage.ts).
+  // Delisted markets and markets nobody ingests leave the live state (live-coverage.ts).
   const coverage = new LiveCoverage({ redis, keys, writer, feeds, markerWritten: () => stateGuard.check(), logger });
   const unreachable = new UnreachableNotice(feeds, logger, options.unreachableNoticeMs ?? UNREACHABLE_NOTICE_MS);
 

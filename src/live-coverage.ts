@@ -11,12 +11,12 @@
  * Failures (Redis away) are logged and retried; nothing here throws at the feeds.
  */
 import type { Redis } from 'ioredis';
-import type { Logger } from '../logger';
-import { publishCoverage, sweepLeftovers, withdrawCoverage } from '../redis/coverage';
-import type { Keys } from '../redis/keys';
-import { removeMarkets } from '../redis/remove-markets';
-import type { BatchWriter } from './batch-writer';
-import type { Feed } from './feed';
+import type { Logger } from './logger';
+import { publishCoverage, sweepLeftovers, withdrawCoverage } from './redis/coverage';
+import type { Keys } from './redis/keys';
+import { removeMarkets } from './redis/remove-markets';
+import type { BatchWriter } from './ingest/batch-writer';
+import type { Feed } from './ingest/feed';
 
 /** How long to wait before trying a failed coverage update or removal again. */
 const RETRY_MS = 5_000;
