@@ -64,7 +64,14 @@ describe('every listed market of every exchange, by default', () => {
   const total = async (filter = '') => (await queryData(app, `{ markets(page: { limit: 1 }${filter}) { total } }`)).markets.total as number;
 
   it('serves all 10,000 listed markets within a minute, over as many connections as the limits require, breaching none', async () => {
-    await expect.poll(() => total(), { timeout: 60_000, interval: 500 }).toBe(UNIVERSE);
+    await expect
+      .poll(() => total(), { timeout: 60_000, interval: 500 })
+      .toBe(UNIVERSE)
+      .catch(async (err: unknown) => {
+        // What each feed had when time ran out, to tell a slow feed from a stuck one.
+        const feeds = app.feeds.map((feed) => feed.health()).map(({ exchange, status, markets, symbols, connections, errors, lastError }) => ({ exchange, status, markets, symbols, connections, errors, lastError }));
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; feeds: ${JSON.stringify(feeds)}; breaches: ${JSON.stringify(await exchanges.breaches())}`);
+      });
     expect(Date.now() - startedAt).toBeLessThan(60_000);
 
     const { feeds } = await queryData(app, '{ feeds { exchange status markets connections } }');
