@@ -79,7 +79,12 @@ export class LiveCoverage {
       // Coverage counts only while its process's marker exists (another process's sweep
       // treats it as dead otherwise), so the marker goes first.
       await this.options.markerWritten();
-      await publishCoverage(redis, keys, keys.instance, feeds.flatMap((feed) => feed.coveredIds()));
+      // What is published and whether every feed is in it are read at the same moment: a feed
+      // that chooses its symbols while this pass awaits is covered by the next pass, and the
+      // sweep must not run before then (it would remove that feed's first markets).
+      const covered = feeds.flatMap((feed) => feed.coveredIds());
+      const everyFeedCovered = feeds.every((feed) => this.chosen.has(feed));
+      await publishCoverage(redis, keys, keys.instance, covered);
       if (this.toRemove.size > 0) {
         const ids = [...this.toRemove];
         await writer.flush();
@@ -88,7 +93,7 @@ export class LiveCoverage {
         this.stats.removedDelisted += removed;
         logger.info({ removed, ids: ids.length }, 'delisted markets removed from the live state');
       }
-      if (!this.swept && feeds.every((feed) => this.chosen.has(feed))) {
+      if (!this.swept && everyFeedCovered) {
         const { removed } = await sweepLeftovers(redis, keys);
         this.swept = true;
         this.stats.removedLeftovers += removed.length;

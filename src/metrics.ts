@@ -10,13 +10,18 @@ import type { Redis } from 'ioredis';
 import type { BatchWriterStats } from './ingest/batch-writer';
 import type { FeedHealth } from './ingest/feed';
 
+/**
+ * What one process reports. An ingesting process has feeds and a writer; a serving process has
+ * WebSocket clients and subscriptions; a process without one of them reports nothing for it
+ * (a cluster's metrics are the sum over its processes: src/supervisor.ts).
+ */
 export interface MetricSources {
-  feeds(): readonly FeedHealth[];
-  readonly writer: { readonly stats: BatchWriterStats; readonly pendingCount: number };
+  feeds?(): readonly FeedHealth[];
+  readonly writer?: { readonly stats: BatchWriterStats; readonly pendingCount: number };
   /** Open graphql-ws connections. */
-  webSocketClients(): number;
+  webSocketClients?(): number;
   /** Subscription streams open, and their messages replaced or dropped before delivery. */
-  subscriptions(): { active: number; conflated: number; dropped: number };
+  subscriptions?(): { active: number; conflated: number; dropped: number };
   /** Times Redis lost this process's markets and they were queued again (ingest/state-guard.ts). */
   restores?(): number;
   /** graphql-ws per-connection limits at work (server/ws-transport.ts, server/slow-clients.ts). */
@@ -58,7 +63,14 @@ export class Metrics {
   private readonly refusals: Counter<'reason' | 'transport'>;
   private probe: NodeJS.Timeout | undefined;
 
-  constructor(private readonly sources: MetricSources) {
+  constructor(given: MetricSources) {
+    const none = { active: 0, conflated: 0, dropped: 0 };
+    const sources = {
+      ...given,
+      feeds: given.feeds ?? (() => []),
+      subscriptions: given.subscriptions ?? (() => none),
+      webSocketClients: given.webSocketClients ?? (() => 0),
+    };
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'tickql_' });
     const perFeed = (field: 'messages' | 'reconnects' | 'invalidFrames' | 'errors' | 'errorFrames' | 'stalls' | 'throttledSeconds') => () =>
@@ -108,7 +120,8 @@ export class Metrics {
       },
     });
 
-    const writer = (field: 'received' | 'coalesced' | 'written' | 'failedBatches' | 'restored') => () => [[{}, sources.writer.stats[field]] as const];
+    const writer = (field: 'received' | 'coalesced' | 'written' | 'failedBatches' | 'restored') => () =>
+      sources.writer === undefined ? [] : [[{}, sources.writer.stats[field]] as const];
     followingCounter(registers, 'tickql_ingest_updates_total', 'Normalized market updates produced by the feeds', [], writer('received'));
     followingCounter(registers, 'tickql_ingest_coalesced_total', 'Updates replaced by a newer one of the same market before being written', [], writer('coalesced'));
     followingCounter(registers, 'tickql_ingest_written_total', 'Market states written to Redis', [], writer('written'));
@@ -123,7 +136,7 @@ export class Metrics {
       help: 'Markets waiting to be written (one state each)',
       registers,
       collect() {
-        this.set(sources.writer.pendingCount);
+        this.set(sources.writer?.pendingCount ?? 0);
       },
     });
 

@@ -10,7 +10,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 
 export interface Readiness {
   /** Components that are not ready, by name, with a reason; empty when ready. */
-  notReady(): Record<string, string>;
+  notReady(): Record<string, string> | Promise<Record<string, string>>;
 }
 
 function json(response: ServerResponse, status: number, body: unknown): void {
@@ -38,9 +38,14 @@ export function withOpsRoutes(next: RequestListener, readiness: Readiness, metri
     }
     if (request.method === 'GET' && path === '/healthz') return json(response, 200, { status: 'ok' });
     if (request.method === 'GET' && path === '/readyz') {
-      const problems = readiness.notReady();
-      const ready = Object.keys(problems).length === 0;
-      return json(response, ready ? 200 : 503, ready ? { status: 'ready' } : { status: 'not ready', problems });
+      Promise.resolve(readiness.notReady()).then(
+        (problems) => {
+          const ready = Object.keys(problems).length === 0;
+          json(response, ready ? 200 : 503, ready ? { status: 'ready' } : { status: 'not ready', problems });
+        },
+        (err: unknown) => json(response, 503, { status: 'not ready', problems: { instance: err instanceof Error ? err.message : String(err) } }),
+      );
+      return;
     }
     return next(request, response);
   };
