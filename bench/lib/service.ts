@@ -7,8 +7,8 @@
  * CPU is counted over the whole process tree (the tsx wrapper and the service under it), read
  * from /proc; `stop()` sends SIGTERM to the wrapper (which relays it), waits for the service's
  * own graceful shutdown, then SIGKILLs by pid whatever of the tree is still there. Until then
- * an `exit` hook kills the tree too, so a bench that fails or is interrupted leaves nothing
- * running.
+ * an `exit` hook and SIGINT/SIGTERM/SIGHUP handlers kill the tree too, so a bench that fails or
+ * is interrupted leaves nothing running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,6 +24,8 @@ const TICKQL_VARIABLE = /^(FEEDS|PORT|HOST|REDIS_URL|REDIS_PREFIX|LOG_LEVEL|STAL
 
 /** SIGTERM to SIGKILL: main.ts exits by itself within 10 s of SIGTERM. */
 const STOP_GRACE_MS = 12_000;
+/** Signals that end the bench; tickql's tree is killed first. */
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** How long the rest of the tree may take to follow the wrapper out. */
 const LINGER_MS = 2000;
 
@@ -99,6 +101,14 @@ export function startService(env: Record<string, string>, logPrefix: string): Se
     }
   };
   process.once('exit', killSeen);
+  // A bench stopped by a signal does not run 'exit' listeners: kill the tree, then let the
+  // signal do what it would have done.
+  const onSignal = (signal: NodeJS.Signals) => {
+    killSeen();
+    for (const s of SIGNALS) process.off(s, onSignal);
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  for (const signal of SIGNALS) process.once(signal, onSignal);
   // Learn the service's pid as soon as tsx has started it.
   const watcher = setInterval(() => void tree(), 200);
 
@@ -138,6 +148,7 @@ export function startService(env: Record<string, string>, logPrefix: string): Se
       }
     }
     process.off('exit', killSeen);
+    for (const signal of SIGNALS) process.off(signal, onSignal);
     return left;
   }
 }
