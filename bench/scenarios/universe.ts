@@ -743,7 +743,7 @@ function findingsOf(context: ScenarioContext, u: RunResult, b: RunResult, load: 
   if ([u, b].some((r) => [...r.log.warnings.keys()].some((m) => m.includes('redis connection error')))) {
     findings.push(
       '`redis connection error` (`write EPIPE` on the `commands` connection) is logged while tickql stops, after its Redis connections were closed: something still sends ' +
-        'a command on the way out. Harmless to the data, but a warning on every such shutdown.',
+        'a command on the way out (on some stops, not all). Harmless to the data, but an operator sees a warning on a clean shutdown.',
     );
   }
   findings.push(`Checked after each run: ${u.checks.join('; ')}. The built-in run passed the same checks (${k(b.total)} markets).`);
