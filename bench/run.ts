@@ -2,7 +2,7 @@
  * `npm run bench`: runs the benchmark scenarios on one machine and writes BENCHMARKS.md and
  * bench/charts/*.svg. Every figure is measured in the same run as its baseline.
  *
- *   BENCH_SCENARIOS  comma list of: markets, ingest, tick, fanout, ceiling, stuck (default: all)
+ *   BENCH_SCENARIOS  comma list of: markets, ingest, tick, fanout, ceiling, stuck, universe (default: all)
  *   BENCH_DURATION_S seconds per measured run (default 8)
  *   BENCH_SMOKE=1    tiny sizes, no files written: what `npm test` runs so the bench cannot rot
  *   BENCH_OUT        where to write the report (default BENCHMARKS.md)
@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { startLocalRedis } from '../src/redis/local-server';
 import type { ScenarioContext } from './lib/context';
+import { LIFTED_LIMITS } from './lib/lifted-limits';
 import { describeMachine } from './lib/machine';
 import { ROOT } from './lib/processes';
 import { renderScenario, type ScenarioReport } from './lib/report';
@@ -35,21 +36,7 @@ async function reachablePostgres(url: string, log: (m: string) => void): Promise
   }
 }
 
-/**
- * The service's protections against abusive clients, lifted for the processes under test (they
- * inherit this process's environment): all the load comes from one address on loopback, which
- * the per-address budgets and connection caps exist to refuse, and the ingest scenario offers
- * one feed more frames per second than FEED_MAX_FRAMES_PER_S lets a flooding exchange send.
- * The README's access-control section says a load test must lift them. A value set by the
- * caller wins.
- */
-export const LIFTED_LIMITS: Readonly<Record<string, string>> = {
-  RATE_LIMIT_QUERIES: '0',
-  RATE_LIMIT_SUBSCRIPTIONS: '0',
-  MAX_CONNECTIONS_PER_ADDRESS: '0',
-  MAX_CONNECTIONS: '0',
-  FEED_MAX_FRAMES_PER_S: '0',
-};
+export { LIFTED_LIMITS };
 
 export async function runBench(env: NodeJS.ProcessEnv = process.env): Promise<ScenarioReport[]> {
   for (const [name, value] of Object.entries(LIFTED_LIMITS)) process.env[name] ??= value;
@@ -104,11 +91,11 @@ async function main(): Promise<void> {
     'is measured in the same run as its baseline and also given as a ratio, because the machine is',
     'shared and noisy.',
     '',
-    `All the load comes from one address on loopback, so the per-address budgets and connection caps, and the per-feed frame budget, are lifted for the processes under test (${Object.entries(LIFTED_LIMITS).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; \`LIFTED_LIMITS\` in bench/run.ts). Every other setting is the default unless a scenario says otherwise.`,
+    `All the load comes from one address on loopback, so the per-address budgets and connection caps, and the per-feed frame budget, are lifted for the processes under test (${Object.entries(LIFTED_LIMITS).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; \`LIFTED_LIMITS\` in bench/lib/lifted-limits.ts). Every other setting is the default unless a scenario says otherwise.`,
   ].join('\n');
   const body = reports.map((r) => renderScenario(r, (chart) => `bench/charts/${chart.file}`)).join('\n\n');
   writeFileSync(resolve(ROOT, process.env.BENCH_OUT ?? 'BENCHMARKS.md'), `${header}\n\n${body}\n`);
-  process.stderr.write('[bench] wrote BENCHMARKS.md and bench/charts/\n');
+  process.stderr.write(`[bench] wrote ${process.env.BENCH_OUT ?? 'BENCHMARKS.md'} and bench/charts/\n`);
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {

@@ -6,6 +6,7 @@ import { ingest } from './ingest';
 import { marketsQuery } from './markets-query';
 import { stuckSubscribers } from './stuck';
 import { tickToSubscriber } from './tick-to-subscriber';
+import { universe } from './universe';
 
 export type Scenario = (context: ScenarioContext) => Promise<ScenarioReport>;
 
@@ -17,6 +18,7 @@ export const SCENARIOS = {
   fanout: fanOut,
   ceiling,
   stuck: stuckSubscribers,
+  universe,
 } satisfies Record<string, Scenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
