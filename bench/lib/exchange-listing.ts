@@ -8,7 +8,7 @@ import { BYBIT_DEFAULT_SYMBOLS } from '../../src/ingest/exchanges/bybit';
 import { COINBASE_DEFAULT_SYMBOLS } from '../../src/ingest/exchanges/coinbase';
 import { KRAKEN_DEFAULT_SYMBOLS } from '../../src/ingest/exchanges/kraken';
 import { OKX_DEFAULT_SYMBOLS } from '../../src/ingest/exchanges/okx';
-import { SPELLINGS, syntheticMarkets, type ListedMarket, type Spelling } from '../../src/ingest/sim/listing';
+import { SPELLINGS, syntheticMarkets, type LocalMarket, type Spelling } from '../../src/ingest/sim/listing';
 import { splitConcatenated, splitSeparated } from '../../src/ingest/symbols';
 
 export type LocalExchangeId = 'binance' | 'coinbase' | 'kraken' | 'okx' | 'bybit';
@@ -26,15 +26,15 @@ export const BUILT_IN_SYMBOLS: Readonly<Record<LocalExchangeId, readonly string[
  * base is one of the built-in pairs' bases (so no symbol is listed twice, and every synthetic
  * market is plainly made up).
  */
-export function benchListing(exchange: LocalExchangeId, size: number): ListedMarket[] {
+export function benchListing(exchange: LocalExchangeId, size: number): LocalMarket[] {
   const spell: Spelling = SPELLINGS[exchange];
-  const builtIn = BUILT_IN_SYMBOLS[exchange].map((symbol): ListedMarket => {
+  const builtIn = BUILT_IN_SYMBOLS[exchange].map((symbol): LocalMarket => {
     const info = exchange === 'binance' || exchange === 'bybit' ? splitConcatenated(symbol) : splitSeparated(symbol);
     if (info === null) throw new Error(`cannot split the built-in ${exchange} symbol ${symbol}`);
     return { symbol, base: info.base, quote: info.quote, trading: true };
   });
   const builtInBases = new Set(builtIn.map((m) => m.base));
-  const extra: ListedMarket[] = [];
+  const extra: LocalMarket[] = [];
   const wanted = Math.max(0, size - builtIn.length);
   for (let pool = wanted + 100; extra.length < wanted; pool *= 2) {
     extra.length = 0;

@@ -18,7 +18,7 @@
  * parent disconnects.
  */
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
-import type { ListedMarket } from '../../src/ingest/sim/listing';
+import type { LocalMarket } from '../../src/ingest/sim/listing';
 import type { Breach } from '../../src/ingest/sim/local-exchange-server';
 import { BybitServer } from '../../test/support/exchanges/bybit-server';
 import { CoinbaseServer } from '../../test/support/exchanges/coinbase-server';
@@ -63,7 +63,7 @@ interface Server {
   startTicking(options: { readonly updatesPerSecond: number }): void;
 }
 
-async function startServer(exchange: LocalExchangeId, listing: readonly ListedMarket[]): Promise<Server> {
+async function startServer(exchange: LocalExchangeId, listing: readonly LocalMarket[]): Promise<Server> {
   switch (exchange) {
     case 'binance':
       return BinanceSim.start({ listing, tickMs: 0, snapshotOnSubscribe: true });
