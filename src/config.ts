@@ -3,12 +3,17 @@
  * A bad value throws a ConfigError whose message is one line naming the variable and the
  * problem; `main.ts` prints it and exits.
  */
+import { availableParallelism } from 'node:os';
 
 /** Exchanges with a real public feed. `sim` is the built-in simulated exchange. */
 export const EXCHANGES = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'] as const;
 export type ExchangeId = (typeof EXCHANGES)[number];
 export type FeedId = ExchangeId | 'sim';
 const FEED_IDS: readonly string[] = [...EXCHANGES, 'sim'];
+
+/** `ROLE`: which processes an instance runs (src/supervisor.ts). */
+export const ROLES = ['all', 'ingest', 'serve'] as const;
+export type Role = (typeof ROLES)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -32,6 +37,10 @@ export interface Config {
   /** Prefix (and Cluster hash tag) of every key and channel; lets deployments share a Redis. */
   readonly redisPrefix: string;
   readonly feeds: readonly FeedId[];
+  /** `ROLE`: `ingest` runs the feeds only, `serve` the API only, `all` both, in separate processes. */
+  readonly role: Role;
+  /** `WORKERS`: serving processes sharing `PORT` (roles `serve` and `all`). */
+  readonly workers: number;
   readonly exchanges: Readonly<Record<ExchangeId, ExchangeOverrides>>;
   /** A market with no update for longer than this is stale. */
   readonly staleAfterMs: number;
@@ -180,6 +189,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: redisUrl(env),
     redisPrefix: redisPrefix(env),
     feeds: feeds(env),
+    role: oneOf(env, 'ROLE', ROLES, 'all'),
+    workers: integer(env, 'WORKERS', availableParallelism(), 1, 256),
     exchanges,
     staleAfterMs: integer(env, 'STALE_AFTER_MS', 30_000, 1, 86_400_000),
     batchMs: integer(env, 'INGEST_BATCH_MS', 0, 0, 10_000),
