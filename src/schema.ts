@@ -1,10 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
+import { PROJECT_ROOT } from './paths';
 import { resolvers } from './resolvers';
 
-export const SCHEMA_DIR = fileURLToPath(new URL('../schema/', import.meta.url));
+export const SCHEMA_DIR = join(PROJECT_ROOT, 'schema');
 
 /** The SDL of every schema/*.graphql file, in file-name order. */
 export function loadTypeDefs(dir: string = SCHEMA_DIR): string[] {

@@ -19,7 +19,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   const redisUrl = process.env.REDIS_URL;
   if (redisUrl === undefined) throw new Error('a worker needs REDIS_URL from its supervisor');
   const target = { url: redisUrl, privateServer: null };
-  const log = logger.child({ process: kind, pid: process.pid });
+  const log = logger.child({ process: kind });
   // prom-client answers the supervisor's requests for this process's metrics only once an
   // AggregatorRegistry has been made here (its constructor installs the listener).
   new AggregatorRegistry();

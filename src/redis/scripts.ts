@@ -5,10 +5,11 @@
  * fixed, `n` means the caller passes the count with each call (variable key lists).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { PROJECT_ROOT } from '../paths';
 
-export const LUA_DIR = fileURLToPath(new URL('../../lua/', import.meta.url));
+export const LUA_DIR = join(PROJECT_ROOT, 'lua');
 
 export interface ScriptDefinition {
   /** Command name, e.g. `queryMarkets`. */

@@ -94,3 +94,31 @@ describe('supervisor', () => {
     expect(childPids(child.pid!)).toEqual([]);
   }, 60_000);
 });
+
+describe('npm start', () => {
+  it('builds once, runs the bundle, and stops everything on SIGTERM to npm', async () => {
+    const t = await openTestRedis();
+    const npm = spawn('npm', ['start', '--silent'], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REDIS_URL: t.url, REDIS_PREFIX: t.prefix, FEEDS: '', WORKERS: '1', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    npm.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      await expect.poll(() => /tickql listening/.test(out), { timeout: 30_000 }).toBe(true);
+      const url = /"url":"(http:[^"]+)"/.exec(out.slice(out.indexOf('tickql listening') - 400))?.[1] ?? /"url":"(http:[^"]+)"/.exec(out)![1]!;
+      // npm's child is node running the bundle, not TypeScript through tsx.
+      const supervisor = execFileSync('ps', ['-o', 'args=', '--ppid', String(npm.pid)], { encoding: 'utf8' });
+      expect(supervisor).toMatch(/node .*dist\/main\.js/);
+      expect(supervisor).not.toMatch(/tsx/);
+      expect((await fetch(url.replace(/\/graphql$/, '/healthz'))).status).toBe(200);
+      npm.kill('SIGTERM');
+      const [code] = (await once(npm, 'exit')) as [number];
+      expect(code).toBe(0);
+      await expect(fetch(url.replace(/\/graphql$/, '/healthz'))).rejects.toThrow();
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+      await t.close();
+    }
+  }, 60_000);
+});
