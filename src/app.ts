@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config';
 import type { Services } from './context';
+import { FailureStreak } from './failure-streak';
 import { BatchWriter } from './ingest/batch-writer';
 import type { ConnectionTiming } from './ingest/connection';
 import { Feed } from './ingest/feed';
@@ -73,7 +74,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   const redis = createCommandClient(target.url, logger);
   defineScripts(redis);
   const subscriber = createRedisClient(target.url, 'subscriber', logger);
-  const pubsub = createPricePubSub(redis, subscriber);
+  const pubsub = createPricePubSub(redis, subscriber, logger);
   const keys = createKeys(config.redisPrefix);
 
   const staleness = new Staleness(redis, keys, config.staleAfterMs, logger);
@@ -169,16 +170,13 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   if (config.access.maxSockets > 0) server.maxConnections = config.access.maxSockets;
   const timers: NodeJS.Timeout[] = [];
 
-  let healthWriteError = '';
+  const healthWrites = new FailureStreak(logger, 'feed health writes', 'other processes see these feeds as DOWN once their reports expire');
   async function reportHealth(): Promise<void> {
     try {
       await writeFeedHealth(redis, keys, feeds.map((f) => f.health()));
-      healthWriteError = '';
+      healthWrites.succeeded();
     } catch (err) {
-      // Once per outage, not once a second.
-      const message = err instanceof Error ? err.message : String(err);
-      if (message !== healthWriteError) logger.warn({ err }, 'could not write feed health');
-      healthWriteError = message;
+      healthWrites.failed(err);
     }
   }
 
