@@ -8,9 +8,10 @@
  *   process covers are removed (a narrowed symbol list, an exchange taken out of FEEDS, a
  *   market delisted while tickql was down). A market another live process covers is never
  *   removed: the sweep checks every live process's coverage inside Redis.
- * Failures (Redis away) are logged and retried; nothing here throws at the feeds.
+ * Failures (Redis away) are retried, the first of an outage logged; nothing here throws at the feeds.
  */
 import type { Redis } from 'ioredis';
+import { FailureStreak } from './failure-streak';
 import type { Logger } from './logger';
 import { publishCoverage, sweepLeftovers, withdrawCoverage } from './redis/coverage';
 import type { Keys } from './redis/keys';
@@ -40,8 +41,11 @@ export class LiveCoverage {
   private stopped = false;
   private swept = false;
   readonly stats = { removedDelisted: 0, removedLeftovers: 0, failures: 0 };
+  private readonly failures: FailureStreak;
 
-  constructor(private readonly options: LiveCoverageOptions) {}
+  constructor(private readonly options: LiveCoverageOptions) {
+    this.failures = new FailureStreak(options.logger, 'coverage updates and market removals', `retrying every ${RETRY_MS / 1000} s`);
+  }
 
   /** A feed's subscribed symbols changed (`Feed`'s `onSymbolsChange`). */
   symbolsChanged(feed: Feed, removed: readonly string[]): void {
@@ -101,9 +105,10 @@ export class LiveCoverage {
           logger.info({ removed: removed.length, examples: removed.slice(0, 10) }, 'removed markets that no running process ingests');
         }
       }
+      this.failures.succeeded();
     } catch (err) {
       this.stats.failures++;
-      logger.warn({ err, retryInMs: RETRY_MS }, 'could not update coverage or remove markets; retrying');
+      this.failures.failed(err);
       if (this.retryTimer === null && !this.stopped) {
         this.retryTimer = setTimeout(() => {
           this.retryTimer = null;

@@ -20,8 +20,8 @@ export interface MetricSources {
   readonly writer?: { readonly stats: BatchWriterStats; readonly pendingCount: number };
   /** Open graphql-ws connections. */
   webSocketClients?(): number;
-  /** Subscription streams open, and their messages replaced or dropped before delivery. */
-  subscriptions?(): { active: number; conflated: number; dropped: number };
+  /** Subscription streams open, their messages replaced or dropped before delivery, and subscriptions Redis could not make. */
+  subscriptions?(): { active: number; conflated: number; dropped: number; failed: number };
   /** Times Redis lost this process's markets and they were queued again (ingest/state-guard.ts). */
   restores?(): number;
   /** graphql-ws per-connection limits at work (server/ws-transport.ts, server/slow-clients.ts). */
@@ -64,7 +64,7 @@ export class Metrics {
   private probe: NodeJS.Timeout | undefined;
 
   constructor(given: MetricSources) {
-    const none = { active: 0, conflated: 0, dropped: 0 };
+    const none = { active: 0, conflated: 0, dropped: 0, failed: 0 };
     const sources = {
       ...given,
       feeds: given.feeds ?? (() => []),
@@ -145,6 +145,9 @@ export class Metrics {
     ]);
     followingCounter(registers, 'tickql_subscription_messages_dropped_total', 'Pub/sub messages dropped because they were not a market', [], () => [
       [{}, sources.subscriptions().dropped],
+    ]);
+    followingCounter(registers, 'tickql_subscriptions_failed_total', 'Subscriptions ended because Redis could not subscribe to their channels (Redis away)', [], () => [
+      [{}, sources.subscriptions().failed],
     ]);
     new Gauge({
       name: 'tickql_subscriptions',

@@ -8,6 +8,7 @@
  * whose clock runs ahead or behind does not make its markets look fresh or stale.
  */
 import type { Redis } from 'ioredis';
+import { FailureStreak } from './failure-streak';
 import type { Market } from './ingest/market';
 import type { Logger } from './logger';
 import { readFeedStatuses, type FeedStatus } from './redis/feed-health';
@@ -16,14 +17,17 @@ import type { Keys } from './redis/keys';
 export class Staleness {
   private statuses = new Map<string, FeedStatus>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly failures: FailureStreak;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly staleAfterMs: number,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly refreshMs = 1000,
-  ) {}
+  ) {
+    this.failures = new FailureStreak(logger, 'reading feed statuses', 'markets keep the staleness last read');
+  }
 
   isStale(market: Market, now: number = Date.now()): boolean {
     if (this.statuses.get(market.exchange) !== 'LIVE') return true;
@@ -35,11 +39,17 @@ export class Staleness {
   }
 
   async start(): Promise<void> {
-    await this.refresh().catch((err: unknown) => this.logger.warn({ err }, 'could not read feed statuses'));
-    this.timer = setInterval(() => {
-      this.refresh().catch((err: unknown) => this.logger.warn({ err }, 'could not read feed statuses'));
-    }, this.refreshMs);
+    await this.refreshInBackground();
+    this.timer = setInterval(() => void this.refreshInBackground(), this.refreshMs);
     this.timer.unref();
+  }
+
+  /** Refreshes; a failure (Redis away) is logged once per outage, and the last statuses stay. */
+  private refreshInBackground(): Promise<void> {
+    return this.refresh().then(
+      () => this.failures.succeeded(),
+      (err: unknown) => this.failures.failed(err),
+    );
   }
 
   stop(): void {

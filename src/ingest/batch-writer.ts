@@ -5,9 +5,12 @@
  *
  * Memory is bounded by the number of distinct markets: pending holds one state per market.
  * When a write fails (Redis away), its markets go back into pending unless a newer state
- * arrived meanwhile, and the write is retried; nothing is lost, and what is finally written
- * is the latest state of each market.
+ * arrived meanwhile, and the write is retried every `retryMs` (updates arriving meanwhile do
+ * not hasten it); nothing is lost, and what is finally written is the latest state of each
+ * market. The first failure of an outage is logged, the others counted (`failedBatches`), and
+ * the first write that succeeds again says how many failed.
  */
+import { FailureStreak } from '../failure-streak';
 import type { Logger } from '../logger';
 import type { Market } from './market';
 
@@ -58,11 +61,14 @@ export class BatchWriter {
   private inFlight: Promise<void> | null = null;
   private stopped = false;
   readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0, restored: 0 };
+  private readonly failures: FailureStreak;
 
   constructor(
     private readonly write: WriteMarkets,
     private readonly options: BatchWriterOptions,
-  ) {}
+  ) {
+    this.failures = new FailureStreak(options.logger, 'market writes', 'keeping the latest state of each market to retry');
+  }
 
   get pendingCount(): number {
     return this.pending.size;
@@ -73,8 +79,14 @@ export class BatchWriter {
     if (this.forgotten.size > 0) this.forgotten.delete(market.id); // listed again
     if (this.pending.has(market.id)) this.stats.coalesced++;
     this.pending.set(market.id, market);
-    if (this.pending.size >= (this.options.maxBatch ?? 2000)) this.schedule(0);
+    // While writes fail, updates wait for the retry instead of bringing it forward.
+    if (this.failures.failing) this.schedule(this.retryMs);
+    else if (this.pending.size >= (this.options.maxBatch ?? 2000)) this.schedule(0);
     else this.schedule(this.options.batchMs);
+  }
+
+  private get retryMs(): number {
+    return this.options.retryMs ?? 1000;
   }
 
   /**
@@ -169,7 +181,7 @@ export class BatchWriter {
     } finally {
       this.inFlight = null;
     }
-    if (this.pending.size > 0) this.schedule(ok ? this.options.batchMs : (this.options.retryMs ?? 1000));
+    if (this.pending.size > 0) this.schedule(ok ? this.options.batchMs : this.retryMs);
   }
 
   /** Writes one batch; on failure its markets go back to pending unless newer ones arrived. Resolves to whether it succeeded. */
@@ -179,10 +191,11 @@ export class BatchWriter {
       this.stats.batches++;
       this.stats.written += applied;
       this.stats.skipped += skipped;
+      this.failures.succeeded();
       return true;
     } catch (err) {
       this.stats.failedBatches++;
-      this.options.logger.warn({ err, markets: batch.length }, 'market write failed; keeping the latest state to retry');
+      this.failures.failed(err);
       for (const market of batch) {
         if (!this.pending.has(market.id) && !this.forgotten.has(market.id)) this.pending.set(market.id, market);
       }

@@ -9,6 +9,7 @@
  * with the serving processes' by the supervisor).
  */
 import type { Config } from '../config';
+import { FailureStreak } from '../failure-streak';
 import { LiveCoverage } from '../live-coverage';
 import type { Logger } from '../logger';
 import type { MetricSources } from '../metrics';
@@ -109,16 +110,13 @@ export async function buildIngest(config: Config, logger: Logger, target: RedisT
   const unreachable = new UnreachableNotice(feeds, logger, options.unreachableNoticeMs ?? UNREACHABLE_NOTICE_MS);
   const timers: NodeJS.Timeout[] = [];
 
-  let healthWriteError = '';
+  const healthWrites = new FailureStreak(logger, 'feed health writes', 'other processes see these feeds as DOWN once their reports expire');
   async function reportHealth(): Promise<void> {
     try {
       await writeFeedHealth(redis, keys, feeds.map((f) => f.health()));
-      healthWriteError = '';
+      healthWrites.succeeded();
     } catch (err) {
-      // Once per outage, not once a second.
-      const message = err instanceof Error ? err.message : String(err);
-      if (message !== healthWriteError) logger.warn({ err }, 'could not write feed health');
-      healthWriteError = message;
+      healthWrites.failed(err);
     }
   }
 

@@ -8,6 +8,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULT_REDIS_URL, type Config } from '../config';
+import { FailureStreak } from '../failure-streak';
 import type { Logger } from '../logger';
 import { isListening, RedisNotInstalledError, startLocalRedis, type LocalRedis } from './local-server';
 
@@ -93,16 +94,10 @@ export function createRedisClient(url: string, name: string, logger: Logger, ext
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
     ...extra,
   });
-  let lastError = '';
-  client.on('error', (err: Error) => {
-    // ioredis repeats the same error on every retry; log each distinct one once.
-    if (err.message !== lastError) logger.warn({ err, connection: name }, 'redis connection error');
-    lastError = err.message;
-  });
-  client.on('ready', () => {
-    if (lastError) logger.info({ connection: name }, 'redis connection restored');
-    lastError = '';
-  });
+  // ioredis emits an error on every reconnection attempt: the first one is logged.
+  const failures = new FailureStreak(logger, `Redis connection (${name})`, 'reconnecting', { connection: name });
+  client.on('error', (err: Error) => failures.failed(err));
+  client.on('ready', () => failures.succeeded());
   return client;
 }
 

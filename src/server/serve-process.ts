@@ -60,7 +60,7 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
   const redis = createCommandClient(target.url, logger);
   defineScripts(redis);
   const subscriber = createRedisClient(target.url, 'subscriber', logger);
-  const pubsub = createPricePubSub(redis, subscriber);
+  const pubsub = createPricePubSub(redis, subscriber, logger);
   const keys = createKeys(config.redisPrefix);
 
   const staleness = new Staleness(redis, keys, config.staleAfterMs, logger);

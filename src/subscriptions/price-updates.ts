@@ -77,16 +77,18 @@ export class PriceStream extends LatestByKey<Market> {
 export class PriceUpdates {
   /** Messages that were not a market (corrupt payloads), dropped. */
   droppedMessages = 0;
+  /** Subscriptions that ended because Redis could not subscribe (Redis away: price-pubsub.ts logs it). */
+  failedSubscriptions = 0;
   private closed = false;
   private readonly open = new Set<PriceStream>();
   /** Conflated messages of streams already closed. */
   private conflatedByClosed = 0;
 
-  /** Open streams, and messages replaced by a newer state before a slow client took them. */
-  stats(): { active: number; conflated: number; dropped: number } {
+  /** Open streams, messages replaced by a newer state before a slow client took them, and failures. */
+  stats(): { active: number; conflated: number; dropped: number; failed: number } {
     let conflated = this.conflatedByClosed;
     for (const stream of this.open) conflated += stream.conflated;
-    return { active: this.open.size, conflated, dropped: this.droppedMessages };
+    return { active: this.open.size, conflated, dropped: this.droppedMessages, failed: this.failedSubscriptions };
   }
 
   constructor(
@@ -127,10 +129,12 @@ export class PriceUpdates {
       }
       if (matches(message)) stream.push(message);
     };
+    let failed = false;
     for (const trigger of triggers) {
       subscriptionIds.push(
         this.pubsub.subscribe(trigger.name, onMessage, { pattern: trigger.pattern }).catch((err: unknown) => {
-          this.logger.error({ err, trigger: trigger.name }, 'could not subscribe');
+          if (!failed) this.failedSubscriptions++;
+          failed = true;
           void stream.throw(err).catch(() => {});
           return null;
         }),

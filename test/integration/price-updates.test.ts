@@ -1,6 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger';
+import { createRedisClient } from '../../src/redis/connect';
+import { startLocalRedis } from '../../src/redis/local-server';
+import { createKeys } from '../../src/redis/keys';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
 import { createPricePubSub } from '../../src/subscriptions/price-pubsub';
 import { PriceUpdates } from '../../src/subscriptions/price-updates';
@@ -18,7 +21,7 @@ describe('PriceUpdates over Redis pub/sub', () => {
   // Each test gets its own subscriber connection and counters.
   beforeEach(() => {
     subscriber = new Redis(t.url);
-    const pubsub = createPricePubSub(t.redis, subscriber);
+    const pubsub = createPricePubSub(t.redis, subscriber, silentLogger());
     updates = new PriceUpdates(pubsub, t.keys, silentLogger());
   });
   afterEach(() => {
@@ -86,5 +89,31 @@ describe('PriceUpdates over Redis pub/sub', () => {
     expect(d.value).toBe(c.value);
     expect(c.value).not.toBe(a.value);
     await Promise.all([byId.return(), wide.return()]);
+  });
+});
+
+describe('PriceUpdates while Redis is away', () => {
+  it('ends a subscription Redis could not make, and keeps nothing of it', async () => {
+    const gone = await startLocalRedis();
+    await gone.kill(); // nothing answers at its address now
+    const commands = createRedisClient(gone.url, 'commands', silentLogger());
+    const subscriber = createRedisClient(gone.url, 'subscriber', silentLogger());
+    const pubsub = createPricePubSub(commands, subscriber, silentLogger());
+    const updates = new PriceUpdates(pubsub, createKeys('away'), silentLogger());
+    try {
+      // Alone on its channel, so RedisPubSub's own promise for SUBSCRIBE has no other taker:
+      // unhandled, its rejection would fail this run.
+      const stream = updates.subscribe({ ids: ['binance:BTC/USDT'] });
+      await stream.ready; // once ioredis gave the SUBSCRIBE up
+      expect(await stream.next()).toEqual({ done: true, value: undefined });
+      expect(updates.stats()).toMatchObject({ active: 0, failed: 1 });
+      const state = pubsub as unknown as { subsRefsMap: Map<string, unknown>; subscriptionMap: Record<number, unknown> };
+      expect(state.subsRefsMap.size).toBe(0);
+      expect(Object.keys(state.subscriptionMap)).toEqual([]);
+    } finally {
+      updates.close();
+      commands.disconnect();
+      subscriber.disconnect();
+    }
   });
 });

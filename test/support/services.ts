@@ -23,7 +23,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const logger = options.logger ?? silentLogger();
   const subscriber = new Redis(t.url);
-  const pubsub = createPricePubSub(t.redis, subscriber);
+  const pubsub = createPricePubSub(t.redis, subscriber, logger);
   const staleness = new Staleness(t.redis, t.keys, options.staleAfterMs ?? 30_000, logger, 50);
   await staleness.start();
   const services: Services = {

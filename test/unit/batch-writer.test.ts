@@ -1,8 +1,10 @@
+import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { BatchWriter } from '../../src/ingest/batch-writer';
 import type { Market } from '../../src/ingest/market';
 import { silentLogger } from '../../src/logger';
 import { makeMarket } from '../support/market-factory';
+import { sleep } from '../support/wait-for';
 
 function recorder() {
   const batches: Market[][] = [];
@@ -54,6 +56,30 @@ describe('BatchWriter', () => {
     expect(r.batches.flat().map((m) => [m.base, m.price])).toEqual([
       ['BTC', 2],
       ['ETH', 10],
+    ]);
+  });
+
+  it('retries a failing store every retryMs however many updates arrive, logging the failure once and the recovery once', async () => {
+    const r = recorder();
+    r.store.available = false;
+    const lines: Array<{ level: number; msg: string; err?: unknown }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const w = new BatchWriter(r.write, { batchMs: 1, retryMs: 100, logger });
+    const pushing = setInterval(() => w.push(makeMarket({ base: 'BTC', price: Math.random() })), 2);
+    try {
+      await sleep(450);
+      // One write at once, then one per retryMs: the updates, every 2 ms, do not hasten them.
+      expect(w.stats.failedBatches).toBeGreaterThanOrEqual(2);
+      expect(w.stats.failedBatches).toBeLessThanOrEqual(6);
+      r.store.available = true;
+      await expect.poll(() => r.batches.length).toBeGreaterThan(0);
+    } finally {
+      clearInterval(pushing);
+      await w.stop();
+    }
+    expect(lines.map((l) => [l.level, l.msg, l.err])).toEqual([
+      [40, 'market writes failing (redis is away): keeping the latest state of each market to retry; further failures are counted, not logged', undefined],
+      [30, `market writes resumed after ${w.stats.failedBatches} failures`, undefined],
     ]);
   });
 
