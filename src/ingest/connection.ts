@@ -104,7 +104,7 @@ export function sharedLimits(
   return {
     gate: new ConnectionGate(adapter.connectionRate, timers, now),
     budget: new FrameBudget(maxFramesPerSecond, timers, now, logger),
-    messages: adapter.messageRatePerIp === undefined ? undefined : new RateWindow(withMargin(adapter.messageRatePerIp)),
+    messages: adapter.messageRatePerIp === undefined ? undefined : new RateWindow(withMargin(adapter.messageRatePerIp), true),
   };
 }
 

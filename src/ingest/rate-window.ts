@@ -28,11 +28,30 @@ export function withMargin(limit: RateLimit): RateLimit {
 export class RateWindow {
   /** Times of the events inside the current window, oldest first. */
   private readonly at: number[] = [];
+  /** With `spaced`: events at least `windowMs / limit` apart, not in bursts that fill the window at once. */
+  private readonly gapMs: number;
+  private last = -Infinity;
 
-  constructor(readonly limit: RateLimit) {}
+  /**
+   * `spaced` for our messages: a burst that fills the window at once can reach a busy
+   * exchange late and be counted in one window with the next burst, while spaced events would
+   * each have to be delayed by a large part of a window for that.
+   */
+  constructor(
+    readonly limit: RateLimit,
+    spaced = false,
+  ) {
+    this.gapMs = spaced ? limit.windowMs / limit.limit : 0;
+  }
 
   /** Milliseconds until one more event fits, besides `reserved` events not recorded yet; 0 when it fits now. */
   waitMs(now: number, reserved = 0): number {
+    const gap = this.last + this.gapMs - now;
+    const inWindow = this.windowWaitMs(now, reserved);
+    return gap > 0 ? Math.max(Math.ceil(gap), inWindow) : inWindow;
+  }
+
+  private windowWaitMs(now: number, reserved: number): number {
     this.forget(now);
     const over = this.at.length + reserved - this.limit.limit;
     if (over < 0) return 0;
@@ -43,6 +62,7 @@ export class RateWindow {
 
   record(now: number): void {
     this.at.push(now);
+    this.last = Math.max(this.last, now);
   }
 
   private forget(now: number): void {

@@ -2,10 +2,8 @@
  * Sends text frames no faster than an exchange allows. Exchanges count our messages in a time
  * window and disconnect (or ban) clients that exceed it, so frames queue here and leave when
  * the window has room: the connection's own window and, where the exchange also counts per IP
- * address (Coinbase), a window shared by every connection of the feed. Frames leave evenly
- * spaced, `windowMs / limit` apart, not in bursts that fill the window at once: a burst that
- * reaches a busy exchange late is counted in one window with the next burst, while spaced
- * frames would each have to be delayed by a large part of a window for that. Frames sent
+ * address (Coinbase), a window shared by every connection of the feed. Both are spaced
+ * (`RateWindow`): frames leave evenly, not in bursts. Frames sent
  * outside the queue (ws answers pings with pongs by itself) are recorded with
  * `recordExternal` so they count too.
  */
@@ -30,13 +28,8 @@ export class SendPacer {
   private timer: TimerHandle | null = null;
   private stopped = false;
 
-  /** Frames leave evenly spaced, `windowMs / limit` apart, rather than in bursts that fill the window at once. */
-  private readonly spacingMs: number;
-  private lastSentAt = -Infinity;
-
   constructor(private readonly options: SendPacerOptions) {
-    this.window = new RateWindow({ limit: options.limit, windowMs: options.windowMs });
-    this.spacingMs = options.windowMs / options.limit;
+    this.window = new RateWindow({ limit: options.limit, windowMs: options.windowMs }, true);
   }
 
   /** Queues a frame; `onSent` runs right after it has been handed to the socket. */
@@ -69,7 +62,7 @@ export class SendPacer {
     const { shared, timers, now } = this.options;
     while (this.queue.length > 0 && !this.stopped) {
       const at = now();
-      const wait = Math.max(this.window.waitMs(at), shared?.waitMs(at) ?? 0, this.lastSentAt + this.spacingMs - at);
+      const wait = Math.max(this.window.waitMs(at), shared?.waitMs(at) ?? 0);
       if (wait > 0) {
         this.timer = timers.timeout(wait, () => {
           this.timer = null;
@@ -78,7 +71,6 @@ export class SendPacer {
         return;
       }
       const item = this.queue.shift()!;
-      this.lastSentAt = at;
       this.window.record(at);
       shared?.record(at);
       this.options.send(item.text);

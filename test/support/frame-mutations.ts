@@ -220,7 +220,7 @@ class Draft {
         if (!slot) return;
         const parent = slot.parent as Record<string, Json>;
         const token = this.token(JSON.stringify(String(slot.key)));
-        const value = 'json' in step.value ? step.value.json : this.token(step.value.raw);
+        const value = 'json' in step.value ? structuredClone(step.value.json) : this.token(step.value.raw);
         const entries = Object.entries(parent);
         for (const key of Object.keys(parent)) delete parent[key];
         for (const [key, existing] of entries) {
@@ -266,9 +266,14 @@ class Draft {
     });
   }
 
+  /**
+   * Puts a copy of a generated value in the tree: fast-check may hand one value to two steps,
+   * and a later step writing into one would then write into the other, or put an object
+   * inside itself: a cycle no JSON can render.
+   */
   private replace(slot: Slot | undefined, replacement: Replacement): void {
     if (!slot) return;
-    set(slot, 'json' in replacement ? replacement.json : this.token(replacement.raw));
+    set(slot, 'json' in replacement ? structuredClone(replacement.json) : this.token(replacement.raw));
   }
 
   /** A placeholder string that `render` turns into `raw`. */
