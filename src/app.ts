@@ -7,11 +7,12 @@ import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config';
+import type { Config, FeedId } from './config';
 import type { Services } from './context';
 import { BatchWriter } from './ingest/batch-writer';
 import type { ConnectionTiming } from './ingest/connection';
 import { Feed } from './ingest/feed';
+import { FeedLeases } from './feed-leases';
 import { LiveCoverage } from './live-coverage';
 import { StateGuard } from './ingest/state-guard';
 import { adapterOptions, createAdapter, symbolChoice } from './ingest/registry';
@@ -91,19 +92,32 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     configuredFeeds: config.feeds,
   };
 
-  const writer = new BatchWriter((markets) => upsertMarkets(redis, keys, markets), { batchMs: config.batchMs, logger });
-
-  const sims: SimExchange[] = [];
+  // ---- One ingester per feed across processes (feed-leases.ts) ------------------------------
+  // Each configured feed is ingested by whichever process sharing the Redis holds its lease;
+  // this one stands by for the others. `feeds` holds the Feeds it ingests now, a new Feed per
+  // tenure; the writer writes only markets of held feeds, fenced by their lease.
+  const sims = new Map<string, SimExchange>();
+  if (config.feeds.includes('sim')) {
+    const sim = await startSimExchange({ markets: config.simMarkets, tickMs: config.simTickMs });
+    sims.set('sim', sim);
+    logger.info({ url: sim.wsUrl, markets: sim.symbols.length }, 'simulated exchange (Binance protocol) listening');
+  }
   const feeds: Feed[] = [];
-  for (const id of config.feeds) {
-    let sim: SimExchange | null = null;
-    if (id === 'sim') {
-      sim = await startSimExchange({ markets: config.simMarkets, tickMs: config.simTickMs });
-      sims.push(sim);
-      logger.info({ url: sim.wsUrl, markets: sim.symbols.length }, 'simulated exchange (Binance protocol) listening');
-    }
-    const feed: Feed = new Feed({
-        adapter: createAdapter(id, adapterOptions(config, id, sim)),
+  const writer: BatchWriter = new BatchWriter((markets) => upsertMarkets(redis, keys, markets, leases.fence()), {
+    batchMs: config.batchMs,
+    logger,
+    keep: (market) => leases.holds(market.exchange),
+  });
+  const leases: FeedLeases<FeedId> = new FeedLeases({
+    redis,
+    keys,
+    ids: config.feeds,
+    held: feeds,
+    writer,
+    logger,
+    create: (id) => {
+      const feed: Feed = new Feed({
+        adapter: createAdapter(id, adapterOptions(config, id, sims.get(id) ?? null)),
         symbols: symbolChoice(config, id),
         listingRefreshMs: config.listingRefreshMs,
         onMarket: (market) => writer.push(market),
@@ -114,8 +128,15 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
         // This process knows its own feeds' status at once; others learn it within a second.
         onStatusChange: () => void reportHealth().then(() => staleness.refresh().catch(() => {})),
       });
-    feeds.push(feed);
-  }
+      return feed;
+    },
+    // Coverage and health follow the feeds held (a standby writes neither for a feed).
+    onChange: () => {
+      coverage.republish();
+      void reportHealth();
+    },
+  });
+  // ---- end of feed leases --------------------------------------------------------------------
 
   // Writes every market again when Redis comes back without them (restart, flush, failover).
   const stateGuard = new StateGuard({
@@ -129,7 +150,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
     logger,
   });
   // Delisted markets and markets nobody ingests leave the live state (live-coverage.ts).
-  const coverage = new LiveCoverage({ redis, keys, writer, feeds, markerWritten: () => stateGuard.check(), logger });
+  const coverage = new LiveCoverage({ redis, keys, writer, feeds, tenure: (feed) => leases.lease(feed), markerWritten: () => stateGuard.check(), logger });
   const unreachable = new UnreachableNotice(feeds, logger, options.unreachableNoticeMs ?? UNREACHABLE_NOTICE_MS);
 
   let ws: GraphqlWsServer | null = null;
@@ -172,7 +193,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   let healthWriteError = '';
   async function reportHealth(): Promise<void> {
     try {
-      await writeFeedHealth(redis, keys, feeds.map((f) => f.health()));
+      await writeFeedHealth(redis, keys, feeds.filter((f) => leases.holds(f.exchange)).map((f) => f.health()));
       healthWriteError = '';
     } catch (err) {
       // Once per outage, not once a second.
@@ -213,8 +234,8 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       server.on('request', (req, res) => {
         if (req.headers.accept?.includes('text/event-stream')) slowClients.watchStream(req.socket, res);
       });
-      if (feeds.length > 0) stateGuard.start();
-      for (const feed of feeds) feed.start();
+      if (config.feeds.length > 0) stateGuard.start();
+      await leases.start();
       unreachable.start();
       timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));
       timers.push(setTimeout(() => void logStatus(), FIRST_STATUS_LOG_MS));
@@ -237,11 +258,12 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       server.closeIdleConnections();
       await ws?.close();
       unreachable.stop();
-      await Promise.all(feeds.map((f) => f.stop()));
+      await leases.stopFeeds();
       await writer.stop();
       await coverage.stop();
       stateGuard.stop();
       await reportHealth();
+      await leases.release();
       const drained = await Promise.race([httpClosed.then(() => true), delay(HTTP_DRAIN_MS).then(() => false)]);
       if (!drained) server.closeAllConnections();
       await httpClosed;
@@ -249,7 +271,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
       metrics.stop();
       priceUpdates.close();
       await Promise.allSettled([subscriber.quit(), redis.quit()]);
-      await Promise.all(sims.map((s) => s.close()));
+      await Promise.all([...sims.values()].map((s) => s.close()));
       await target.privateServer?.stop();
     },
   };

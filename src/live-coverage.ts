@@ -8,6 +8,11 @@
  *   process covers are removed (a narrowed symbol list, an exchange taken out of FEEDS, a
  *   market delisted while tickql was down). A market another live process covers is never
  *   removed: the sweep checks every live process's coverage inside Redis.
+ * `feeds` are the feeds this process ingests now (src/feed-leases.ts keeps the list): it covers
+ * only those, and with `tenure`, says for each whose symbols are chosen which lease tenure its
+ * coverage is (coverage.ts `tenureMember`), so the sweep knows the feed has settled with its
+ * new holder. A sweep runs whenever a feed this process has just taken (or every feed at
+ * start-up) has chosen its symbols; it leaves alone the markets of feeds changing hands.
  * Failures (Redis away) are logged and retried; nothing here throws at the feeds.
  */
 import type { Redis } from 'ioredis';
@@ -25,7 +30,10 @@ export interface LiveCoverageOptions {
   readonly redis: Redis;
   readonly keys: Keys;
   readonly writer: BatchWriter;
+  /** The feeds this process ingests now (read at each pass: the list may change). */
   readonly feeds: readonly Feed[];
+  /** The lease value of a feed's tenure (FeedLeases.lease); without it no tenure is published. */
+  readonly tenure?: (feed: Feed) => string | null;
   /** Resolves once this process's presence marker is in Redis (StateGuard.check). */
   readonly markerWritten: () => Promise<void>;
   readonly logger: Logger;
@@ -38,14 +46,15 @@ export class LiveCoverage {
   private work: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private swept = false;
+  /** Feeds whose symbols a sweep has followed. */
+  private swept = new Set<Feed>();
   readonly stats = { removedDelisted: 0, removedLeftovers: 0, failures: 0 };
 
   constructor(private readonly options: LiveCoverageOptions) {}
 
   /** A feed's subscribed symbols changed (`Feed`'s `onSymbolsChange`). */
   symbolsChanged(feed: Feed, removed: readonly string[]): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.options.feeds.includes(feed)) return; // a feed whose tenure has ended
     this.chosen.add(feed);
     if (removed.length > 0) {
       this.options.writer.forget(removed);
@@ -79,7 +88,11 @@ export class LiveCoverage {
       // Coverage counts only while its process's marker exists (another process's sweep
       // treats it as dead otherwise), so the marker goes first.
       await this.options.markerWritten();
-      await publishCoverage(redis, keys, keys.instance, feeds.flatMap((feed) => feed.coveredIds()));
+      const tenures = feeds.flatMap((feed) => {
+        const lease = this.chosen.has(feed) ? (this.options.tenure?.(feed) ?? null) : null;
+        return lease === null ? [] : [lease];
+      });
+      await publishCoverage(redis, keys, keys.instance, feeds.flatMap((feed) => feed.coveredIds()), tenures);
       if (this.toRemove.size > 0) {
         const ids = [...this.toRemove];
         await writer.flush();
@@ -88,9 +101,13 @@ export class LiveCoverage {
         this.stats.removedDelisted += removed;
         logger.info({ removed, ids: ids.length }, 'delisted markets removed from the live state');
       }
-      if (!this.swept && feeds.every((feed) => this.chosen.has(feed))) {
+      // Forget feeds of ended tenures.
+      for (const feed of this.chosen) if (!feeds.includes(feed)) this.chosen.delete(feed);
+      this.swept = new Set([...this.swept].filter((feed) => feeds.includes(feed)));
+      if (feeds.length > 0 && feeds.some((feed) => !this.swept.has(feed)) && feeds.every((feed) => this.chosen.has(feed))) {
+        const sweeping = [...feeds];
         const { removed } = await sweepLeftovers(redis, keys);
-        this.swept = true;
+        for (const feed of sweeping) this.swept.add(feed);
         this.stats.removedLeftovers += removed.length;
         if (removed.length > 0) {
           logger.info({ removed: removed.length, examples: removed.slice(0, 10) }, 'removed markets that no running process ingests');

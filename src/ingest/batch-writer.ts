@@ -7,6 +7,12 @@
  * When a write fails (Redis away), its markets go back into pending unless a newer state
  * arrived meanwhile, and the write is retried; nothing is lost, and what is finally written
  * is the latest state of each market.
+ *
+ * Fencing (src/feed-leases.ts): only markets of feeds this process holds the lease of may be
+ * written. `keep` says which; a market it refuses is dropped, pending or back from a write. A
+ * market the write reports `fenced` (Redis holds another lease for its feed) waits like a
+ * failed one, in case the lease is renewed under a new token (Redis lost it); once the feed
+ * is lost, `keep` drops it.
  */
 import type { Logger } from '../logger';
 import type { Market } from './market';
@@ -26,6 +32,10 @@ export interface BatchWriterStats {
   batches: number;
   /** Market states queued again by `restore` because Redis had lost them. */
   restored: number;
+  /** Markets a write reported fenced: their feed's lease in Redis was not this process's. */
+  fenced: number;
+  /** Markets dropped unwritten because `keep` refused them or `discard` took them. */
+  dropped: number;
 }
 
 export interface BatchWriterOptions {
@@ -43,10 +53,12 @@ export interface BatchWriterOptions {
   readonly maxWrite?: number;
   /** Wait before retrying a failed write. */
   readonly retryMs?: number;
+  /** Whether a market may still be written (its feed's lease is held); refused ones are dropped. Default: all. */
+  readonly keep?: (market: Market) => boolean;
   readonly logger: Logger;
 }
 
-export type WriteMarkets = (markets: Market[]) => Promise<{ applied: number; skipped: number }>;
+export type WriteMarkets = (markets: Market[]) => Promise<{ applied: number; skipped: number; fenced?: readonly Market[] }>;
 
 export class BatchWriter {
   private pending = new Map<string, Market>();
@@ -57,7 +69,7 @@ export class BatchWriter {
   private timerDelayMs = 0;
   private inFlight: Promise<void> | null = null;
   private stopped = false;
-  readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0, restored: 0 };
+  readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0, restored: 0, fenced: 0, dropped: 0 };
 
   constructor(
     private readonly write: WriteMarkets,
@@ -104,6 +116,21 @@ export class BatchWriter {
       this.pending.delete(id);
       this.forgotten.add(id);
     }
+  }
+
+  /**
+   * Drops the pending markets `which` selects (a feed this process no longer ingests); a
+   * write of them under way is not retried if `keep` refuses them by then. Returns how many.
+   */
+  discard(which: (market: Market) => boolean): number {
+    let dropped = 0;
+    for (const [id, market] of this.pending) {
+      if (!which(market)) continue;
+      this.pending.delete(id);
+      dropped++;
+    }
+    this.stats.dropped += dropped;
+    return dropped;
   }
 
   /** Writes everything pending now; resolves when Redis has it (or the write failed). */
@@ -163,6 +190,13 @@ export class BatchWriter {
             this.pending.delete(id);
           }
         }
+        const keep = this.options.keep;
+        if (keep !== undefined) {
+          const kept = batch.filter(keep);
+          this.stats.dropped += batch.length - kept.length;
+          batch = kept;
+          if (batch.length === 0) continue;
+        }
         ok = await this.writeBatch(batch);
         if (batch.length < maxWrite) break; // not a backlog: newer updates wait for their window
       }
@@ -172,21 +206,37 @@ export class BatchWriter {
     if (this.pending.size > 0) this.schedule(ok ? this.options.batchMs : (this.options.retryMs ?? 1000));
   }
 
-  /** Writes one batch; on failure its markets go back to pending unless newer ones arrived. Resolves to whether it succeeded. */
+  /**
+   * Writes one batch; on failure its markets go back to pending unless newer ones arrived, and
+   * so do fenced ones. Resolves to whether it succeeded without fenced markets.
+   */
   private async writeBatch(batch: Market[]): Promise<boolean> {
     try {
-      const { applied, skipped } = await this.write(batch);
+      const { applied, skipped, fenced = [] } = await this.write(batch);
       this.stats.batches++;
       this.stats.written += applied;
       this.stats.skipped += skipped;
-      return true;
+      this.stats.fenced += fenced.length;
+      this.putBack(fenced);
+      return fenced.length === 0;
     } catch (err) {
       this.stats.failedBatches++;
       this.options.logger.warn({ err, markets: batch.length }, 'market write failed; keeping the latest state to retry');
-      for (const market of batch) {
-        if (!this.pending.has(market.id) && !this.forgotten.has(market.id)) this.pending.set(market.id, market);
-      }
+      this.putBack(batch);
       return false;
+    }
+  }
+
+  /** Markets of a write that did not land go back to pending, unless newer, forgotten or no longer kept. */
+  private putBack(markets: readonly Market[]): void {
+    const keep = this.options.keep;
+    for (const market of markets) {
+      if (this.pending.has(market.id) || this.forgotten.has(market.id)) continue;
+      if (keep !== undefined && !keep(market)) {
+        this.stats.dropped++;
+        continue;
+      }
+      this.pending.set(market.id, market);
     }
   }
 }

@@ -153,16 +153,16 @@ describe('upsertMarkets', () => {
     const { keys, redis } = t;
     const fixed = marketStateKeys(keys);
     const perMarketKeys = Array.from({ length: markets * 3 }, (_, i) => keys.base(`A${i}`));
-    const args = Array.from({ length: markets * 11 }, () => '1').concat(extraArgs);
+    const args = ['0', ...Array.from({ length: markets * 11 }, () => '1'), ...extraArgs];
     return callScript(redis, 'upsertMarkets', [...fixed, ...perMarketKeys], args) as Promise<unknown>;
   }
 
   it('rejects keys and arguments that do not describe whole markets', async () => {
-    await expect(callRaw(0, ['only-an-id'])).rejects.toThrow(/ERR upsertMarkets: .* do not describe whole markets/);
+    await expect(callRaw(0, ['only-an-id'])).rejects.toThrow(/ERR upsertMarkets: .* do not describe fenced feeds and whole markets/);
   });
 
   it('refuses more than 1,000 markets in one call, and answers an empty one with nothing done', async () => {
     await expect(callRaw(1001)).rejects.toThrow(/ERR upsertMarkets: 1001 markets in one call; at most 1000/);
-    expect(await callRaw(0)).toEqual([0, 0]);
+    expect(await callRaw(0)).toEqual([0, 0, 0]);
   });
 });
