@@ -138,8 +138,17 @@ export class BatchWriter {
     this.cancelTimer();
     while (this.inFlight) await this.inFlight;
     if (this.pending.size === 0) return;
-    this.inFlight = this.writePending();
-    await this.inFlight;
+    // writePending may finish without awaiting anything (every market dropped), so the write
+    // is marked in flight here, around it, rather than inside it.
+    const write = this.writePending();
+    this.inFlight = write.then(() => undefined);
+    let ok = true;
+    try {
+      ok = await write;
+    } finally {
+      this.inFlight = null;
+    }
+    if (this.pending.size > 0) this.schedule(ok ? this.options.batchMs : (this.options.retryMs ?? 1000));
   }
 
   /** Stops scheduling and makes one last attempt to write what is pending. */
@@ -171,39 +180,36 @@ export class BatchWriter {
 
   /**
    * The one write in flight: everything pending, in writes of at most `maxWrite` markets one
-   * after another (stopping at a failure, whose markets are pending again), then reschedules.
+   * after another (stopping at a failure, whose markets are pending again). Resolves to
+   * whether the last write succeeded (`flush` then reschedules).
    */
-  private async writePending(): Promise<void> {
+  private async writePending(): Promise<boolean> {
     const maxWrite = this.options.maxWrite ?? 8192;
     let ok = true;
-    try {
-      while (ok && this.pending.size > 0) {
-        let batch: Market[];
-        if (this.pending.size <= maxWrite) {
-          batch = [...this.pending.values()];
-          this.pending = new Map();
-        } else {
-          batch = [];
-          for (const [id, market] of this.pending) {
-            if (batch.length === maxWrite) break;
-            batch.push(market);
-            this.pending.delete(id);
-          }
+    while (ok && this.pending.size > 0) {
+      let batch: Market[];
+      if (this.pending.size <= maxWrite) {
+        batch = [...this.pending.values()];
+        this.pending = new Map();
+      } else {
+        batch = [];
+        for (const [id, market] of this.pending) {
+          if (batch.length === maxWrite) break;
+          batch.push(market);
+          this.pending.delete(id);
         }
-        const keep = this.options.keep;
-        if (keep !== undefined) {
-          const kept = batch.filter(keep);
-          this.stats.dropped += batch.length - kept.length;
-          batch = kept;
-          if (batch.length === 0) continue;
-        }
-        ok = await this.writeBatch(batch);
-        if (batch.length < maxWrite) break; // not a backlog: newer updates wait for their window
       }
-    } finally {
-      this.inFlight = null;
+      const keep = this.options.keep;
+      if (keep !== undefined) {
+        const kept = batch.filter(keep);
+        this.stats.dropped += batch.length - kept.length;
+        batch = kept;
+        if (batch.length === 0) continue;
+      }
+      ok = await this.writeBatch(batch);
+      if (batch.length < maxWrite) break; // not a backlog: newer updates wait for their window
     }
-    if (this.pending.size > 0) this.schedule(ok ? this.options.batchMs : (this.options.retryMs ?? 1000));
+    return ok;
   }
 
   /**
