@@ -9,8 +9,9 @@
  *   fencing token counted up per tenure.
  * - Holding: the lease lasts LEASE_TTL_MS and is renewed every RENEW_MS. The tenure ends at
  *   once, the Feed stops and its pending writes are dropped, when a renewal finds another
- *   process's lease, or when no renewal has succeeded for LEASE_TTL_MS (Redis unreachable: the
- *   lease may have expired and another process may have the feed now; this one cannot know).
+ *   process's lease, or when no renewal has succeeded for LEASE_TTL_MS less LEASE_MARGIN_MS
+ *   (Redis unreachable: the lease may expire and another process take the feed; this one
+ *   cannot know, so it stops just before that can happen).
  *   Then it stands by again.
  * - A renewal that finds no lease at all, within the lease's lifetime, means Redis lost it
  *   (a restart, FLUSHALL, a failover); nobody else can have had the feed meanwhile, so the
@@ -46,6 +47,12 @@ export const LEASE_TTL_MS = 3000;
 export const RENEW_MS = 1000;
 /** How often a standby tries to acquire. */
 export const STANDBY_MS = 500;
+/**
+ * The holder gives a tenure up this long before its lease can expire in Redis (counted from
+ * when its last successful renewal was sent), so its exchange connections are closed before
+ * a standby can take the feed over, whatever the clocks' drift and the sockets' closing time.
+ */
+export const LEASE_MARGIN_MS = 250;
 /** How long the holder trace outlives the last renewal: the sweep leaves the feed's markets alone meanwhile. */
 export const LEASE_TRACE_TTL_MS = 30_000;
 
@@ -63,6 +70,7 @@ export interface FeedLeasesOptions<Id extends string = string> {
   /** Called when a tenure began or ended, or its lease value changed (after the change). */
   readonly onChange?: () => void;
   readonly ttlMs?: number;
+  readonly marginMs?: number;
   readonly renewMs?: number;
   readonly standbyMs?: number;
   readonly traceTtlMs?: number;
@@ -102,6 +110,8 @@ export class FeedLeases<Id extends string = string> {
   readonly stats: FeedLeaseStats = { acquired: 0, lost: 0, renewedAfterLoss: 0 };
   private readonly slots: Array<Slot<Id>>;
   private readonly ttlMs: number;
+  /** How long after a renewal was sent this process may still count the lease its own: ttl less the margin. */
+  private readonly validMs: number;
   private readonly renewMs: number;
   private readonly standbyMs: number;
   private readonly traceTtlMs: number;
@@ -113,6 +123,7 @@ export class FeedLeases<Id extends string = string> {
   constructor(private readonly options: FeedLeasesOptions<Id>) {
     this.slots = options.ids.map((id) => ({ id, tenure: null, previous: null, busy: false, otherHolder: null }));
     this.ttlMs = options.ttlMs ?? LEASE_TTL_MS;
+    this.validMs = this.ttlMs - Math.min(options.marginMs ?? LEASE_MARGIN_MS, this.ttlMs / 4);
     this.renewMs = options.renewMs ?? RENEW_MS;
     this.standbyMs = options.standbyMs ?? STANDBY_MS;
     this.traceTtlMs = options.traceTtlMs ?? LEASE_TRACE_TTL_MS;
@@ -129,7 +140,7 @@ export class FeedLeases<Id extends string = string> {
   /** Whether this process may write `feed`'s markets now: it holds the lease, and its lifetime has not passed. */
   holds(feed: string): boolean {
     const tenure = this.slots.find((slot) => slot.id === feed)?.tenure;
-    return tenure != null && Date.now() < tenure.renewedAt + this.ttlMs;
+    return tenure != null && Date.now() < tenure.renewedAt + this.validMs;
   }
 
   /** The lease value each held feed's writes carry (upsertMarkets' fence); other feeds are absent, so fenced. */
@@ -206,7 +217,7 @@ export class FeedLeases<Id extends string = string> {
       }
       return;
     }
-    if (Date.now() >= tenure.renewedAt + this.ttlMs) {
+    if (Date.now() >= tenure.renewedAt + this.validMs) {
       // The answer came after the lease's lifetime: another process may have had the feed meanwhile.
       this.lose(slot, `the lease renewal answered after its ${this.ttlMs} ms lifetime`);
       return;
@@ -233,8 +244,8 @@ export class FeedLeases<Id extends string = string> {
     tenure.renewedAt = renewedAt;
     if (tenure.deadline !== null) clearTimeout(tenure.deadline);
     tenure.deadline = setTimeout(() => {
-      if (slot.tenure === tenure) this.lose(slot, `no lease renewal succeeded for ${this.ttlMs} ms (Redis unreachable?)`);
-    }, Math.max(0, renewedAt + this.ttlMs - Date.now()));
+      if (slot.tenure === tenure) this.lose(slot, `no lease renewal succeeded for ${this.validMs} ms (Redis unreachable?); the lease may have expired`);
+    }, Math.max(0, renewedAt + this.validMs - Date.now()));
     tenure.deadline.unref();
   }
 
