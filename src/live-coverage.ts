@@ -88,11 +88,15 @@ export class LiveCoverage {
       // Coverage counts only while its process's marker exists (another process's sweep
       // treats it as dead otherwise), so the marker goes first.
       await this.options.markerWritten();
-      const tenures = feeds.flatMap((feed) => {
-        const lease = this.chosen.has(feed) ? (this.options.tenure?.(feed) ?? null) : null;
+      // What is published now is what a sweep may rely on: the feeds and choices of this moment
+      // (the list changes with the leases, and a feed may choose while the pass awaits).
+      const current = [...feeds];
+      const chosen = current.filter((feed) => this.chosen.has(feed));
+      const tenures = chosen.flatMap((feed) => {
+        const lease = this.options.tenure?.(feed) ?? null;
         return lease === null ? [] : [lease];
       });
-      await publishCoverage(redis, keys, keys.instance, feeds.flatMap((feed) => feed.coveredIds()), tenures);
+      await publishCoverage(redis, keys, keys.instance, current.flatMap((feed) => feed.coveredIds()), tenures);
       if (this.toRemove.size > 0) {
         const ids = [...this.toRemove];
         await writer.flush();
@@ -104,10 +108,11 @@ export class LiveCoverage {
       // Forget feeds of ended tenures.
       for (const feed of this.chosen) if (!feeds.includes(feed)) this.chosen.delete(feed);
       this.swept = new Set([...this.swept].filter((feed) => feeds.includes(feed)));
-      if (feeds.length > 0 && feeds.some((feed) => !this.swept.has(feed)) && feeds.every((feed) => this.chosen.has(feed))) {
-        const sweeping = [...feeds];
+      // Sweep once every feed held had chosen its symbols when the coverage was published, and
+      // one of them is new since the last sweep (start-up, a feed taken over).
+      if (current.length > 0 && chosen.length === current.length && chosen.some((feed) => !this.swept.has(feed))) {
         const { removed } = await sweepLeftovers(redis, keys);
-        for (const feed of sweeping) this.swept.add(feed);
+        for (const feed of chosen) this.swept.add(feed);
         this.stats.removedLeftovers += removed.length;
         if (removed.length > 0) {
           logger.info({ removed: removed.length, examples: removed.slice(0, 10) }, 'removed markets that no running process ingests');

@@ -70,7 +70,7 @@ describe('feed leases across processes that stop or die', () => {
     return json === null ? null : decodeMarket(json);
   }
   async function standby(): Promise<App> {
-    const app = await buildApp(loadConfig({ ...env, LOG_LEVEL: 'silent' }), silentLogger(), { url: t.url, privateServer: null });
+    const app = await buildApp(loadConfig({ ...env, LOG_LEVEL: 'silent', INGEST_BATCH_MS: '20' }), silentLogger(), { url: t.url, privateServer: null });
     apps.push(app);
     await app.start();
     return app;
@@ -81,7 +81,11 @@ describe('feed leases across processes that stop or die', () => {
   }
 
   it('a process paused past its lease writes nothing once resumed: its queued markets are fenced', async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    // A long batch window: what it receives waits a while in its write queue.
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, ...env, LOG_LEVEL: 'info', INGEST_BATCH_MS: '1500' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     child.stdout!.on('data', (chunk: Buffer) => (childLog += chunk.toString()));
     await expect.poll(holder, { timeout: 15_000 }).not.toBeNull();
     childInstance = await holder();
@@ -94,10 +98,12 @@ describe('feed leases across processes that stop or die', () => {
     expect(b.feeds).toHaveLength(0);
     expect(await holder()).toBe(childInstance);
 
-    child.kill('SIGSTOP');
-    // Only the paused process gets this (the standby is not connected): a state newer than any
-    // the exchange sends afterwards. It waits, unread, in the paused process's socket.
+    // Only the ingesting process gets this (the standby is not connected): a state newer than
+    // any the exchange sends afterwards. It is queued, not yet written, when the process stops.
     expect(sim.push('BTCUSDT', { c: '111', E: now + 600_000 }).delivered).toBe(1);
+    await sleep(200);
+    child.kill('SIGSTOP');
+    expect((await stored(BTC))?.price).toBe(100);
     await expect.poll(() => b.feeds.length, { timeout: 6000, interval: 20 }).toBe(1);
     expect(await holder()).toBe(b.services.keys.instance);
     await expect.poll(() => b.feeds[0]!.health().status, { timeout: 5000, interval: 20 }).toBe('LIVE');
@@ -105,7 +111,7 @@ describe('feed leases across processes that stop or die', () => {
     await expect.poll(async () => (await stored(BTC))?.price, { timeout: 5000 }).toBe(222);
 
     child.kill('SIGCONT');
-    // It reads the 111 frame, finds its lease gone, and drops its connection.
+    // It finds its lease gone, drops its connection, and writes nothing of what it had queued.
     await expect.poll(() => /stopped ingesting feed binance/.test(childLog), { timeout: 5000 }).toBe(true);
     await expect.poll(() => sim.connections, { timeout: 5000 }).toBe(1);
     await sleep(1000); // several of its batch windows and retries

@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config';
 import { STANDBY_MS } from '../../src/feed-leases';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
 import { silentLogger } from '../../src/logger';
+import { decodeMarket } from '../../src/redis/market-codec';
 import { queryData } from '../support/post-query';
 import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
 import { sleep } from '../support/wait-for';
@@ -84,6 +85,28 @@ describe('one ingester per feed across processes', () => {
     move(101.5);
     for (const app of apps) await expect.poll(() => price(app), { timeout: 5000 }).toBe(101.5);
     expect(maxConnections).toBe(1);
+  });
+
+  it('a holder whose lease another process took writes nothing more, even before it notices: Redis fences the write', async () => {
+    const holder = holders()[0]!;
+    const before = await price(holder);
+    // Another process holds the lease now (as after a pause or a partition the holder has not noticed).
+    await t.redis.set(t.keys.lease('binance'), '999:intruder', 'PX', 1500);
+    const stored = decodeMarket((await t.redis.hget(t.keys.market, BTC))!);
+    const fencedBefore = holder.writer.stats.fenced;
+    holder.writer.push({ ...stored, price: 999.5, updatedAt: stored.updatedAt + 1_000_000 });
+    await holder.writer.flush(); // sent at once, before its next renewal
+    expect(holder.writer.stats.fenced).toBeGreaterThan(fencedBefore);
+    expect(await price(holder)).toBe(before);
+    // Its next renewal finds the lease taken: it stops ingesting, and the fenced market is dropped.
+    await expect.poll(() => holder.feeds.length, { timeout: 3000, interval: 20 }).toBe(0);
+    for (const app of apps) expect(await ingestedBy(app)).toBe('intruder');
+    // Once that lease lapses, a standby (any of the three) takes the feed over.
+    await expect.poll(() => holders().length, { timeout: 5000, interval: 20 }).toBe(1);
+    await expect.poll(() => holders()[0]!.feeds[0]?.health().status, { timeout: 5000, interval: 20 }).toBe('LIVE');
+    await sleep(200);
+    expect(await price(holder)).not.toBe(999.5);
+    expect(holder.writer.pendingCount).toBe(0);
   });
 
   it('a standby takes the feed over within 5 s when the holder is cut off from Redis, and serves what comes after', async () => {
