@@ -10,7 +10,16 @@ passed: a process that registered after the caller read the registry has its cov
 no KEYS, so the call is refused and the caller reads again. A passed process is live while its
 marker key exists; a dead one is dropped from the registry and its coverage set deleted.
 
-Key count: variable (`-n`): 11 fixed keys, then with a guard 1 + 2 per process, then 3 per market.
+The guard also leaves alone every market of a feed in the middle of a takeover: a feed whose
+lease (lua/acquireLease-3.lua) is held by a process that has not yet published its coverage
+of this tenure (the member "\0<lease value>" of its coverage set), or a feed with no lease
+whose holder trace has not expired yet (between two tenures: the last holder stopped, lost
+the lease or died, and a standby has not taken it over yet). Such a feed's markets are
+decided by its next holder's coverage. Markets of a feed with neither lease nor trace (no
+process has ingested it for a while) are leftovers like any other.
+
+Key count: variable (`-n`): 11 fixed keys, then with a guard 1 + 2 per process + 2 per
+exchange, then 3 per market.
   KEYS[1]        market hash            id -> market JSON
   KEYS[2]        ids zset               every id, score 0
   KEYS[3..8]     numeric index zsets    in upsertMarkets' order
@@ -20,6 +29,7 @@ Key count: variable (`-n`): 11 fixed keys, then with a guard 1 + 2 per process, 
   with a guard of g processes:
   KEYS[12]       ingesters set          the registry of ingesting processes
   KEYS[11+2j], KEYS[12+2j]              for process j (1-based): its marker key, its coverage set
+  and after them, for exchange x (1-based) of the guard: its lease, its holder trace
   then for market i (0-based), at KEYS[c+3i+1..c+3i+3] (c = the keys above): its exchange
   zset, base zset, quote zset
 
@@ -27,6 +37,9 @@ ARGV:
   ARGV[1]        g, the number of processes in the guard, or -1 for no guard (remove every
                  named market)
   ARGV[2..1+g]   their instance ids, in the order of their keys
+  with a guard, ARGV[2+g] = e, the number of exchanges in the guard, then their ids
+  (ARGV[3+g..2+g+e]), in the order of their keys: every exchange of the markets named (a
+  market of an exchange not named is left alone)
   then 3 per market, in the order of its keys: id, exchange id, symbol-index member
   ("<symbol>\0<id>", as upsertMarkets took it).
 
@@ -34,8 +47,9 @@ The caller derives each market's keys and members from its stored JSON before th
 still hold in the call because exchange, base, quote and symbol never change for an id. A
 market not in the ids zset, or named a second time, is skipped.
 
-Cost: one ZMSCORE, one SMISMEMBER per live process of the guard, one command per index for all
-the markets, and three ZREMs per removed market. At most 1,000 markets per call.
+Cost: one ZMSCORE, one SMISMEMBER per live process of the guard, two or three commands per
+exchange of the guard, one command per index for all the markets, and three ZREMs per
+removed market. At most 1,000 markets per call.
 
 Returns: { 1, id, ... }: the ids removed; or { 0 } when the guard refused (nothing changed).
 Errors:  "ERR removeMarkets: ..." when KEYS and ARGV do not describe a guard and whole markets,
@@ -53,8 +67,15 @@ if processes == nil or processes ~= math.floor(processes) or processes < -1 then
   return redis.error_reply('ERR removeMarkets: ARGV[1] must be the number of guard processes or -1, got ' .. tostring(ARGV[1]))
 end
 local guarded = processes >= 0
-local guardKeys = guarded and 1 + 2 * processes or 0
-local firstArg = 2 + math.max(processes, 0)
+local exchangeCount = 0
+if guarded then
+  exchangeCount = tonumber(ARGV[2 + processes] or '')
+  if exchangeCount == nil or exchangeCount ~= math.floor(exchangeCount) or exchangeCount < 0 then
+    return redis.error_reply('ERR removeMarkets: ' .. #KEYS .. ' keys and ' .. #ARGV .. ' args do not describe a guard and whole markets (no exchange count after the processes)')
+  end
+end
+local guardKeys = guarded and 1 + 2 * processes + 2 * exchangeCount or 0
+local firstArg = guarded and 3 + processes + exchangeCount or 2
 local count = (#ARGV - firstArg + 1) / STRIDE
 if count < 0 or count ~= math.floor(count) or #KEYS ~= FIXED_KEYS + guardKeys + 3 * count then
   return redis.error_reply('ERR removeMarkets: ' .. #KEYS .. ' keys and ' .. #ARGV .. ' args do not describe a guard and whole markets')
@@ -68,6 +89,8 @@ local marketKey, idsKey, symbolIndexKey, exchangesKey, searchIndexKey = KEYS[1],
 -- The guard: refuse if the registry holds a process the caller did not pass; otherwise keep
 -- the coverage sets of the live ones and drop the dead ones.
 local coverageKeys = {}
+-- exchange id -> true when its markets may go (outside a takeover); unnamed ones may not
+local settled = {}
 if guarded then
   local registryKey = KEYS[FIXED_KEYS + 1]
   local passed = {}
@@ -80,13 +103,31 @@ if guarded then
       return { 0 }
     end
   end
+  -- instance -> coverage key, for the live ones
+  local liveCoverage = {}
   for j = 1, processes do
     local markerKey, coverageKey = KEYS[FIXED_KEYS + 2 * j], KEYS[FIXED_KEYS + 2 * j + 1]
     if redis.call('EXISTS', markerKey) == 1 then
       coverageKeys[#coverageKeys + 1] = coverageKey
+      liveCoverage[ARGV[1 + j]] = coverageKey
     else
       redis.call('SREM', registryKey, ARGV[1 + j])
       redis.call('DEL', coverageKey)
+    end
+  end
+  for x = 1, exchangeCount do
+    local leaseKey, traceKey = KEYS[FIXED_KEYS + 2 * processes + 2 * x], KEYS[FIXED_KEYS + 2 * processes + 2 * x + 1]
+    local lease = redis.call('GET', leaseKey)
+    local free
+    if lease then
+      -- Held: settled once the holder's coverage carries this tenure's lease value.
+      local coverageKey = liveCoverage[string.match(lease, '^%d+:(.*)$') or '']
+      free = coverageKey ~= nil and redis.call('SISMEMBER', coverageKey, '\0' .. lease) == 1
+    else
+      free = redis.call('EXISTS', traceKey) == 0
+    end
+    if free then
+      settled[ARGV[2 + processes + x]] = true
     end
   end
 end
@@ -116,7 +157,7 @@ local exchanges, exchangeKeys = {}, {}
 for i = 0, count - 1 do
   local a = firstArg + i * STRIDE
   local id = ARGV[a]
-  if present[i + 1] and not covered[i + 1] and not taken[id] then
+  if present[i + 1] and not covered[i + 1] and not taken[id] and (not guarded or settled[ARGV[a + 1]]) then
     taken[id] = true
     removed[#removed + 1] = id
     local member = ARGV[a + 2]

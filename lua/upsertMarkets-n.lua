@@ -1,8 +1,9 @@
 --[[
 upsertMarkets: writes a batch of full market states, keeps every index in step and publishes
-each applied state on the market's channel. One call per ingest batch.
+each applied state on the market's channel. One call per ingest batch. Fenced: a market of a
+feed whose lease the caller no longer holds is not written.
 
-Key count: variable (`-n`): 11 fixed keys, then 3 per market.
+Key count: variable (`-n`): 11 fixed keys, then 1 per fenced feed, then 3 per market.
   KEYS[1]        market hash            id -> market JSON
   KEYS[2]        ids zset               every id, score 0
   KEYS[3..8]     numeric index zsets    price, changePercent24h, volume24h, quoteVolume24h,
@@ -10,12 +11,22 @@ Key count: variable (`-n`): 11 fixed keys, then 3 per market.
   KEYS[9]        symbol index zset      "<symbol>\0<id>", score 0
   KEYS[10]       exchanges set          exchange ids with markets
   KEYS[11]       search index zset      "<trigram>\0<id>" per 3-byte run of the symbol, score 0
-  KEYS[9+3i..]   for market i (1-based): its exchange zset, base zset, quote zset
+  KEYS[11+j]     for fenced feed j (1-based, f of them): its lease (lua/acquireLease-3.lua)
+  KEYS[12+f+3i..] for market i (0-based): its exchange zset, base zset, quote zset
 
-ARGV: 11 per market, in the order of the markets' keys:
+ARGV:
+  ARGV[1]        f, the number of fenced feeds (0: nothing is fenced)
+  ARGV[2j], ARGV[2j+1]  for fenced feed j: its exchange id and the lease value the caller
+                 holds ("<token>:<instance>")
+  then 11 per market, in the order of the markets' keys:
   id, exchange id, symbol-index member, channel, market JSON,
   then the 6 numeric index values in KEYS[3..8] order, each a decimal string
   or "" for null (the market then leaves that index). The updatedAt value is never "".
+
+Fencing: a market of a fenced feed whose lease does not hold exactly the value the caller
+holds (it expired, or another process took the feed over: a new token) is not written at
+all, whatever it holds; a process that was paused or cut off past its lease writes nothing
+once another has the feed. Markets of feeds not named are written unfenced. One MGET.
 
 A market whose stored updatedAt is newer than the incoming one is left as it is (another
 process, or a replayed frame, already wrote a later state): event time only moves forward.
@@ -27,9 +38,11 @@ search-index writes of markets new to Redis: each redis.call from Lua costs far 
 variadic one. At most 1,000 markets per call, so every variadic command stays far below the
 stack limit of Lua's unpack().
 
-Returns: { applied, skipped } (integers).
-Errors:  "ERR upsertMarkets: ..." when KEYS and ARGV do not describe the same markets, or
-         describe more than 1,000.
+Returns: { applied, skipped, fenced, exchange, ... }: markets written, markets left alone
+         because Redis held a later state, markets not written because their feed's lease is
+         not the caller's, then the exchange id of each such feed (integers, then strings).
+Errors:  "ERR upsertMarkets: ..." when KEYS and ARGV do not describe fenced feeds and whole
+         markets, or describe more than 1,000 markets.
 --]]
 
 local FIXED_KEYS = 11
@@ -39,39 +52,72 @@ local UPDATED_AT = 6 -- position of updatedAt among the index values
 local MAX_MARKETS = 1000
 local CHUNK = 1000 -- members per variadic command where a market may add many
 
-local count = #ARGV / STRIDE
-if count ~= math.floor(count) or #KEYS ~= FIXED_KEYS + 3 * count then
-  return redis.error_reply('ERR upsertMarkets: ' .. #KEYS .. ' keys and ' .. #ARGV .. ' args do not describe whole markets')
+local fencedFeeds = tonumber(ARGV[1] or '')
+if fencedFeeds == nil or fencedFeeds < 0 or fencedFeeds ~= math.floor(fencedFeeds) then
+  return redis.error_reply('ERR upsertMarkets: ARGV[1] must be the number of fenced feeds, got ' .. tostring(ARGV[1]))
+end
+local FIRST = 2 + 2 * fencedFeeds -- ARGV index of the first market's first argument
+local MARKET_KEYS = FIXED_KEYS + fencedFeeds -- KEYS before the first market's
+local count = (#ARGV - FIRST + 1) / STRIDE
+if count < 0 or count ~= math.floor(count) or #KEYS ~= MARKET_KEYS + 3 * count then
+  return redis.error_reply('ERR upsertMarkets: ' .. #KEYS .. ' keys and ' .. #ARGV .. ' args do not describe fenced feeds and whole markets')
 end
 if count > MAX_MARKETS then
   return redis.error_reply('ERR upsertMarkets: ' .. count .. ' markets in one call; at most ' .. MAX_MARKETS)
 end
 if count == 0 then
-  return { 0, 0 }
+  return { 0, 0, 0 }
+end
+
+-- The fence: exchange id -> true for each named feed whose lease is not the caller's.
+local fenced, fencedIds = {}, {}
+if fencedFeeds > 0 then
+  local leaseKeys = {}
+  for j = 1, fencedFeeds do
+    leaseKeys[j] = KEYS[FIXED_KEYS + j]
+  end
+  local leases = redis.call('MGET', unpack(leaseKeys))
+  for j = 1, fencedFeeds do
+    if leases[j] ~= ARGV[2 * j + 1] then
+      fenced[ARGV[2 * j]] = true
+      fencedIds[#fencedIds + 1] = ARGV[2 * j]
+    end
+  end
 end
 
 local marketKey, idsKey, symbolIndexKey, exchangesKey, searchIndexKey = KEYS[1], KEYS[2], KEYS[9], KEYS[10], KEYS[11]
 local updatedAtKey = KEYS[2 + UPDATED_AT]
-local applied, skipped = 0, 0
+local applied, skipped, fencedMarkets = 0, 0, 0
 -- id -> event time applied earlier in this call
 local taken = {}
 
-local ids = {}
+-- The markets to consider: every one outside a fenced feed, as its offset in ARGV less one.
+local ids, offsets = {}, {}
 for i = 0, count - 1 do
-  ids[#ids + 1] = ARGV[i * STRIDE + 1]
+  local a = FIRST - 1 + i * STRIDE
+  if fenced[ARGV[a + 2]] then
+    fencedMarkets = fencedMarkets + 1
+  else
+    offsets[#offsets + 1] = i
+    ids[#ids + 1] = ARGV[a + 1]
+  end
+end
+if #ids == 0 then
+  return { 0, 0, fencedMarkets, unpack(fencedIds) }
 end
 local storedTimes = redis.call('ZMSCORE', updatedAtKey, unpack(ids))
 
 -- Decide each market; the last applied state of an id is the one its indexes get.
 local hset, publish, newMarkets, chosen, order = {}, {}, {}, {}, {}
-for i = 0, count - 1 do
-  local a = i * STRIDE
+for n = 1, #offsets do
+  local i = offsets[n]
+  local a = FIRST - 1 + i * STRIDE
   local id = ARGV[a + 1]
   local incoming = tonumber(ARGV[a + 5 + UPDATED_AT])
   local stored = taken[id]
   local isNew = false
   if stored == nil then
-    local s = storedTimes[i + 1]
+    local s = storedTimes[n]
     if s then
       stored = tonumber(s)
     else
@@ -106,7 +152,7 @@ for j = 1, INDEXES do
   local add, remove = {}, {}
   for n = 1, #order do
     local i = chosen[order[n]]
-    local value = ARGV[i * STRIDE + 5 + j]
+    local value = ARGV[FIRST - 1 + i * STRIDE + 5 + j]
     if value == '' then
       remove[#remove + 1] = order[n]
     else
@@ -138,9 +184,9 @@ if #newMarkets > 0 then
   local idMembers, symbolMembers, exchanges, trigrams = {}, {}, {}, {}
   for n = 1, #newMarkets do
     local i = newMarkets[n]
-    local a = i * STRIDE
+    local a = FIRST - 1 + i * STRIDE
     local id = ARGV[a + 1]
-    local k = FIXED_KEYS + 3 * i
+    local k = MARKET_KEYS + 3 * i
     idMembers[#idMembers + 1] = 0
     idMembers[#idMembers + 1] = id
     symbolMembers[#symbolMembers + 1] = 0
@@ -163,8 +209,8 @@ if #newMarkets > 0 then
 end
 
 for n = 1, #publish do
-  local a = publish[n] * STRIDE
+  local a = FIRST - 1 + publish[n] * STRIDE
   redis.call('PUBLISH', ARGV[a + 4], ARGV[a + 5])
 end
 
-return { applied, skipped }
+return { applied, skipped, fencedMarkets, unpack(fencedIds) }

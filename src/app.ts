@@ -5,6 +5,7 @@
  * shares a thread with exchange frames. This composition is for tests and benchmark children
  * that want the whole service in the process they control.
  */
+import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import type { Services } from './context';
 import type { BatchWriter } from './ingest/batch-writer';
@@ -13,11 +14,14 @@ import type { Feed } from './ingest/feed';
 import { buildIngest } from './ingest/ingest-process';
 import type { Logger } from './logger';
 import type { RedisTarget } from './redis/connect';
+import { createKeys } from './redis/keys';
 import type { GraphqlWsServer } from './server/graphql-ws';
 import { buildServer } from './server/serve-process';
 
 export interface App {
   readonly services: Services;
+  /** The ingest side's own Redis connection (leases, writes), apart from the serving side's in `services`. */
+  readonly ingestRedis: Redis;
   readonly feeds: readonly Feed[];
   readonly writer: BatchWriter;
   /** The GraphQL URL, known once started. */
@@ -38,20 +42,25 @@ export interface AppOptions {
 }
 
 export async function buildApp(config: Config, logger: Logger, target: RedisTarget, options: AppOptions = {}): Promise<App> {
+  // One set of key names, so the process has one instance id (the lease holder's, in `feeds`).
+  const keys = createKeys(config.redisPrefix);
   let server: Awaited<ReturnType<typeof buildServer>> | null = null;
   const ingest = await buildIngest(config, logger, target, {
+    keys,
     feedTiming: options.feedTiming,
     unreachableNoticeMs: options.unreachableNoticeMs,
     // In one process the server learns a feed's new status at once, not at its next refresh.
     onFeedStatus: () => void server?.services.staleness.refresh().catch(() => {}),
   });
   server = await buildServer(config, logger, target, {
+    keys,
     sharePayloads: options.sharePayloads,
     metricSources: ingest.metricSources,
   });
   const serving = server;
   return {
     services: serving.services,
+    ingestRedis: ingest.redis,
     feeds: ingest.feeds,
     writer: ingest.writer,
     url: () => serving.url(),

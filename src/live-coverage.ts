@@ -8,6 +8,11 @@
  *   process covers are removed (a narrowed symbol list, an exchange taken out of FEEDS, a
  *   market delisted while tickql was down). A market another live process covers is never
  *   removed: the sweep checks every live process's coverage inside Redis.
+ * `feeds` are the feeds this process ingests now (src/feed-leases.ts keeps the list): it covers
+ * only those, and with `tenure`, says for each whose symbols are chosen which lease tenure its
+ * coverage is (coverage.ts `tenureMember`), so the sweep knows the feed has settled with its
+ * new holder. A sweep runs whenever a feed this process has just taken (or every feed at
+ * start-up) has chosen its symbols; it leaves alone the markets of feeds changing hands.
  * Failures (Redis away) are retried, the first of an outage logged; nothing here throws at the feeds.
  */
 import type { Redis } from 'ioredis';
@@ -26,7 +31,10 @@ export interface LiveCoverageOptions {
   readonly redis: Redis;
   readonly keys: Keys;
   readonly writer: BatchWriter;
+  /** The feeds this process ingests now (read at each pass: the list may change). */
   readonly feeds: readonly Feed[];
+  /** The lease value of a feed's tenure (FeedLeases.lease); without it no tenure is published. */
+  readonly tenure?: (feed: Feed) => string | null;
   /** Resolves once this process's presence marker is in Redis (StateGuard.check). */
   readonly markerWritten: () => Promise<void>;
   readonly logger: Logger;
@@ -39,7 +47,8 @@ export class LiveCoverage {
   private work: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private swept = false;
+  /** Feeds whose symbols a sweep has followed. */
+  private swept = new Set<Feed>();
   readonly stats = { removedDelisted: 0, removedLeftovers: 0, failures: 0 };
   private readonly failures: FailureStreak;
 
@@ -49,7 +58,7 @@ export class LiveCoverage {
 
   /** A feed's subscribed symbols changed (`Feed`'s `onSymbolsChange`). */
   symbolsChanged(feed: Feed, removed: readonly string[]): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.options.feeds.includes(feed)) return; // a feed whose tenure has ended
     this.chosen.add(feed);
     if (removed.length > 0) {
       this.options.writer.forget(removed);
@@ -83,12 +92,15 @@ export class LiveCoverage {
       // Coverage counts only while its process's marker exists (another process's sweep
       // treats it as dead otherwise), so the marker goes first.
       await this.options.markerWritten();
-      // What is published and whether every feed is in it are read at the same moment: a feed
-      // that chooses its symbols while this pass awaits is covered by the next pass, and the
-      // sweep must not run before then (it would remove that feed's first markets).
-      const covered = feeds.flatMap((feed) => feed.coveredIds());
-      const everyFeedCovered = feeds.every((feed) => this.chosen.has(feed));
-      await publishCoverage(redis, keys, keys.instance, covered);
+      // What is published now is what a sweep may rely on: the feeds and choices of this moment
+      // (the list changes with the leases, and a feed may choose while the pass awaits).
+      const current = [...feeds];
+      const chosen = current.filter((feed) => this.chosen.has(feed));
+      const tenures = chosen.flatMap((feed) => {
+        const lease = this.options.tenure?.(feed) ?? null;
+        return lease === null ? [] : [lease];
+      });
+      await publishCoverage(redis, keys, keys.instance, current.flatMap((feed) => feed.coveredIds()), tenures);
       if (this.toRemove.size > 0) {
         const ids = [...this.toRemove];
         await writer.flush();
@@ -97,9 +109,14 @@ export class LiveCoverage {
         this.stats.removedDelisted += removed;
         logger.info({ removed, ids: ids.length }, 'delisted markets removed from the live state');
       }
-      if (!this.swept && everyFeedCovered) {
+      // Forget feeds of ended tenures.
+      for (const feed of this.chosen) if (!feeds.includes(feed)) this.chosen.delete(feed);
+      this.swept = new Set([...this.swept].filter((feed) => feeds.includes(feed)));
+      // Sweep once every feed held had chosen its symbols when the coverage was published, and
+      // one of them is new since the last sweep (start-up, a feed taken over).
+      if (current.length > 0 && chosen.length === current.length && chosen.some((feed) => !this.swept.has(feed))) {
         const { removed } = await sweepLeftovers(redis, keys);
-        this.swept = true;
+        for (const feed of chosen) this.swept.add(feed);
         this.stats.removedLeftovers += removed.length;
         if (removed.length > 0) {
           logger.info({ removed: removed.length, examples: removed.slice(0, 10) }, 'removed markets that no running process ingests');

@@ -27,6 +27,13 @@ export type Feed = {
   errorFrames: Scalars['Int']['output'];
   /** Lower-case exchange id. */
   exchange: Scalars['String']['output'];
+  /**
+   * The tickql process ingesting this feed now: the holder of its lease in Redis. Any number of
+   * processes may share a Redis; each feed is ingested by exactly one of them at a time, and
+   * when that one stops or dies another takes the feed over within seconds. Null while no
+   * process holds it (none is configured for it, or one is about to take it over).
+   */
+  ingestedBy: Maybe<Scalars['String']['output']>;
   /** Frames that could not be understood and were dropped. */
   invalidFrames: Scalars['Int']['output'];
   /** The last error the exchange or the connection reported; null when none. */
@@ -357,6 +364,7 @@ export type FeedResolvers<ContextType = Context, ParentType extends ResolversPar
   connections?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   errorFrames?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   exchange?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ingestedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   invalidFrames?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   lastMessageAt?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;

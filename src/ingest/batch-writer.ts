@@ -9,6 +9,12 @@
  * not hasten it); nothing is lost, and what is finally written is the latest state of each
  * market. The first failure of an outage is logged, the others counted (`failedBatches`), and
  * the first write that succeeds again says how many failed.
+ *
+ * Fencing (src/feed-leases.ts): only markets of feeds this process holds the lease of may be
+ * written. `keep` says which; a market it refuses is dropped, pending or back from a write. A
+ * market the write reports `fenced` (Redis holds another lease for its feed) waits like a
+ * failed one, in case the lease is renewed under a new token (Redis lost it); once the feed
+ * is lost, `keep` drops it.
  */
 import { FailureStreak } from '../failure-streak';
 import type { Logger } from '../logger';
@@ -29,6 +35,10 @@ export interface BatchWriterStats {
   batches: number;
   /** Market states queued again by `restore` because Redis had lost them. */
   restored: number;
+  /** Markets a write reported fenced: their feed's lease in Redis was not this process's. */
+  fenced: number;
+  /** Markets dropped unwritten because `keep` refused them or `discard` took them. */
+  dropped: number;
 }
 
 export interface BatchWriterOptions {
@@ -46,10 +56,12 @@ export interface BatchWriterOptions {
   readonly maxWrite?: number;
   /** Wait before retrying a failed write. */
   readonly retryMs?: number;
+  /** Whether a market may still be written (its feed's lease is held); refused ones are dropped. Default: all. */
+  readonly keep?: (market: Market) => boolean;
   readonly logger: Logger;
 }
 
-export type WriteMarkets = (markets: Market[]) => Promise<{ applied: number; skipped: number }>;
+export type WriteMarkets = (markets: Market[]) => Promise<{ applied: number; skipped: number; fenced?: readonly Market[] }>;
 
 export class BatchWriter {
   private pending = new Map<string, Market>();
@@ -60,7 +72,7 @@ export class BatchWriter {
   private timerDelayMs = 0;
   private inFlight: Promise<void> | null = null;
   private stopped = false;
-  readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0, restored: 0 };
+  readonly stats: BatchWriterStats = { received: 0, coalesced: 0, written: 0, skipped: 0, failedBatches: 0, batches: 0, restored: 0, fenced: 0, dropped: 0 };
   private readonly failures: FailureStreak;
 
   constructor(
@@ -118,13 +130,37 @@ export class BatchWriter {
     }
   }
 
+  /**
+   * Drops the pending markets `which` selects (a feed this process no longer ingests); a
+   * write of them under way is not retried if `keep` refuses them by then. Returns how many.
+   */
+  discard(which: (market: Market) => boolean): number {
+    let dropped = 0;
+    for (const [id, market] of this.pending) {
+      if (!which(market)) continue;
+      this.pending.delete(id);
+      dropped++;
+    }
+    this.stats.dropped += dropped;
+    return dropped;
+  }
+
   /** Writes everything pending now; resolves when Redis has it (or the write failed). */
   async flush(): Promise<void> {
     this.cancelTimer();
     while (this.inFlight) await this.inFlight;
     if (this.pending.size === 0) return;
-    this.inFlight = this.writePending();
-    await this.inFlight;
+    // writePending may finish without awaiting anything (every market dropped), so the write
+    // is marked in flight here, around it, rather than inside it.
+    const write = this.writePending();
+    this.inFlight = write.then(() => undefined);
+    let ok = true;
+    try {
+      ok = await write;
+    } finally {
+      this.inFlight = null;
+    }
+    if (this.pending.size > 0) this.schedule(ok ? this.options.batchMs : this.retryMs);
   }
 
   /** Stops scheduling and makes one last attempt to write what is pending. */
@@ -156,50 +192,70 @@ export class BatchWriter {
 
   /**
    * The one write in flight: everything pending, in writes of at most `maxWrite` markets one
-   * after another (stopping at a failure, whose markets are pending again), then reschedules.
+   * after another (stopping at a failure, whose markets are pending again). Resolves to
+   * whether the last write succeeded (`flush` then reschedules).
    */
-  private async writePending(): Promise<void> {
+  private async writePending(): Promise<boolean> {
     const maxWrite = this.options.maxWrite ?? 8192;
     let ok = true;
-    try {
-      while (ok && this.pending.size > 0) {
-        let batch: Market[];
-        if (this.pending.size <= maxWrite) {
-          batch = [...this.pending.values()];
-          this.pending = new Map();
-        } else {
-          batch = [];
-          for (const [id, market] of this.pending) {
-            if (batch.length === maxWrite) break;
-            batch.push(market);
-            this.pending.delete(id);
-          }
+    while (ok && this.pending.size > 0) {
+      let batch: Market[];
+      if (this.pending.size <= maxWrite) {
+        batch = [...this.pending.values()];
+        this.pending = new Map();
+      } else {
+        batch = [];
+        for (const [id, market] of this.pending) {
+          if (batch.length === maxWrite) break;
+          batch.push(market);
+          this.pending.delete(id);
         }
-        ok = await this.writeBatch(batch);
-        if (batch.length < maxWrite) break; // not a backlog: newer updates wait for their window
       }
-    } finally {
-      this.inFlight = null;
+      const keep = this.options.keep;
+      if (keep !== undefined) {
+        const kept = batch.filter(keep);
+        this.stats.dropped += batch.length - kept.length;
+        batch = kept;
+        if (batch.length === 0) continue;
+      }
+      ok = await this.writeBatch(batch);
+      if (batch.length < maxWrite) break; // not a backlog: newer updates wait for their window
     }
-    if (this.pending.size > 0) this.schedule(ok ? this.options.batchMs : this.retryMs);
+    return ok;
   }
 
-  /** Writes one batch; on failure its markets go back to pending unless newer ones arrived. Resolves to whether it succeeded. */
+  /**
+   * Writes one batch; on failure its markets go back to pending unless newer ones arrived, and
+   * so do fenced ones. Resolves to whether it succeeded without fenced markets.
+   */
   private async writeBatch(batch: Market[]): Promise<boolean> {
     try {
-      const { applied, skipped } = await this.write(batch);
+      const { applied, skipped, fenced = [] } = await this.write(batch);
       this.stats.batches++;
       this.stats.written += applied;
       this.stats.skipped += skipped;
+      this.stats.fenced += fenced.length;
       this.failures.succeeded();
-      return true;
+      this.putBack(fenced);
+      return fenced.length === 0;
     } catch (err) {
       this.stats.failedBatches++;
       this.failures.failed(err);
-      for (const market of batch) {
-        if (!this.pending.has(market.id) && !this.forgotten.has(market.id)) this.pending.set(market.id, market);
-      }
+      this.putBack(batch);
       return false;
+    }
+  }
+
+  /** Markets of a write that did not land go back to pending, unless newer, forgotten or no longer kept. */
+  private putBack(markets: readonly Market[]): void {
+    const keep = this.options.keep;
+    for (const market of markets) {
+      if (this.pending.has(market.id) || this.forgotten.has(market.id)) continue;
+      if (keep !== undefined && !keep(market)) {
+        this.stats.dropped++;
+        continue;
+      }
+      this.pending.set(market.id, market);
     }
   }
 }

@@ -8,7 +8,8 @@
  * serving processes read for `feeds` and `stale`), and what it reports in metrics (summed
  * with the serving processes' by the supervisor).
  */
-import type { Config } from '../config';
+import type { Config, FeedId } from '../config';
+import { FeedLeases } from '../feed-leases';
 import { FailureStreak } from '../failure-streak';
 import { LiveCoverage } from '../live-coverage';
 import type { Logger } from '../logger';
@@ -33,6 +34,8 @@ export interface IngestOptions {
   readonly unreachableNoticeMs?: number;
   /** Told of every feed status change, after the new health is in Redis. */
   readonly onFeedStatus?: (health: FeedHealth) => void;
+  /** Key names, when shared with a serving side in the same process (its instance id is the lease holder's). */
+  readonly keys?: Keys;
 }
 
 export interface IngestProcess {
@@ -61,38 +64,59 @@ const UNREACHABLE_NOTICE_MS = 15_000;
 export async function buildIngest(config: Config, logger: Logger, target: RedisTarget, options: IngestOptions = {}): Promise<IngestProcess> {
   const redis = createCommandClient(target.url, logger);
   defineScripts(redis);
-  const keys = createKeys(config.redisPrefix);
-  const writer = new BatchWriter((markets) => upsertMarkets(redis, keys, markets), { batchMs: config.batchMs, logger });
+  const keys = options.keys ?? createKeys(config.redisPrefix);
 
-  const sims: SimExchange[] = [];
-  const feeds: Feed[] = [];
-  for (const id of config.feeds) {
-    let sim: SimExchange | null = null;
-    if (id === 'sim') {
-      sim = await startSimExchange({ markets: config.simMarkets, tickMs: config.simTickMs });
-      sims.push(sim);
-      logger.info({ url: sim.wsUrl, markets: sim.symbols.length }, 'simulated exchange (Binance protocol) listening');
-    }
-    const feed: Feed = new Feed({
-      adapter: createAdapter(id, adapterOptions(config, id, sim)),
-      symbols: symbolChoice(config, id),
-      listingRefreshMs: config.listingRefreshMs,
-      onMarket: (market) => writer.push(market),
-      onSymbolsChange: ({ removed }) => coverage.symbolsChanged(feed, removed),
-      logger,
-      maxFramesPerSecond: config.feedMaxFramesPerSecond,
-      timing: options.feedTiming,
-      onStatusChange: (health) =>
-        void reportHealth().then(() => {
-          try {
-            options.onFeedStatus?.(health);
-          } catch (err) {
-            logger.error({ err }, 'onFeedStatus threw');
-          }
-        }),
-    });
-    feeds.push(feed);
+  // ---- One ingester per feed across processes (src/feed-leases.ts) ---------------------------
+  // Each configured feed is ingested by whichever process sharing the Redis holds its lease;
+  // this one stands by for the others. `feeds` holds the Feeds it ingests now, a new Feed per
+  // tenure; the writer writes only markets of held feeds, fenced by their lease.
+  const sims = new Map<string, SimExchange>();
+  if (config.feeds.includes('sim')) {
+    const sim = await startSimExchange({ markets: config.simMarkets, tickMs: config.simTickMs });
+    sims.set('sim', sim);
+    logger.info({ url: sim.wsUrl, markets: sim.symbols.length }, 'simulated exchange (Binance protocol) listening');
   }
+  const feeds: Feed[] = [];
+  const writer: BatchWriter = new BatchWriter((markets) => upsertMarkets(redis, keys, markets, leases.fence()), {
+    batchMs: config.batchMs,
+    logger,
+    keep: (market) => leases.holds(market.exchange),
+  });
+  const leases: FeedLeases<FeedId> = new FeedLeases({
+    redis,
+    keys,
+    ids: config.feeds,
+    held: feeds,
+    writer,
+    logger,
+    create: (id) => {
+      const feed: Feed = new Feed({
+        adapter: createAdapter(id, adapterOptions(config, id, sims.get(id) ?? null)),
+        symbols: symbolChoice(config, id),
+        listingRefreshMs: config.listingRefreshMs,
+        onMarket: (market) => writer.push(market),
+        onSymbolsChange: ({ removed }) => coverage.symbolsChanged(feed, removed),
+        logger,
+        maxFramesPerSecond: config.feedMaxFramesPerSecond,
+        timing: options.feedTiming,
+        onStatusChange: (health) =>
+          void reportHealth().then(() => {
+            try {
+              options.onFeedStatus?.(health);
+            } catch (err) {
+              logger.error({ err }, 'onFeedStatus threw');
+            }
+          }),
+      });
+      return feed;
+    },
+    // Coverage and health follow the feeds held (a standby writes neither for a feed).
+    onChange: () => {
+      coverage.republish();
+      void reportHealth();
+    },
+  });
+  // ---- end of feed leases --------------------------------------------------------------------
 
   // Writes every market again when Redis comes back without them (restart, flush, failover).
   const stateGuard = new StateGuard({
@@ -106,14 +130,14 @@ export async function buildIngest(config: Config, logger: Logger, target: RedisT
     logger,
   });
   // Delisted markets and markets nobody ingests leave the live state (live-coverage.ts).
-  const coverage = new LiveCoverage({ redis, keys, writer, feeds, markerWritten: () => stateGuard.check(), logger });
+  const coverage = new LiveCoverage({ redis, keys, writer, feeds, tenure: (feed) => leases.lease(feed), markerWritten: () => stateGuard.check(), logger });
   const unreachable = new UnreachableNotice(feeds, logger, options.unreachableNoticeMs ?? UNREACHABLE_NOTICE_MS);
   const timers: NodeJS.Timeout[] = [];
 
   const healthWrites = new FailureStreak(logger, 'feed health writes', 'other processes see these feeds as DOWN once their reports expire');
   async function reportHealth(): Promise<void> {
     try {
-      await writeFeedHealth(redis, keys, feeds.map((f) => f.health()));
+      await writeFeedHealth(redis, keys, feeds.filter((f) => leases.holds(f.exchange)).map((f) => f.health()));
       healthWrites.succeeded();
     } catch (err) {
       healthWrites.failed(err);
@@ -134,8 +158,8 @@ export async function buildIngest(config: Config, logger: Logger, target: RedisT
     metricSources: { feeds: () => feeds.map((f) => f.health()), writer, restores: () => stateGuard.stats.restores },
     async start() {
       if (!(await whenReady(redis, REDIS_START_WAIT_MS))) logger.warn({ url: target.url }, 'Redis is not reachable yet; ingesting and retrying');
-      if (feeds.length > 0) stateGuard.start();
-      for (const feed of feeds) feed.start();
+      if (config.feeds.length > 0) stateGuard.start();
+      await leases.start();
       unreachable.start();
       timers.push(setInterval(() => void reportHealth(), HEALTH_REPORT_MS));
       timers.push(setTimeout(() => void logStatus(), FIRST_STATUS_LOG_MS));
@@ -145,13 +169,15 @@ export async function buildIngest(config: Config, logger: Logger, target: RedisT
     async stop() {
       for (const t of timers) clearInterval(t);
       unreachable.stop();
-      await Promise.all(feeds.map((f) => f.stop()));
+      await leases.stopFeeds();
       await writer.stop();
       await coverage.stop();
       stateGuard.stop();
       await reportHealth();
+      // Last: a standby elsewhere takes the feeds over at once, with everything written.
+      await leases.release();
       await redis.quit().catch(() => {});
-      await Promise.all(sims.map((s) => s.close()));
+      await Promise.all([...sims.values()].map((s) => s.close()));
     },
   };
 }

@@ -19,6 +19,11 @@
  * - withdraw at shutdown, after its last write.
  * Every process ingesting into a Redis must publish its coverage before anyone sweeps it: a
  * sweep removes every market that no registered process covers.
+ *
+ * Feeds change hands (src/feed-leases.ts): a feed's markets are covered by the process holding
+ * its lease once that process has published coverage of its tenure (`tenureMember`), and
+ * until then by nobody; the sweep leaves them alone meanwhile, and while the feed has no
+ * holder but had one within the holder trace's lifetime (lua/removeMarkets-n.lua).
  */
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys';
@@ -32,10 +37,21 @@ async function execAll(transaction: ReturnType<Redis['multi']>): Promise<void> {
   for (const [err] of replies) if (err) throw err;
 }
 
-/** Replaces `instance`'s coverage with `ids` and registers it, in one transaction. */
-export async function publishCoverage(redis: Redis, keys: Keys, instance: string, ids: Iterable<string>): Promise<void> {
+/**
+ * The coverage member saying "this set covers the feed for the tenure of `lease`" (a lease
+ * value of lua/acquireLease-3.lua). No market id begins with a NUL byte.
+ */
+export function tenureMember(lease: string): string {
+  return `\0${lease}`;
+}
+
+/**
+ * Replaces `instance`'s coverage with `ids` and registers it, in one transaction. `tenures`:
+ * the lease values of the feeds whose markets `ids` holds in full (their symbols are chosen).
+ */
+export async function publishCoverage(redis: Redis, keys: Keys, instance: string, ids: Iterable<string>, tenures: Iterable<string> = []): Promise<void> {
   const coverage = keys.covers(instance);
-  const members = [...ids];
+  const members = [...ids, ...[...tenures].map(tenureMember)];
   const transaction = redis.multi().del(coverage);
   if (members.length > 0) transaction.sadd(coverage, ...members);
   await execAll(transaction.sadd(keys.ingesters, instance));
@@ -60,8 +76,9 @@ async function liveInstances(redis: Redis, keys: Keys, instances: readonly strin
 }
 
 /**
- * Removes every market in the live state that no live ingesting process covers, and drops
- * dead processes from the registry. Throws when processes registered during each of
+ * Removes every market in the live state that no live ingesting process covers, except those
+ * of feeds changing hands (see the top of this file), and drops dead processes from the
+ * registry. Throws when processes registered during each of
  * SWEEP_ATTEMPTS attempts (what earlier attempts removed stays removed).
  */
 export async function sweepLeftovers(redis: Redis, keys: Keys): Promise<{ removed: string[] }> {

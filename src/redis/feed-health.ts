@@ -6,6 +6,7 @@
  * `feeds` altogether once its markets are gone as well (swept as leftovers: redis/coverage.ts).
  */
 import type { Redis } from 'ioredis';
+import { leaseOwner } from './acquire-lease';
 import type { Keys } from './keys';
 
 export type FeedStatus = 'CONNECTING' | 'LIVE' | 'RECONNECTING' | 'DOWN';
@@ -35,6 +36,8 @@ export interface FeedHealthReport {
 export interface FeedReport extends FeedHealthReport {
   /** Markets of this exchange present in the live state. */
   readonly markets: number;
+  /** The instance (`Keys.instance`) holding the feed's lease: the process ingesting it now; null when none. */
+  readonly ingestedBy: string | null;
 }
 
 /** How long a report stays valid without being refreshed. */
@@ -103,7 +106,8 @@ function stringList(text: string | undefined): string[] {
 /**
  * Every feed some process runs or that left markets behind: `configured` (this process's
  * feeds), every exchange with an unexpired health report, and every exchange with markets in
- * the live state. One pipelined round trip after the exchange list.
+ * the live state, each with the process holding its lease. One pipelined round trip after the
+ * exchange list.
  *
  * Any other exchange in the `exchanges` set (a feed of an earlier run that nobody ingests
  * now) is left out and removed from the set. Should a process start reporting it or writing
@@ -118,19 +122,24 @@ export async function readFeedReports(redis: Redis, keys: Keys, configured: read
   for (const exchange of exchanges) {
     pipeline.hgetall(keys.feed(exchange));
     pipeline.zcard(keys.exchange(exchange));
+    pipeline.get(keys.lease(exchange));
   }
   const replies = (await pipeline.exec()) ?? [];
   const reports: FeedReport[] = [];
   const forgotten: string[] = [];
   exchanges.forEach((exchange, i) => {
-    const [hashErr, hash] = replies[2 * i] ?? [];
-    const [countErr, count] = replies[2 * i + 1] ?? [];
+    const [hashErr, hash] = replies[3 * i] ?? [];
+    const [countErr, count] = replies[3 * i + 1] ?? [];
+    const [leaseErr, lease] = replies[3 * i + 2] ?? [];
     if (hashErr) throw hashErr;
     if (countErr) throw countErr;
+    if (leaseErr) throw leaseErr;
     const health = hash as Record<string, string>;
     const markets = count as number;
-    if (configured.includes(exchange) || Object.keys(health).length > 0 || markets > 0) reports.push({ ...decodeHealth(exchange, health), markets });
-    else forgotten.push(exchange);
+    const ingestedBy = leaseOwner(lease as string | null);
+    if (configured.includes(exchange) || Object.keys(health).length > 0 || markets > 0 || ingestedBy !== null) {
+      reports.push({ ...decodeHealth(exchange, health), markets, ingestedBy });
+    } else forgotten.push(exchange);
   });
   if (forgotten.length > 0) await redis.srem(keys.exchanges, ...forgotten);
   return reports;

@@ -23,6 +23,11 @@
  *   {tickql}:ingesters           set     instances that have published their coverage
  *   {tickql}:covers:<instance>   set     market ids one ingesting process covers; with its marker gone
  *                                        it is dead and its markets are leftovers (redis/coverage.ts)
+ *   {tickql}:lease:<feed>        string  "<token>:<instance>": the one process ingesting the feed (expires
+ *                                        3 s after its last renewal; feed-leases.ts, lua/acquireLease-3.lua)
+ *   {tickql}:fence:<feed>        string  integer, the feed's last fencing token; never expires
+ *   {tickql}:held:<feed>         string  the instance that last held the feed's lease (expires 30 s after
+ *                                        its last renewal): the sweep leaves the feed's markets alone meanwhile
  *   {tickql}:tmp:<nonce>:<n>     zset    a query's scratch space; deleted by the query itself
  * Channels (pub/sub is not slot-bound, but shares the prefix so deployments stay apart):
  *   tickql:tick:<market id>      JSON of the Market after each update
@@ -67,6 +72,12 @@ export interface Keys {
   readonly ingesters: string;
   /** The market ids one ingesting process covers (redis/coverage.ts). */
   covers(instance: string): string;
+  /** The lease of one feed (an exchange id): which process ingests it now, with its fencing token. */
+  lease(feed: string): string;
+  /** A feed's fencing counter: the token of its latest tenure. Never expires. */
+  fence(feed: string): string;
+  /** The instance that last held a feed's lease; outlives the lease (the sweep waits for the next holder). */
+  leaseTrace(feed: string): string;
   /** `count` scratch keys for one script call, unique to it. */
   scratch(count: number): string[];
   /** The pub/sub channel carrying one market's updates. */
@@ -113,6 +124,9 @@ export function createKeys(prefix: string): Keys {
     ingestMarker: (id) => `${tag}:ingest:${id}`,
     ingesters: `${tag}:ingesters`,
     covers: (id) => `${tag}:covers:${id}`,
+    lease: (feed) => `${tag}:lease:${feed}`,
+    fence: (feed) => `${tag}:fence:${feed}`,
+    leaseTrace: (feed) => `${tag}:held:${feed}`,
     scratch: (count) => {
       const nonce = `${instance}${(scratchCounter++).toString(36)}`;
       return Array.from({ length: count }, (_, i) => `${tag}:tmp:${nonce}:${i}`);

@@ -37,6 +37,14 @@ function removeArguments(keys: Keys, markets: readonly Market[], guard: Coverage
       scriptKeys.push(keys.ingestMarker(instance), keys.covers(instance));
       args.push(instance);
     }
+    // Every exchange of the markets, with its lease and holder trace: a feed in the middle of
+    // a takeover keeps its markets.
+    const exchanges = [...new Set(markets.map((m) => m.exchange))];
+    args.push(String(exchanges.length));
+    for (const exchange of exchanges) {
+      scriptKeys.push(keys.lease(exchange), keys.leaseTrace(exchange));
+      args.push(exchange);
+    }
   }
   for (const m of markets) {
     scriptKeys.push(...marketSetKeys(keys, m));
@@ -83,7 +91,9 @@ export async function removeMarkets(redis: Redis, keys: Keys, ids: readonly stri
 }
 
 /**
- * Removes those of `ids` that no live process of the registry covers, unless the registry
+ * Removes those of `ids` that no live process of the registry covers and whose feed is not
+ * between two holders (its lease's holder has published coverage of its tenure, or it has
+ * neither lease nor holder trace), unless the registry
  * holds a process outside `guard.instances` (then `refused`, and that call changed nothing).
  * Drops dead processes from the registry on the way. For redis/coverage.ts's sweep.
  */

@@ -12,7 +12,19 @@ export interface UpsertResult {
   readonly applied: number;
   /** Markets left alone because Redis already held a later state. */
   readonly skipped: number;
+  /**
+   * With a fence: the markets not written because the caller does not hold their feed's
+   * lease (`fence` named no lease for it, or Redis holds another). Absent without a fence.
+   */
+  readonly fenced?: readonly Market[];
 }
+
+/**
+ * The lease value the caller holds for each feed (exchange id), as lua/acquireLease-3.lua
+ * returned it; '' or absent: none. A fenced write writes a market only while Redis holds
+ * exactly that lease for its feed.
+ */
+export type Fence = ReadonlyMap<string, string>;
 
 function indexValue(value: number | null): string {
   return value === null ? '' : String(value);
@@ -20,11 +32,18 @@ function indexValue(value: number | null): string {
 
 /**
  * KEYS and ARGV of one lua/upsertMarkets-n.lua call writing `markets` (at most UPSERT_CHUNK),
- * in the layout its header describes.
+ * in the layout its header describes. With a fence, every market's feed is fenced with the
+ * lease value it gives.
  */
-export function upsertArguments(keys: Keys, markets: readonly Market[]): { readonly keys: string[]; readonly args: string[] } {
+export function upsertArguments(keys: Keys, markets: readonly Market[], fence?: Fence): { readonly keys: string[]; readonly args: string[] } {
   const scriptKeys = marketStateKeys(keys);
   const args: string[] = [];
+  const feeds = fence === undefined ? [] : [...new Set(markets.map((m) => m.exchange))];
+  args.push(String(feeds.length));
+  for (const feed of feeds) {
+    scriptKeys.push(keys.lease(feed));
+    args.push(feed, fence?.get(feed) ?? '');
+  }
   for (const m of markets) {
     scriptKeys.push(...marketSetKeys(keys, m));
     args.push(m.id, m.exchange, symbolIndexMember(m), keys.tickChannel(m.id), encodeMarket(m));
@@ -35,23 +54,39 @@ export function upsertArguments(keys: Keys, markets: readonly Market[]): { reado
 
 /**
  * Writes full market states with lua/upsertMarkets-n.lua: all chunks go in one pipeline, so a
- * batch of any size costs one round trip.
+ * batch of any size costs one round trip. With `fence`, only markets of feeds whose lease the
+ * caller holds are written (markets of a feed it names no lease for are not even sent), and
+ * `fenced` lists the others.
  */
-export async function upsertMarkets(redis: Redis, keys: Keys, markets: readonly Market[]): Promise<UpsertResult> {
-  if (markets.length === 0) return { applied: 0, skipped: 0 };
-  const pipeline = redis.pipeline();
-  for (let start = 0; start < markets.length; start += UPSERT_CHUNK) {
-    const call = upsertArguments(keys, markets.slice(start, start + UPSERT_CHUNK));
-    callScript(pipeline, 'upsertMarkets', call.keys, call.args);
+export async function upsertMarkets(redis: Redis, keys: Keys, markets: readonly Market[], fence?: Fence): Promise<UpsertResult> {
+  const fenced: Market[] = [];
+  let sent = markets;
+  if (fence !== undefined) {
+    sent = [];
+    for (const m of markets) (fence.get(m.exchange) ? (sent as Market[]) : fenced).push(m);
   }
-  const replies = (await pipeline.exec()) ?? [];
   let applied = 0;
   let skipped = 0;
-  for (const [err, reply] of replies) {
-    if (err) throw err;
-    const [a, s] = reply as [number, number];
-    applied += a;
-    skipped += s;
+  if (sent.length > 0) {
+    const pipeline = redis.pipeline();
+    const chunks: Array<readonly Market[]> = [];
+    for (let start = 0; start < sent.length; start += UPSERT_CHUNK) {
+      const chunk = sent.slice(start, start + UPSERT_CHUNK);
+      chunks.push(chunk);
+      const call = upsertArguments(keys, chunk, fence);
+      callScript(pipeline, 'upsertMarkets', call.keys, call.args);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    replies.forEach(([err, reply], i) => {
+      if (err) throw err;
+      const [a, s, , ...fencedFeeds] = reply as [number, number, number, ...string[]];
+      applied += a;
+      skipped += s;
+      if (fencedFeeds.length > 0) {
+        const lost = new Set(fencedFeeds);
+        for (const m of chunks[i] ?? []) if (lost.has(m.exchange)) fenced.push(m);
+      }
+    });
   }
-  return { applied, skipped };
+  return fence === undefined ? { applied, skipped } : { applied, skipped, fenced };
 }

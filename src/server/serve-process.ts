@@ -13,7 +13,7 @@ import type { Services } from '../context';
 import type { Logger } from '../logger';
 import { Metrics, type MetricSources } from '../metrics';
 import { createCommandClient, createRedisClient, whenReady, type RedisTarget } from '../redis/connect';
-import { createKeys } from '../redis/keys';
+import { createKeys, type Keys } from '../redis/keys';
 import { defineScripts } from '../redis/scripts';
 import { cachedMarketSource } from '../redis/page-cache';
 import { redisMarketSource } from '../redis/query-markets';
@@ -34,6 +34,8 @@ export interface ServeOptions {
   readonly instanceMetrics?: MetricsEndpoint;
   /** Problems of the instance beyond this process (a worker down), for `/readyz`. */
   readonly instanceProblems?: () => Promise<Record<string, string>>;
+  /** Key names, when shared with an ingest side in the same process. */
+  readonly keys?: Keys;
 }
 
 export interface ServeProcess {
@@ -61,7 +63,7 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
   defineScripts(redis);
   const subscriber = createRedisClient(target.url, 'subscriber', logger);
   const pubsub = createPricePubSub(redis, subscriber, logger);
-  const keys = createKeys(config.redisPrefix);
+  const keys = options.keys ?? createKeys(config.redisPrefix);
 
   const staleness = new Staleness(redis, keys, config.staleAfterMs, logger);
   const priceUpdates = new PriceUpdates(pubsub, keys, logger);

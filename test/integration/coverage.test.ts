@@ -5,7 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Market } from '../../src/ingest/market';
+import { acquireLease } from '../../src/redis/acquire-lease';
 import { publishCoverage, sweepLeftovers, SWEEP_ATTEMPTS, withdrawCoverage } from '../../src/redis/coverage';
+import { releaseLease } from '../../src/redis/release-lease';
 import { createKeys, type Keys } from '../../src/redis/keys';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
 import { makeMarket } from '../support/market-factory';
@@ -136,6 +138,58 @@ describe('coverage and the leftover sweep', () => {
     expect((await sweepLeftovers(t.redis, a)).removed).toEqual(ids(B_MARKETS.slice(1)));
     expect(spy).toHaveBeenCalledTimes(1);
     expect(await storedIds()).toEqual(sorted(ids([...A_MARKETS, ...B_MARKETS.slice(0, 1)])));
+  });
+
+  describe('a feed changing hands (feed leases)', () => {
+    const TIMES = { ttlMs: 3000, traceTtlMs: 30_000 };
+    /** A holds binance's lease and covers its markets for that tenure; `lease` is its value. */
+    async function aHoldsBinance(): Promise<string> {
+      const { lease } = await acquireLease(t.redis, a, 'binance', a.instance, TIMES);
+      await setMarker(a);
+      await publishCoverage(t.redis, a, a.instance, ids(A_MARKETS), [lease]);
+      await upsertMarkets(t.redis, a, A_MARKETS);
+      return lease;
+    }
+
+    it('keeps a feed’s markets while it has no holder but had one recently, and while its new holder has not published', async () => {
+      const lease = await aHoldsBinance();
+      await ingesting(b, B_MARKETS);
+      // A stops gracefully: it withdraws its coverage, removes its marker, gives the lease up.
+      await withdrawCoverage(t.redis, a, a.instance);
+      await t.redis.del(a.ingestMarker(a.instance));
+      expect(await releaseLease(t.redis, a, 'binance', lease)).toBe(true);
+      // Between tenures: no lease, but the holder trace says someone held it a moment ago.
+      expect((await sweepLeftovers(t.redis, b)).removed).toEqual([]);
+      // B takes binance over: until it publishes coverage of this tenure, the markets stay.
+      const taken = await acquireLease(t.redis, b, 'binance', b.instance, TIMES);
+      expect(taken.held).toBe(true);
+      await publishCoverage(t.redis, b, b.instance, [...ids(B_MARKETS), ...ids(A_MARKETS)]); // no tenure member yet
+      await upsertMarkets(t.redis, t.keys, LEFTOVERS); // okx and an unsubscribed binance symbol
+      expect((await sweepLeftovers(t.redis, b)).removed).toEqual(ids(LEFTOVERS.slice(0, 1))); // okx has no lease nor trace: a leftover
+      expect(await storedIds()).toEqual(sorted(ids([...A_MARKETS, ...B_MARKETS, ...LEFTOVERS.slice(1)])));
+      // Once B's coverage carries the tenure, binance is settled: what B does not cover goes.
+      await publishCoverage(t.redis, b, b.instance, [...ids(B_MARKETS), ...ids(A_MARKETS.slice(1))], [taken.lease]);
+      expect(sorted((await sweepLeftovers(t.redis, b)).removed)).toEqual(sorted([A_MARKETS[0]!.id, LEFTOVERS[1]!.id]));
+    });
+
+    it('keeps a dead holder’s feed while its trace lasts, and removes it once the trace is gone', async () => {
+      await aHoldsBinance();
+      await ingesting(b, B_MARKETS);
+      // A dies: its marker (and so its coverage) and its lease lapse; the trace has not yet.
+      await t.redis.del(a.ingestMarker(a.instance), a.lease('binance'));
+      expect((await sweepLeftovers(t.redis, b)).removed).toEqual([]);
+      expect(await storedIds()).toEqual(sorted(ids([...A_MARKETS, ...B_MARKETS])));
+      // Nobody took binance over within the trace's lifetime: it is no longer ingested anywhere.
+      await t.redis.del(a.leaseTrace('binance'));
+      expect(sorted((await sweepLeftovers(t.redis, b)).removed)).toEqual(sorted(ids(A_MARKETS)));
+    });
+
+    it('removes nothing of a feed held by a process whose coverage lapsed with its marker', async () => {
+      await aHoldsBinance();
+      await ingesting(b, B_MARKETS);
+      await t.redis.del(a.ingestMarker(a.instance)); // the lease is still A's
+      expect((await sweepLeftovers(t.redis, b)).removed).toEqual([]);
+    });
   });
 
   it(`gives up when processes keep registering through ${SWEEP_ATTEMPTS} attempts, removing nothing`, async () => {

@@ -61,14 +61,6 @@ describe('Redis down longer than every retry budget', () => {
     return (await response.json()) as GraphqlBody;
   }
 
-  /** A counter's value in /metrics (summed over its series). */
-  async function metric(name: string): Promise<number> {
-    const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
-    let sum = 0;
-    for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').pop());
-    return sum;
-  }
-
   function client(): Client {
     const c = createClient({ url: wsUrl(), webSocketImpl: WebSocket, retryAttempts: 0 });
     clients.push(c);
@@ -189,7 +181,6 @@ describe('Redis down longer than every retry budget', () => {
 
     await redis.kill();
     const outageStarted = Date.now();
-    const framesAtStart = await metric('tickql_feed_messages_total');
 
     // The clients' activity during the outage.
     const queryDurations: number[] = [];
@@ -239,7 +230,10 @@ describe('Redis down longer than every retry budget', () => {
     expect(exit, `the process exited during the outage; stderr:\n${stderr}`).toBeNull();
     expect(Math.max(...queryDurations)).toBeLessThan(QUERY_DEADLINE_MS);
     expect(answers.unavailable).toBeGreaterThan(0);
-    expect(await metric('tickql_feed_messages_total')).toBeGreaterThan(framesAtStart); // ingest kept receiving
+    // The ingest process stayed up too. Its feeds stopped once their leases could no longer be
+    // renewed (it cannot know whether another process took them over: src/feed-leases.ts), and
+    // are taken up again below, when Redis is back.
+    expect(logs.some((l) => /process died/.test(String(l.msg)))).toBe(false);
 
     // Back, empty, on the same port.
     redis = await startLocalRedis({ port: redis.port });

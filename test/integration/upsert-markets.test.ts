@@ -148,21 +148,79 @@ describe('upsertMarkets', () => {
     }
   });
 
+  describe('fenced by feed leases', () => {
+    it('writes a feed’s markets under the lease Redis holds, and none under a stale one', async () => {
+      const r = await openTestRedis();
+      try {
+        const { redis, keys } = r;
+        // Process a held binance under token 1; process b took it over (token 2).
+        await redis.set(keys.lease('binance'), '2:b');
+        const stale = makeMarket({ base: 'BTC', price: 1, updatedAt: 5000 });
+        const okx = makeMarket({ exchange: 'okx', base: 'BTC', price: 2, updatedAt: 5000 });
+        await redis.set(keys.lease('okx'), '1:a');
+        const fromA = await upsertMarkets(redis, keys, [stale, okx], new Map([['binance', '1:a'], ['okx', '1:a']]));
+        expect(fromA).toEqual({ applied: 1, skipped: 0, fenced: [stale] });
+        expect(await redis.hget(keys.market, stale.id)).toBeNull(); // nothing of it: no JSON, no index, no publish
+        expect(await redis.zscore(keys.ids, stale.id)).toBeNull();
+        expect(await redis.zscore(keys.exchange('binance'), stale.id)).toBeNull();
+        expect(decodeMarket((await redis.hget(keys.market, okx.id))!).price).toBe(2);
+
+        const current = { ...stale, price: 3, updatedAt: 4000 };
+        expect(await upsertMarkets(redis, keys, [current], new Map([['binance', '2:b']]))).toEqual({ applied: 1, skipped: 0, fenced: [] });
+        expect(decodeMarket((await redis.hget(keys.market, stale.id))!).price).toBe(3);
+
+        // A later state from the process that lost the lease is still not written, however new.
+        const newer = { ...stale, price: 4, updatedAt: 9000 };
+        expect((await upsertMarkets(redis, keys, [newer], new Map([['binance', '1:a']]))).fenced).toEqual([newer]);
+        // Nor once the lease has expired and nobody holds it.
+        await redis.del(keys.lease('binance'));
+        expect((await upsertMarkets(redis, keys, [newer], new Map([['binance', '2:b']]))).fenced).toEqual([newer]);
+        // A feed the caller holds no lease for is fenced without a round trip to the script.
+        expect((await upsertMarkets(redis, keys, [newer], new Map()))).toEqual({ applied: 0, skipped: 0, fenced: [newer] });
+        expect(decodeMarket((await redis.hget(keys.market, stale.id))!).price).toBe(3);
+        // Without a fence (tools, tests) nothing is checked.
+        expect(await upsertMarkets(redis, keys, [newer])).toEqual({ applied: 1, skipped: 0 });
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('publishes nothing for a fenced market', async () => {
+      const r = await openTestRedis();
+      const subscriber = new Redis(r.url);
+      try {
+        const { redis, keys } = r;
+        const market = makeMarket({ base: 'SOL', price: 1, updatedAt: 1 });
+        const messages: string[] = [];
+        await subscriber.subscribe(keys.tickChannel(market.id));
+        subscriber.on('message', (_channel, message) => messages.push(message));
+        await redis.set(keys.lease('binance'), '5:b');
+        await upsertMarkets(redis, keys, [market], new Map([['binance', '4:a']]));
+        await upsertMarkets(redis, keys, [{ ...market, price: 2, updatedAt: 2 }], new Map([['binance', '5:b']]));
+        await expect.poll(() => messages.length).toBe(1);
+        expect(decodeMarket(messages[0]!).price).toBe(2);
+      } finally {
+        subscriber.disconnect();
+        await r.close();
+      }
+    });
+  });
+
   /** The script itself, below the wrapper, with `markets` markets' worth of placeholder keys and arguments. */
   function callRaw(markets: number, extraArgs: string[] = []): Promise<unknown> {
     const { keys, redis } = t;
     const fixed = marketStateKeys(keys);
     const perMarketKeys = Array.from({ length: markets * 3 }, (_, i) => keys.base(`A${i}`));
-    const args = Array.from({ length: markets * 11 }, () => '1').concat(extraArgs);
+    const args = ['0', ...Array.from({ length: markets * 11 }, () => '1'), ...extraArgs];
     return callScript(redis, 'upsertMarkets', [...fixed, ...perMarketKeys], args) as Promise<unknown>;
   }
 
   it('rejects keys and arguments that do not describe whole markets', async () => {
-    await expect(callRaw(0, ['only-an-id'])).rejects.toThrow(/ERR upsertMarkets: .* do not describe whole markets/);
+    await expect(callRaw(0, ['only-an-id'])).rejects.toThrow(/ERR upsertMarkets: .* do not describe fenced feeds and whole markets/);
   });
 
   it('refuses more than 1,000 markets in one call, and answers an empty one with nothing done', async () => {
     await expect(callRaw(1001)).rejects.toThrow(/ERR upsertMarkets: 1001 markets in one call; at most 1000/);
-    expect(await callRaw(0)).toEqual([0, 0]);
+    expect(await callRaw(0)).toEqual([0, 0, 0]);
   });
 });

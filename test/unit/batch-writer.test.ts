@@ -125,3 +125,60 @@ describe('BatchWriter with a 0 ms window', () => {
     }
   });
 });
+
+describe('BatchWriter fenced by feed leases', () => {
+  it('drops markets of feeds it no longer holds, pending or back from a write, and keeps fenced ones of feeds it holds', async () => {
+    const held = new Set(['binance', 'okx']);
+    /** Redis holds another lease for these feeds. */
+    const takenOver = new Set<string>();
+    const written: Market[] = [];
+    const write = async (markets: Market[]) => {
+      const fenced = markets.filter((m) => takenOver.has(m.exchange));
+      written.push(...markets.filter((m) => !takenOver.has(m.exchange)));
+      return { applied: markets.length - fenced.length, skipped: 0, fenced };
+    };
+    const w = new BatchWriter(write, { batchMs: 10_000, retryMs: 10_000, logger: silentLogger(), keep: (m) => held.has(m.exchange) });
+    const btc = makeMarket({ base: 'BTC' });
+    const okx = makeMarket({ exchange: 'okx', base: 'BTC' });
+    w.push(btc);
+    w.push(okx);
+    takenOver.add('okx'); // the write finds okx's lease renewed under a new token, or taken
+    await w.flush();
+    expect(written).toEqual([btc]);
+    expect(w.stats).toMatchObject({ written: 1, fenced: 1, dropped: 0 });
+    expect(w.pendingCount).toBe(1); // okx waits: the renewal may bring the new token
+    takenOver.delete('okx');
+    await w.flush();
+    expect(written).toEqual([btc, okx]);
+
+    // okx is lost: what is pending of it is dropped, and so is what a write reports fenced.
+    w.push({ ...okx, price: 2 });
+    takenOver.add('okx');
+    await w.flush();
+    expect(w.pendingCount).toBe(1);
+    held.delete('okx');
+    await w.flush();
+    expect(w.pendingCount).toBe(0);
+    expect(w.stats.dropped).toBe(1);
+    w.push({ ...okx, price: 3 });
+    w.push({ ...btc, price: 3 });
+    await w.flush();
+    expect(written.map((m) => [m.exchange, m.price])).toEqual([
+      ['binance', btc.price],
+      ['okx', okx.price],
+      ['binance', 3],
+    ]);
+    expect(w.stats.dropped).toBe(2);
+  });
+
+  it('discards the pending markets a lost feed had', async () => {
+    const written: Market[] = [];
+    const w = new BatchWriter(async (markets) => (written.push(...markets), { applied: markets.length, skipped: 0 }), { batchMs: 10_000, logger: silentLogger() });
+    w.push(makeMarket({ base: 'BTC' }));
+    w.push(makeMarket({ exchange: 'okx', base: 'BTC' }));
+    expect(w.discard((m) => m.exchange === 'okx')).toBe(1);
+    await w.stop();
+    expect(written.map((m) => m.exchange)).toEqual(['binance']);
+    expect(w.stats.dropped).toBe(1);
+  });
+});

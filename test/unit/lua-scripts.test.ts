@@ -9,7 +9,7 @@ const wrappers = readdirSync('src/redis')
 
 describe('lua scripts', () => {
   it('finds the scripts the service relies on', () => {
-    expect(scripts.map((s) => s.name).sort()).toEqual(['queryMarkets', 'removeMarkets', 'upsertMarkets']);
+    expect(scripts.map((s) => s.name).sort()).toEqual(['acquireLease', 'queryMarkets', 'releaseLease', 'removeMarkets', 'upsertMarkets']);
   });
 
   for (const script of scripts) {
