@@ -93,9 +93,13 @@ describe('feed leases across processes that stop or die', () => {
     await expect.poll(holder, { timeout: 15_000 }).not.toBeNull();
     childInstance = await holder();
     await expect.poll(() => sim.connections, { timeout: 10_000 }).toBe(1);
-    const now = Date.now();
+    // Subscribed, and the snapshot the subscription brought is written: what is pushed from
+    // here on is newer than anything stored.
+    await expect.poll(() => sim.subscribers('BTCUSDT'), { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await stored(BTC)) !== null, { timeout: 10_000 }).toBe(true);
+    const now = Date.now() + 1;
     sim.push('BTCUSDT', { c: '100', E: now });
-    await expect.poll(async () => (await stored(BTC))?.price, { timeout: 5000 }).toBe(100);
+    await expect.poll(async () => (await stored(BTC))?.price, { timeout: 10_000 }).toBe(100);
 
     const b = await standby();
     expect(b.feeds).toHaveLength(0);
@@ -109,14 +113,14 @@ describe('feed leases across processes that stop or die', () => {
     expect((await stored(BTC))?.price).toBe(100);
     await expect.poll(() => b.feeds.length, { timeout: 6000, interval: 20 }).toBe(1);
     expect(await holder()).toBe(b.services.keys.instance);
-    await expect.poll(() => b.feeds[0]!.health().status, { timeout: 5000, interval: 20 }).toBe('LIVE');
+    await expect.poll(() => b.feeds[0]!.health().status, { timeout: 10_000, interval: 20 }).toBe('LIVE');
     sim.push('BTCUSDT', { c: '222', E: now + 300_000 });
-    await expect.poll(async () => (await stored(BTC))?.price, { timeout: 5000 }).toBe(222);
+    await expect.poll(async () => (await stored(BTC))?.price, { timeout: 10_000 }).toBe(222);
 
     signalAll(child, 'SIGCONT');
     // It finds its lease gone, drops its connection, and writes nothing of what it had queued.
-    await expect.poll(() => /stopped ingesting feed binance/.test(childLog), { timeout: 5000 }).toBe(true);
-    await expect.poll(() => sim.connections, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => /stopped ingesting feed binance/.test(childLog), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => sim.connections, { timeout: 10_000 }).toBe(1);
     await sleep(1000); // several of its batch windows and retries
     expect(await stored(BTC)).toMatchObject({ price: 222, updatedAt: now + 300_000 });
     expect(await holder()).toBe(b.services.keys.instance);
