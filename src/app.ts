@@ -1,7 +1,7 @@
 /**
- * Ingest and serving in ONE process: the ingest process (src/ingest/ingest-process.ts) and a
- * serving process (src/server/serve-process.ts) built side by side. `npm start` does not run
- * this: its supervisor (src/supervisor.ts) runs them as separate processes, so no query ever
+ * Ingest and serving in ONE process: the ingest process (src/processes/ingest.ts) and a
+ * serving process (src/processes/serve.ts) built side by side. `npm start` does not run
+ * this: its supervisor (src/processes/supervisor.ts) runs them as separate processes, so no query ever
  * shares a thread with exchange frames. This composition is for tests and benchmark children
  * that want the whole service in the process they control.
  */
@@ -11,12 +11,12 @@ import type { Services } from './context';
 import type { BatchWriter } from './ingest/batch-writer';
 import type { ConnectionTiming } from './ingest/connection';
 import type { Feed } from './ingest/feed';
-import { buildIngest } from './ingest/ingest-process';
+import { buildIngest } from './processes/ingest';
 import type { Logger } from './logger';
 import type { RedisTarget } from './redis/connect';
 import { createKeys } from './redis/keys';
 import type { GraphqlWsServer } from './server/graphql-ws';
-import { buildServer } from './server/serve-process';
+import { buildServer } from './processes/serve';
 
 export interface App {
   readonly services: Services;

@@ -11,7 +11,7 @@ export type ExchangeId = (typeof EXCHANGES)[number];
 export type FeedId = ExchangeId | 'sim';
 const FEED_IDS: readonly string[] = [...EXCHANGES, 'sim'];
 
-/** `ROLE`: which processes an instance runs (src/supervisor.ts). */
+/** `ROLE`: which processes an instance runs (src/processes/supervisor.ts). */
 export const ROLES = ['all', 'ingest', 'serve'] as const;
 export type Role = (typeof ROLES)[number];
 

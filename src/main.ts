@@ -1,14 +1,14 @@
 /**
- * Entry point: reads the configuration and runs the supervisor (src/supervisor.ts), or, in a
- * process the supervisor started, that worker (src/worker.ts). A problem the user must fix
+ * Entry point: reads the configuration and runs the supervisor (src/processes/supervisor.ts), or, in a
+ * process the supervisor started, that worker (src/processes/worker.ts). A problem the user must fix
  * (bad configuration, no Redis) is one line on stderr and exit code 1.
  */
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { NoRedisError } from './redis/connect';
-import { runSupervisor } from './supervisor';
-import { runWorker } from './worker';
+import { runSupervisor } from './processes/supervisor';
+import { runWorker } from './processes/worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -13,7 +13,7 @@ import type { FeedHealth } from './ingest/feed';
 /**
  * What one process reports. An ingesting process has feeds and a writer; a serving process has
  * WebSocket clients and subscriptions; a process without one of them reports nothing for it
- * (a cluster's metrics are the sum over its processes: src/supervisor.ts).
+ * (a cluster's metrics are the sum over its processes: src/processes/supervisor.ts).
  */
 export interface MetricSources {
   feeds?(): readonly FeedHealth[];

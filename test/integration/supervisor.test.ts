@@ -1,5 +1,5 @@
 /**
- * The real `npm start` process tree (src/supervisor.ts): one ingest process and WORKERS
+ * The real `npm start` process tree (src/processes/supervisor.ts): one ingest process and WORKERS
  * serving processes under one supervisor. Only the ingest process connects to the exchange;
  * /metrics answers for the whole instance from any worker; a serving worker that dies is
  * replaced while the others keep serving; SIGTERM stops everything with exit code 0.

@@ -1,15 +1,15 @@
 /**
- * One process of an instance, started by the supervisor (src/supervisor.ts): the ingest
+ * One process of an instance, started by the supervisor (src/processes/supervisor.ts): the ingest
  * process or a serving process, as `TICKQL_PROCESS` says. It stops when the supervisor asks
  * (or on SIGTERM), in the order its kind needs, and exits 0.
  */
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { isTickqlMessage, PROCESS_KIND_ENV, type Question, type SupervisorMessage, type WorkerMessage } from './cluster-messages';
-import type { Config } from './config';
-import { buildIngest } from './ingest/ingest-process';
-import type { Logger } from './logger';
-import { Metrics } from './metrics';
-import { buildServer } from './server/serve-process';
+import type { Config } from '../config';
+import { buildIngest } from './ingest';
+import type { Logger } from '../logger';
+import { Metrics } from '../metrics';
+import { buildServer } from './serve';
 
 /** How long a question to the supervisor may take. */
 const ASK_TIMEOUT_MS = 5_000;

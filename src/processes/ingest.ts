@@ -20,12 +20,12 @@ import { createKeys, type Keys } from '../redis/keys';
 import { defineScripts } from '../redis/scripts';
 import { upsertMarkets } from '../redis/upsert-markets';
 import type { Redis } from 'ioredis';
-import { BatchWriter } from './batch-writer';
-import type { ConnectionTiming } from './connection';
-import { Feed, type FeedHealth } from './feed';
-import { adapterOptions, createAdapter, symbolChoice } from './registry';
-import { startSimExchange, type SimExchange } from './sim/sim-exchange';
-import { StateGuard } from './state-guard';
+import { BatchWriter } from '../ingest/batch-writer';
+import type { ConnectionTiming } from '../ingest/connection';
+import { Feed, type FeedHealth } from '../ingest/feed';
+import { adapterOptions, createAdapter, symbolChoice } from '../ingest/registry';
+import { startSimExchange, type SimExchange } from '../ingest/sim/sim-exchange';
+import { StateGuard } from '../ingest/state-guard';
 
 export interface IngestOptions {
   /** Overrides the feeds' connection timing (tests use a short silence limit). */

@@ -2,7 +2,7 @@
  * A serving process: the GraphQL API (yoga over HTTP and SSE, graphql-ws over WebSocket),
  * subscriptions carried by Redis pub/sub, `/healthz`, `/readyz` and `/metrics`. It reads
  * exchange frames never: the ingest process writes the live state, and this process reads it
- * from Redis. Any number of them share `PORT` (src/supervisor.ts).
+ * from Redis. Any number of them share `PORT` (src/processes/supervisor.ts).
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
@@ -20,10 +20,10 @@ import { redisMarketSource } from '../redis/query-markets';
 import { Staleness } from '../staleness';
 import { createPricePubSub } from '../subscriptions/price-pubsub';
 import { PriceUpdates } from '../subscriptions/price-updates';
-import { AccessControl } from './access-control';
-import { attachGraphqlWs, type GraphqlWsServer } from './graphql-ws';
-import { withOpsRoutes, type MetricsEndpoint } from './ops-routes';
-import { createYogaServer, GRAPHQL_PATH } from './yoga';
+import { AccessControl } from '../server/access-control';
+import { attachGraphqlWs, type GraphqlWsServer } from '../server/graphql-ws';
+import { withOpsRoutes, type MetricsEndpoint } from '../server/ops-routes';
+import { createYogaServer, GRAPHQL_PATH } from '../server/yoga';
 
 export interface ServeOptions {
   /** See `GraphqlWsOptions.sharePayloads`; default true. The bench turns it off to compare. */

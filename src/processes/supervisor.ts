@@ -1,6 +1,6 @@
 /**
  * The supervisor: what `npm start` runs. It resolves Redis once (starting a private one if
- * needed), then runs the instance's processes as cluster workers (src/worker.ts):
+ * needed), then runs the instance's processes as cluster workers (src/processes/worker.ts):
  * - one ingest process (roles `all` and `ingest`, when FEEDS names any feed): it alone reads
  *   exchange frames;
  * - `WORKERS` serving processes (roles `all` and `serve`) sharing `PORT`: they alone run
@@ -9,14 +9,14 @@
  * replaced with a growing delay). SIGTERM or SIGINT stops every worker in order (serving ones
  * close their clients with 1001, the ingest process flushes its writes) within the shutdown
  * bound, then exits 0. `/metrics` and `/readyz` answer for the whole instance: a serving
- * worker asks here (src/cluster-messages.ts).
+ * worker asks here (src/processes/cluster-messages.ts).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { isTickqlMessage, PROCESS_KIND_ENV, type ProcessKind, type SupervisorMessage, type WorkerMessage } from './cluster-messages';
-import type { Config } from './config';
-import type { Logger } from './logger';
-import { resolveRedis } from './redis/connect';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { resolveRedis } from '../redis/connect';
 
 /** Longest graceful shutdown before the workers left are killed. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;

@@ -1,6 +1,6 @@
 /**
  * What the supervisor and its worker processes say to each other over Node's cluster IPC
- * channel (src/supervisor.ts, src/worker.ts): one definition of every message.
+ * channel (src/processes/supervisor.ts, src/processes/worker.ts): one definition of every message.
  *
  * A serving worker answers `/metrics` and `/readyz` for the whole instance by asking the
  * supervisor, which sums every worker's metrics (prom-client's AggregatorRegistry) and knows
