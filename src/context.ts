@@ -5,7 +5,7 @@
  */
 import DataLoader from 'dataloader';
 import type { Redis } from 'ioredis';
-import type { Market } from './ingest/market';
+import type { Market } from './market';
 import { getMarkets } from './redis/get-markets';
 import type { Keys } from './redis/keys';
 import type { MarketSource } from './redis/query-markets';

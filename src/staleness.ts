@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import { FailureStreak } from './failure-streak';
-import type { Market } from './ingest/market';
+import type { Market } from './market';
 import type { Logger } from './logger';
 import { readFeedStatuses, type FeedStatus } from './redis/feed-health';
 import type { Keys } from './redis/keys';

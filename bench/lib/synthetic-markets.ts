@@ -1,4 +1,4 @@
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { createPrng } from '../../src/ingest/sim/prng';
 
 const EXCHANGES = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'];

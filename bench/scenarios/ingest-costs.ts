@@ -7,7 +7,8 @@
 import { Redis } from 'ioredis';
 import { BatchWriter } from '../../src/ingest/batch-writer';
 import { createBinanceAdapter } from '../../src/ingest/exchanges/binance';
-import { MarketBook, type Market, type TickerPatch } from '../../src/ingest/market';
+import { MarketBook } from '../../src/ingest/market-book';
+import { type Market, type TickerPatch } from '../../src/market';
 import { silentLogger } from '../../src/logger';
 import { createKeys } from '../../src/redis/keys';
 import { defineScripts } from '../../src/redis/scripts';

@@ -27,7 +27,7 @@ import { buildApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createBinanceAdapter } from '../../src/ingest/exchanges/binance';
 import { Feed } from '../../src/ingest/feed';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { createLogger } from '../../src/logger';
 import { callScript } from '../../src/redis/scripts';
 import { upsertArguments } from '../../src/redis/upsert-markets';

@@ -8,7 +8,7 @@
  */
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { createPrng } from '../../src/ingest/sim/prng';
 import { createKeys } from '../../src/redis/keys';
 import { defineScripts } from '../../src/redis/scripts';

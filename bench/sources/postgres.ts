@@ -5,7 +5,7 @@
  * directions, ties by id in byte order (COLLATE "C"), inclusive bounds, plain-text search.
  */
 import type pg from 'pg';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import type { MarketQuery, MarketSource, SortField } from '../../src/redis/query-markets';
 
 export const TABLE = 'tickql_bench_markets';

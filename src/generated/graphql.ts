@@ -1,5 +1,5 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import type { Market as MarketModel } from '../ingest/market';
+import type { Market as MarketModel } from '../market';
 import type { FeedReport } from '../redis/feed-health';
 import type { MarketPageParent } from '../resolvers/query/markets';
 import type { Context } from '../context';

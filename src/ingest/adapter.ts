@@ -6,7 +6,7 @@
  * (`connection.ts`, `connection-pool.ts`, `feed.ts`), so a new exchange is one new file in
  * `exchanges/`.
  */
-import type { SymbolInfo, TickerPatch } from './market';
+import type { SymbolInfo, TickerPatch } from '../market';
 
 /** What one inbound text frame meant. */
 export type FrameEvent =

@@ -18,7 +18,7 @@
  */
 import { FailureStreak } from '../failure-streak';
 import type { Logger } from '../logger';
-import type { Market } from './market';
+import type { Market } from '../market';
 
 export interface BatchWriterStats {
   /** Updates pushed. */

@@ -8,7 +8,7 @@
  * pairs stands in for the listing only while it cannot be read.
  */
 import type { ListedMarket } from './adapter';
-import type { SymbolInfo } from './market';
+import type { SymbolInfo } from '../market';
 
 /** What a feed subscribes: the exchange's listing, or a configured list. */
 export type SymbolChoice =

@@ -9,7 +9,7 @@
  */
 import type { ListedMarket } from './adapter';
 import { isRecord, parseJson } from './json-frame';
-import type { SymbolInfo } from './market';
+import type { SymbolInfo } from '../market';
 
 /**
  * A configured REST base without trailing slashes (null stays null): request paths are

@@ -13,7 +13,7 @@
  * Asset codes come back upper case. Exchange-specific aliases (Kraken's XBT) are the exchange
  * module's business, not this file's.
  */
-import type { SymbolInfo } from './market';
+import type { SymbolInfo } from '../market';
 
 /**
  * Quote assets seen on exchanges that concatenate symbols (Binance, Bybit), as of 2026:

@@ -5,7 +5,7 @@
  * the same for every exchange that maps fields one to one, and live here.
  */
 import type { Result } from './json-frame';
-import type { TickerField } from './market';
+import type { TickerField } from '../market';
 
 /** A ticker's fields while an adapter fills them in; it becomes `TickerPatch.fields`. */
 export type TickerFieldValues = { -readonly [K in TickerField]?: number | null };

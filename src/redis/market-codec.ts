@@ -4,7 +4,7 @@
  * stored text doubles as the pub/sub payload, so an update is serialized once, and a decoder
  * that checks the shape keeps a corrupt value from reaching a client.
  */
-import { NULLABLE_MARKET_FIELDS, type Market } from '../ingest/market';
+import { NULLABLE_MARKET_FIELDS, type Market } from '../market';
 
 export function encodeMarket(market: Market): string {
   return JSON.stringify(market);

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Market } from '../ingest/market';
+import type { Market } from '../market';
 import type { Keys, NumericIndexField } from './keys';
 import { decodeMarket } from './market-codec';
 import { callScript } from './scripts';

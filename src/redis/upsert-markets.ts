@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Market } from '../ingest/market';
+import type { Market } from '../market';
 import { marketSetKeys, marketStateKeys, NUMERIC_INDEX_FIELDS, symbolIndexMember, type Keys } from './keys';
 import { encodeMarket } from './market-codec';
 import { callScript } from './scripts';

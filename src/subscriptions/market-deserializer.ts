@@ -13,7 +13,7 @@
  * The memory is one message. A repeat that is really a second PUBLISH of the same state gets
  * the same object too, which is as good: the object is read-only and its content is the same.
  */
-import type { Market } from '../ingest/market';
+import type { Market } from '../market';
 import { decodeMarket } from '../redis/market-codec';
 
 export interface DeserializerContext {

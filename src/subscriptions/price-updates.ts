@@ -9,7 +9,7 @@
  * share it, and parses each message once for all of them.
  */
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import type { Market } from '../ingest/market';
+import type { Market } from '../market';
 import type { Logger } from '../logger';
 import type { Keys } from '../redis/keys';
 import { LatestByKey } from './latest-by-key';

@@ -4,7 +4,7 @@
  * instance id) and sets its marker as StateGuard does.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { acquireLease } from '../../src/redis/acquire-lease';
 import { publishCoverage, sweepLeftovers, SWEEP_ATTEMPTS, withdrawCoverage } from '../../src/redis/coverage';
 import { releaseLease } from '../../src/redis/release-lease';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { createKeys, NUMERIC_INDEX_FIELDS, type NumericIndexField } from '../../src/redis/keys';
 import { queryMarkets, type MarketQuery, type SortField } from '../../src/redis/query-markets';
 import { upsertMarkets } from '../../src/redis/upsert-markets';

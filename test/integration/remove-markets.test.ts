@@ -3,7 +3,7 @@
  * is exactly what writing only the remaining markets would have produced, key for key.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { marketStateKeys } from '../../src/redis/keys';
 import { queryMarkets, type MarketQuery } from '../../src/redis/query-markets';
 import { REMOVE_CHUNK, removeMarkets } from '../../src/redis/remove-markets';

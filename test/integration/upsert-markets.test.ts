@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { marketStateKeys, NUMERIC_INDEX_FIELDS, symbolIndexMember } from '../../src/redis/keys';
 import { decodeMarket, encodeMarket } from '../../src/redis/market-codec';
 import { callScript } from '../../src/redis/scripts';

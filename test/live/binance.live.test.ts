@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { BINANCE_REST_URL, BINANCE_WS_URL, createBinanceAdapter } from '../../src/ingest/exchanges/binance';
 import { Feed } from '../../src/ingest/feed';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { silentLogger } from '../../src/logger';
 
 describe.skipIf(!process.env.RUN_LIVE_TESTS)('Binance, live', () => {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { BYBIT_REST_URL, BYBIT_WS_URL, createBybitAdapter } from '../../src/ingest/exchanges/bybit';
 import { Feed } from '../../src/ingest/feed';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { silentLogger } from '../../src/logger';
 
 describe.skipIf(!process.env.RUN_LIVE_TESTS)('Bybit spot, live', () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { COINBASE_REST_URL, COINBASE_WS_URL, createCoinbaseAdapter } from '../../src/ingest/exchanges/coinbase';
 import { Feed } from '../../src/ingest/feed';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { silentLogger } from '../../src/logger';
 
 describe.skipIf(!process.env.RUN_LIVE_TESTS)('Coinbase Advanced Trade, live', () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { KRAKEN_REST_URL, KRAKEN_WS_URL, createKrakenAdapter } from '../../src/ingest/exchanges/kraken';
 import { Feed } from '../../src/ingest/feed';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { silentLogger } from '../../src/logger';
 
 describe.skipIf(!process.env.RUN_LIVE_TESTS)('Kraken v2, live', () => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createOkxAdapter, OKX_REST_URL, OKX_WS_URL } from '../../src/ingest/exchanges/okx';
 import { Feed } from '../../src/ingest/feed';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { silentLogger } from '../../src/logger';
 import { waitFor } from '../support/wait-for';
 

@@ -10,7 +10,7 @@ import type { ConnectionTiming } from '../../src/ingest/connection';
 import { createBinanceAdapter, type BinanceTuning } from '../../src/ingest/exchanges/binance';
 import { Feed, type FeedHealth, type FeedStatus } from '../../src/ingest/feed';
 import type { SymbolChoice } from '../../src/ingest/listing';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { BinanceSim, type BinanceSimOptions } from '../../src/ingest/sim/binance-sim';
 
 export interface FeedUnderTest {

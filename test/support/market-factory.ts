@@ -1,4 +1,4 @@
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 
 /** A complete Market for tests; every field can be overridden. */
 export function makeMarket(overrides: Partial<Market> & { exchange?: string; base?: string; quote?: string } = {}): Market {

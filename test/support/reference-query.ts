@@ -3,7 +3,7 @@
  * with nothing clever. The property test checks lua/queryMarkets-n.lua against it, and the
  * benchmark uses it as the fetch-and-sort baseline.
  */
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import type { MarketPageResult, MarketQuery } from '../../src/redis/query-markets';
 
 /** Code-point (UTF-8 byte) order, as API.md requires for SYMBOL and id; not UTF-16 order. */

@@ -17,7 +17,7 @@ import { BYBIT_WS_URL, createBybitAdapter } from '../../src/ingest/exchanges/byb
 import { COINBASE_WS_URL, createCoinbaseAdapter } from '../../src/ingest/exchanges/coinbase';
 import { KRAKEN_WS_URL, createKrakenAdapter } from '../../src/ingest/exchanges/kraken';
 import { OKX_WS_URL, createOkxAdapter } from '../../src/ingest/exchanges/okx';
-import { TICKER_FIELDS } from '../../src/ingest/market';
+import { TICKER_FIELDS } from '../../src/market';
 import {
   applyMutation,
   arbitraryJsonText,

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { BatchWriter } from '../../src/ingest/batch-writer';
-import type { Market } from '../../src/ingest/market';
+import type { Market } from '../../src/market';
 import { silentLogger } from '../../src/logger';
 import { makeMarket } from '../support/market-factory';
 import { sleep } from '../support/wait-for';

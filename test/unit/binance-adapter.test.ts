@@ -7,7 +7,7 @@ import {
   parseBinanceFrame,
 } from '../../src/ingest/exchanges/binance';
 import { listingFetch, type FetchCall } from '../support/listing-fetch';
-import type { TickerPatch } from '../../src/ingest/market';
+import type { TickerPatch } from '../../src/market';
 
 const fixture = readFileSync(new URL('../fixtures/exchanges/binance.ticker.jsonl', import.meta.url), 'utf8')
   .split('\n')

@@ -9,7 +9,8 @@ import {
   createBybitAdapter,
   parseBybitFrame,
 } from '../../src/ingest/exchanges/bybit';
-import { MarketBook, type TickerPatch } from '../../src/ingest/market';
+import { MarketBook } from '../../src/ingest/market-book';
+import { type TickerPatch } from '../../src/market';
 import { listingFetch, type FetchCall } from '../support/listing-fetch';
 
 const fixture = readFileSync(new URL('../fixtures/exchanges/bybit.ticker.jsonl', import.meta.url), 'utf8')

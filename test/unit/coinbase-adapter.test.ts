@@ -14,7 +14,7 @@ import {
   splitProductId,
   type CoinbaseTuning,
 } from '../../src/ingest/exchanges/coinbase';
-import type { TickerPatch } from '../../src/ingest/market';
+import type { TickerPatch } from '../../src/market';
 import { listingFetch, type FetchCall } from '../support/listing-fetch';
 
 const fixtureText = (name: string): string[] =>

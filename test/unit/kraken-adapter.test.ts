@@ -14,7 +14,8 @@ import {
   toV2Symbol,
   type KrakenTuning,
 } from '../../src/ingest/exchanges/kraken';
-import { MarketBook, type Market, type TickerPatch } from '../../src/ingest/market';
+import { MarketBook } from '../../src/ingest/market-book';
+import { type Market, type TickerPatch } from '../../src/market';
 import { listingFetch, type FetchCall } from '../support/listing-fetch';
 
 const fixture = readFileSync(new URL('../fixtures/exchanges/kraken.ticker.jsonl', import.meta.url), 'utf8')

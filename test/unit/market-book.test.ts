@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MarketBook, deriveMarket, type SymbolInfo, type TickerFields } from '../../src/ingest/market';
+import { MarketBook } from '../../src/ingest/market-book';
+import { deriveMarket, type SymbolInfo, type TickerFields } from '../../src/market';
 
 const BTC: SymbolInfo = { nativeSymbol: 'BTCUSDT', base: 'BTC', quote: 'USDT' };
 const EMPTY: TickerFields = {

@@ -9,7 +9,8 @@ import {
   parseOkxFrame,
   splitInstId,
 } from '../../src/ingest/exchanges/okx';
-import { MarketBook, type Market, type TickerPatch } from '../../src/ingest/market';
+import { MarketBook } from '../../src/ingest/market-book';
+import { type Market, type TickerPatch } from '../../src/market';
 import { listingFetch, type FetchCall } from '../support/listing-fetch';
 
 const fixture = readFileSync(new URL('../fixtures/exchanges/okx.ticker.jsonl', import.meta.url), 'utf8')

@@ -19,7 +19,7 @@
  *   is left out. Symbols the listing does not name are split on the longest known quote suffix
  *   (`symbols.ts`), or get the quote UNKNOWN.
  *
- * Numeric policy for tickers (see market.ts): decimal strings are parsed once and strictly.
+ * Numeric policy for tickers (see src/market.ts): decimal strings are parsed once and strictly.
  * The last price `c` and the event time `E` are required. Every other field may be absent
  * (then the frame says nothing about it and the market keeps its value), but a field that is
  * present and not a decimal string rejects the whole frame: a garbage number means a garbage
@@ -38,7 +38,7 @@ import {
 import { readDecimalField } from '../decimal-field';
 import { ACK, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../../market';
 import { fetchJson, listedSymbol, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
 import { inBatches, perRequestLimit } from '../subscribe-batches';
 import { distinctSymbols } from '../symbol-list';

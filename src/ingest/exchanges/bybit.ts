@@ -25,7 +25,7 @@
  *   the listing does not name are split on the longest known quote suffix (`symbols.ts`), or
  *   get the quote UNKNOWN.
  *
- * Numeric policy (see market.ts): decimal strings parsed once and strictly. A ticker snapshot
+ * Numeric policy (see src/market.ts): decimal strings parsed once and strictly. A ticker snapshot
  * needs a positive `lastPrice` and a numeric `ts`; an order-book level needs a positive price
  * and size. Bybit spells "no value" as "" (documented for `usdIndexPrice`), so an optional
  * field that is "" or absent in a snapshot is null: a snapshot is the whole ticker, and a
@@ -42,7 +42,7 @@ import { parseDecimal } from '../decimal';
 import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../../market';
 import { fetchJson, listedSymbol, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
 import { distinctSymbols } from '../symbol-list';
 import { deriveSymbolInfoOrUnknown, rememberDerived } from '../symbols';

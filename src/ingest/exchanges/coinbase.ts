@@ -40,7 +40,7 @@
  * - `-USDC` products: Coinbase serves them from the `-USD` book and may deliver them under the
  *   `-USD` id; `normalizeSymbols` warns about configured ones.
  *
- * Numeric policy for tickers (see market.ts): decimal strings are parsed once and strictly.
+ * Numeric policy for tickers (see src/market.ts): decimal strings are parsed once and strictly.
  * `product_id`, `price` and the envelope `timestamp` are required. Every ticker is complete,
  * so a mapped field it does not carry becomes null (never the previous value); a mapped field
  * that is present and not a decimal string rejects the whole frame. A best bid or ask of 0
@@ -66,7 +66,7 @@ import {
 import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../../market';
 import { fetchJson, listedSymbol, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
 import { inBatches, perRequestLimit } from '../subscribe-batches';
 import { distinctSymbols, listOf } from '../symbol-list';

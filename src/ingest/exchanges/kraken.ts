@@ -34,7 +34,7 @@
  * or one not yet known) is not trading. Pairs without a `wsname` (dark-pool `.d` pairs) cannot
  * be streamed and are left out. Symbols the listing does not name are split on `/`.
  *
- * Numeric policy for tickers (see market.ts): v2 sends JSON numbers, so a field is accepted
+ * Numeric policy for tickers (see src/market.ts): v2 sends JSON numbers, so a field is accepted
  * only as a finite JSON number; a numeric string, null or anything else rejects the whole
  * frame (a wrong type means the schema changed under us, and mixing good and bad fields of one
  * frame would be worse than skipping it). `last` and `timestamp` are required. A bid or ask of
@@ -58,7 +58,7 @@ import {
 } from '../adapter';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../../market';
 import { fetchJson, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
 import { inBatches, perRequestLimit } from '../subscribe-batches';
 import { distinctSymbols, listOf } from '../symbol-list';

@@ -24,7 +24,7 @@
  *   `data` array. An instrument trades iff its `state` is `live` (`suspend`, `preopen`, `test`
  *   do not). InstIds the listing does not name are split on `-`, or get the quote UNKNOWN.
  *
- * Numeric policy for tickers (see market.ts): every ticker field is a decimal STRING, `ts`
+ * Numeric policy for tickers (see src/market.ts): every ticker field is a decimal STRING, `ts`
  * included. `last` and `ts` are required. Any other field may be absent (the frame says
  * nothing about it) or the empty string, which OKX uses for "no value" (an empty book side, a
  * pair too new for a 24h window): that is a known-missing `null`, never 0. A field that is
@@ -51,7 +51,7 @@ import {
 import { readDecimalField } from '../decimal-field';
 import { ACK, HEARTBEAT, IGNORED, invalid } from '../frame-events';
 import { describe, describeKeys, fail, isRecord, parseJson, type Result } from '../json-frame';
-import type { SymbolInfo, TickerPatch } from '../market';
+import type { SymbolInfo, TickerPatch } from '../../market';
 import { fetchJson, listedSymbol, listingUrl, readEntries, restBase, textField } from '../rest-metadata';
 import { perRequestLimit } from '../subscribe-batches';
 import { distinctSymbols } from '../symbol-list';

@@ -1,5 +1,5 @@
 import type { MarketFilter, MarketSortField, QueryMarketsArgs, Resolvers } from '../../generated/graphql';
-import type { Market } from '../../ingest/market';
+import type { Market } from '../../market';
 import { badUserInput } from '../../errors';
 import type { MarketQuery, RangeCondition, SortField } from '../../redis/query-markets';
 

@@ -1,5 +1,5 @@
 import type { Resolvers } from '../../generated/graphql';
-import type { Market } from '../../ingest/market';
+import type { Market } from '../../market';
 import { badUserInput } from '../../errors';
 
 /** Most values accepted in one argument list; each can be a Redis subscription. */
