@@ -26,7 +26,8 @@ import { coreShare, cpuSeconds, machineBusySeconds } from '../lib/cpu';
 import { PublishMonitor, SubscriberFleet } from '../lib/delivery-rig';
 import { LatencyHistogram, type LatencySummary } from '../lib/histogram';
 import { LIFTED_LIMITS } from '../lib/lifted-limits';
-import { runLoad, type LoadResult } from '../lib/load';
+import { startIpcChild, type IpcChild } from '../lib/ipc-child';
+import type { LoadOptions, LoadResult } from '../lib/load';
 import { startChild, type Child } from '../lib/processes';
 import { ms, ratio, type ScenarioReport, type Table } from '../lib/report';
 import { buildBundle, freePort, serviceEnv, startService, type ServiceProcess } from '../lib/service';
@@ -75,7 +76,9 @@ interface ProcessCpu {
   readonly redis: number;
   readonly exchange: number;
   readonly subscribers: number;
-  /** This process: autocannon and the Redis monitor. */
+  /** autocannon's process. */
+  readonly loader: number;
+  /** This process: the Redis monitor. */
   readonly bench: number;
   /** The machine's busy cores minus all of the above: what else ran. */
   readonly other: number | null;
@@ -122,17 +125,17 @@ export async function freshness(context: ScenarioContext): Promise<ScenarioRepor
   buildBundle();
   const logDir = mkdtempSync(join(tmpdir(), 'tickql-freshness-'));
   const results: RunResult[] = [];
-  const fleet = await SubscriberFleet.start(1);
+  const [fleet, loader] = await Promise.all([SubscriberFleet.start(1), startIpcChild('bench/clients/query-load.ts', {})]);
   try {
-    for (const spec of RUNS) results.push(await measureRun(context, sizes, spec, fleet, logDir));
+    for (const spec of RUNS) results.push(await measureRun(context, sizes, spec, fleet, loader, logDir));
   } finally {
-    await fleet.stop();
+    await Promise.all([fleet.stop(), loader.stop()]);
   }
   if (context.smoke && process.env.BENCH_KEEP_LOGS !== '1') rmSync(logDir, { recursive: true, force: true });
   return report(context, sizes, results, { loadBefore, loadAfter: loadavg(), machineBefore, logDir });
 }
 
-async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec, fleet: SubscriberFleet, logDir: string): Promise<RunResult> {
+async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec, fleet: SubscriberFleet, loader: IpcChild, logDir: string): Promise<RunResult> {
   const label = runLabel(spec);
   context.log(`freshness: ${label} (${(performance.now() / 1000).toFixed(1)} s)`);
   let redis: LocalRedis | null = null;
@@ -180,7 +183,7 @@ async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec,
     await sleep(sizes.settleMs);
 
     const measureMs = context.durationS * 1000;
-    const pids = { redis: redisPid, exchange: exchange!.process.pid!, subscribers: fleet.children[0]!.pid };
+    const pids = { redis: redisPid, exchange: exchange!.process.pid!, subscribers: fleet.children[0]!.pid, loader: loader.pid };
     let loadPromise: Promise<LoadResult> | null = null;
     let loadCpu: { before: CpuReading; after: CpuReading } | null = null;
     if (spec.load) {
@@ -188,7 +191,8 @@ async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec,
       // load's own duration, the latencies over the window inside it.
       loadPromise = (async () => {
         const before = await cpuOf(service!, pids);
-        const result = await runLoad({ url, body: JSON.stringify({ query: QUERY.graphql }), connections: sizes.connections, durationS: context.durationS + (2 * sizes.settleMs) / 1000 });
+        const options: LoadOptions = { url, body: JSON.stringify({ query: QUERY.graphql }), connections: sizes.connections, durationS: context.durationS + (2 * sizes.settleMs) / 1000 };
+        const result = await loader.request<LoadResult>('run', options);
         const after = await cpuOf(service!, pids);
         loadCpu = { before, after };
         return result;
@@ -332,20 +336,22 @@ interface CpuReading {
   readonly redis: number;
   readonly exchange: number;
   readonly subscribers: number;
+  readonly loader: number;
   readonly bench: number;
   readonly machine: number | null;
 }
 
-async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; readonly exchange: number; readonly subscribers: number }): Promise<CpuReading> {
+async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; readonly exchange: number; readonly subscribers: number; readonly loader: number }): Promise<CpuReading> {
   const kinds = await processKinds(service);
   const sum = async (list: readonly number[]) => (await Promise.all(list.map((p) => cpuSeconds(p)))).reduce<number>((a, s) => a + (s ?? 0), 0);
-  const [supervisor, ingest, serve, redis, exchange, subscribers, machine] = await Promise.all([
+  const [supervisor, ingest, serve, redis, exchange, subscribers, loader, machine] = await Promise.all([
     sum(kinds.supervisor),
     sum(kinds.ingest),
     sum(kinds.serve),
     cpuSeconds(pids.redis),
     cpuSeconds(pids.exchange),
     cpuSeconds(pids.subscribers),
+    cpuSeconds(pids.loader),
     machineBusySeconds(),
   ]);
   const usage = process.cpuUsage();
@@ -359,6 +365,7 @@ async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; re
     redis: redis ?? NaN,
     exchange: exchange ?? NaN,
     subscribers: subscribers ?? NaN,
+    loader: loader ?? NaN,
     bench: (usage.user + usage.system) / 1e6,
     machine,
   };
@@ -366,7 +373,7 @@ async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; re
 
 function cpuShares(before: CpuReading, after: CpuReading, seconds: number): ProcessCpu {
   const share = (k: Exclude<keyof CpuReading, 'at' | 'pids' | 'machine'>) => (after[k] - before[k]) / seconds;
-  const ours = share('tree') + share('redis') + share('exchange') + share('subscribers') + share('bench');
+  const ours = share('tree') + share('redis') + share('exchange') + share('subscribers') + share('loader') + share('bench');
   const machine = coreShare(before.machine, after.machine, seconds);
   return {
     supervisor: share('supervisor'),
@@ -376,6 +383,7 @@ function cpuShares(before: CpuReading, after: CpuReading, seconds: number): Proc
     redis: share('redis'),
     exchange: share('exchange'),
     subscribers: share('subscribers'),
+    loader: share('loader'),
     bench: share('bench'),
     other: machine === null ? null : Math.max(0, machine - ours),
   };
@@ -496,7 +504,8 @@ function report(
       'CPU: Redis',
       'CPU: exchange',
       'CPU: subscribers',
-      'CPU: bench (autocannon, monitor)',
+      'CPU: autocannon',
+      'CPU: bench (Redis monitor)',
       'CPU: everything else',
       'load avg',
       'answers after the run',
@@ -515,6 +524,7 @@ function report(
       cores(r.cpu.redis),
       cores(r.cpu.exchange),
       cores(r.cpu.subscribers),
+      cores(r.cpu.loader),
       cores(r.cpu.bench),
       cores(r.cpu.other),
       r.loadAverage.toFixed(1),
@@ -536,6 +546,13 @@ function report(
     ratios.push(`WORKERS=${workers}: p99 ${ms(loaded.subscriber.p99)} under load against ${ms(idle.subscriber.p99)} idle = **${ratio(x)}**, ${x <= TARGET_LOAD_OVER_IDLE_P99 ? 'met' : 'missed'} (p50 ${ms(loaded.subscriber.p50)} against ${ms(idle.subscriber.p50)})`);
   }
   findings.push(`Target "subscriber p99 under load within ${TARGET_LOAD_OVER_IDLE_P99}x of idle" (before the change: 7x, p50 5.4 / p99 30.5 idle against p50 96 / p99 214 ms under 16 connections in one process): ${ratios.join('; ')}.`);
+  const split = results
+    .filter((r) => r.spec.load)
+    .map((r) => {
+      const busy = r.cpu.tree + r.cpu.redis + r.cpu.exchange + r.cpu.subscribers + r.cpu.loader + r.cpu.bench + (r.cpu.other ?? 0);
+      return `WORKERS=${r.spec.workers}: subscriber p50 ${ms(r.subscriber.p50)} ms, of which frame sent → Redis p50 ${ms(r.sentToRedis.p50)} ms; the cores were ${cores(busy)} of ${cpuCount()} busy (ingest ${cores(r.cpu.ingest)}, serving ${cores(r.cpu.serve)})`;
+    });
+  if (split.length > 0) findings.push(`Where the time goes under load: ${split.join('; ')}. What the load adds is mostly after Redis (pub/sub to a serving process, which also runs the queries, then graphql-ws), and every process waits for a core when the machine is full.`);
   const l1 = find(1, true)?.load;
   const l2 = find(2, true)?.load;
   if (l1 && l2) {
@@ -557,9 +574,9 @@ function report(
       `tickql as \`npm start\` runs it: built once with \`npm run build\`, then \`node --enable-source-maps dist/main.js\` (\`bench/lib/service.ts\`), the supervisor with one ingest process and \`WORKERS\` serving processes sharing PORT, default configuration except the lifted per-address limits. ` +
         `Fed by a local exchange speaking Binance's protocol in its own process (\`bench/servers/paced-binance-sim.ts\`): ${sizes.markets.toLocaleString('en')} markets, ${sizes.rate.toLocaleString('en')} \`24hrTicker\` frames/s evenly paced, each frame's event time stamped in microseconds as it is written to the socket (tickql's adapter reads it into \`updatedAt\`). ` +
         `${sizes.subscribers} graphql-ws subscribers in one client process (\`bench/clients/subscribers.ts\`), each watching ${sizes.perSubscriber} markets chosen by popularity with one \`priceUpdated\` subscription; latency = receive time − \`updatedAt\`. ` +
-        `The ingest part is timed by a plain Redis subscriber in the bench process on tickql's channels: its receive time − the market's \`receivedAt\` (stamped by tickql's ingest process as the frame arrived), and − \`updatedAt\` (frame sent). ` +
+        `The ingest part is timed by a plain Redis subscriber in the bench process (nothing else runs on its event loop during the window) on tickql's channels: its receive time − the market's \`receivedAt\` (stamped by tickql's ingest process as the frame arrived), and − \`updatedAt\` (frame sent). ` +
         `Missed/conflated = 1 − messages received / (updates published × their watchers) in the window.`,
-      `Four runs, each with its own Redis, exchange and tickql: WORKERS=1 and WORKERS=2, each idle and under query load. The load is autocannon in the bench process, ${sizes.connections} connections with one request in flight each, of markets-query's "${QUERY.name}" (\`${QUERY.graphql}\`), running from ${(sizes.settleMs / 1000).toFixed(1)} s before the ${context.durationS} s window to after it. ` +
+      `Four runs, each with its own Redis, exchange and tickql: WORKERS=1 and WORKERS=2, each idle and under query load. The load is autocannon in a process of its own (\`bench/clients/query-load.ts\`), ${sizes.connections} connections with one request in flight each, of markets-query's "${QUERY.name}" (\`${QUERY.graphql}\`), running from ${(sizes.settleMs / 1000).toFixed(1)} s before the ${context.durationS} s window to after it. ` +
         `After each run the exchange is stopped and the service's answer to that query is checked against the page tickql's Lua and fetch-and-sort compute from Redis. CPU from /proc per process; the supervisor's children are told apart by \`TICKQL_PROCESS\` in /proc/<pid>/environ.`,
     ].join('\n\n'),
     tables: [latency, load],
