@@ -51,7 +51,7 @@ interface Sizes {
 }
 
 const FULL: Sizes = { markets: 2500, rate: 2000, subscribers: 100, perSubscriber: 10, connections: 16, settleMs: 2000, servedTimeoutMs: 90_000 };
-const SMOKE: Sizes = { markets: 40, rate: 200, subscribers: 4, perSubscriber: 3, connections: 2, settleMs: 200, servedTimeoutMs: 20_000 };
+const SMOKE: Sizes = { markets: 30, rate: 500, subscribers: 4, perSubscriber: 3, connections: 2, settleMs: 200, servedTimeoutMs: 20_000 };
 
 /** The issue's targets. */
 const TARGET_INGEST_P99_MS = 20;
@@ -231,7 +231,9 @@ async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec,
     // Stop the exchange, so the data stands still, then check the service's answer.
     const sim = (await exchange!.stop()) as { perSecond: number } | null;
     exchange = null;
+    const checkAt = performance.now();
     const check = await checkAnswer(url, admin);
+    context.log(`freshness: answers checked in ${((performance.now() - checkAt) / 1000).toFixed(1)} s`);
 
     const cpu = cpuShares(before, after, seconds);
     const restarted = [...after.pids].filter((p) => !before.pids.has(p)).length + [...before.pids].filter((p) => !after.pids.has(p)).length;
