@@ -23,7 +23,8 @@ import { defineScripts } from '../../src/redis/scripts';
 import { PROCESS_KIND_ENV } from '../../src/cluster-messages';
 import type { ScenarioContext } from '../lib/context';
 import { coreShare, cpuSeconds, machineBusySeconds } from '../lib/cpu';
-import { PublishMonitor, SubscriberFleet } from '../lib/delivery-rig';
+import { SubscriberFleet } from '../lib/delivery-rig';
+import type { PublishWindow } from '../clients/publish-monitor';
 import { LatencyHistogram, type LatencySummary } from '../lib/histogram';
 import { LIFTED_LIMITS } from '../lib/lifted-limits';
 import { startIpcChild, type IpcChild } from '../lib/ipc-child';
@@ -78,7 +79,7 @@ interface ProcessCpu {
   readonly subscribers: number;
   /** autocannon's process. */
   readonly loader: number;
-  /** This process: the Redis monitor. */
+  /** This process and the Redis monitor's. */
   readonly bench: number;
   /** The machine's busy cores minus all of the above: what else ran. */
   readonly other: number | null;
@@ -125,23 +126,34 @@ export async function freshness(context: ScenarioContext): Promise<ScenarioRepor
   buildBundle();
   const logDir = mkdtempSync(join(tmpdir(), 'tickql-freshness-'));
   const results: RunResult[] = [];
-  const [fleet, loader] = await Promise.all([SubscriberFleet.start(1), startIpcChild('bench/clients/query-load.ts', {})]);
+  const [fleet, loader, monitor] = await Promise.all([
+    SubscriberFleet.start(1),
+    startIpcChild('bench/clients/query-load.ts', {}),
+    startIpcChild('bench/clients/publish-monitor.ts', {}),
+  ]);
   try {
-    for (const spec of RUNS) results.push(await measureRun(context, sizes, spec, fleet, loader, logDir));
+    for (const spec of RUNS) results.push(await measureRun(context, sizes, spec, { fleet, loader, monitor }, logDir));
   } finally {
-    await Promise.all([fleet.stop(), loader.stop()]);
+    await Promise.all([fleet.stop(), loader.stop(), monitor.stop()]);
   }
   if (context.smoke && process.env.BENCH_KEEP_LOGS !== '1') rmSync(logDir, { recursive: true, force: true });
   return report(context, sizes, results, { loadBefore, loadAfter: loadavg(), machineBefore, logDir });
 }
 
-async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec, fleet: SubscriberFleet, loader: IpcChild, logDir: string): Promise<RunResult> {
+interface Clients {
+  readonly fleet: SubscriberFleet;
+  readonly loader: IpcChild;
+  readonly monitor: IpcChild;
+}
+
+async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec, clients: Clients, logDir: string): Promise<RunResult> {
+  const { fleet, loader } = clients;
   const label = runLabel(spec);
   context.log(`freshness: ${label} (${(performance.now() / 1000).toFixed(1)} s)`);
   let redis: LocalRedis | null = null;
   let exchange: Child<{ wsUrl: string; restUrl: string; symbols: string[] }> | null = null;
   let service: ServiceProcess | null = null;
-  let monitor: PublishMonitor | null = null;
+  let monitor: IpcChild | null = null;
   let admin: Redis | null = null;
   try {
     const [redisStarted, exchangeStarted] = await Promise.allSettled([
@@ -177,13 +189,14 @@ async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec,
 
     const marketIds = await admin.zrange(`{${PREFIX}}:ids`, 0, -1);
     const plan: PlannedSubscriber[] = watchlists(sizes.subscribers, marketIds, sizes.perSubscriber, 7);
-    monitor = await PublishMonitor.start(redis!.url, PREFIX);
+    await clients.monitor.request('start', { redisUrl: redis!.url, prefix: PREFIX });
+    monitor = clients.monitor;
     const connect = await fleet.connect('graphql-ws', url.replace(/^http/, 'ws'), plan);
     if (connect.failed > 0) context.log(`freshness: ${connect.failed} subscribers failed to connect: ${connect.errors.join('; ')}`);
     await sleep(sizes.settleMs);
 
     const measureMs = context.durationS * 1000;
-    const pids = { redis: redisPid, exchange: exchange!.process.pid!, subscribers: fleet.children[0]!.pid, loader: loader.pid };
+    const pids = { redis: redisPid, exchange: exchange!.process.pid!, subscribers: fleet.children[0]!.pid, loader: loader.pid, monitor: clients.monitor.pid };
     let loadPromise: Promise<LoadResult> | null = null;
     let loadCpu: { before: CpuReading; after: CpuReading } | null = null;
     if (spec.load) {
@@ -202,12 +215,15 @@ async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec,
 
     const loadAverage = loadavg()[0]!;
     const before = await cpuOf(service, pids);
-    monitor.reset();
-    const [reply] = await fleet.measure(measureMs);
+    const [[reply], window] = await Promise.all([fleet.measure(measureMs), monitor.request<PublishWindow>('measure', { ms: measureMs })]);
     const after = await cpuOf(service, pids);
-    const published = new Map(monitor.published());
-    const ingest = monitor.fromReceipt.summary();
-    const sentToRedis = monitor.latency.summary();
+    const published = new Map(Object.entries(window.published));
+    const ingestHistogram = new LatencyHistogram();
+    ingestHistogram.addEncoded(window.fromReceipt);
+    const sentHistogram = new LatencyHistogram();
+    sentHistogram.addEncoded(window.fromSent);
+    const ingest = ingestHistogram.summary();
+    const sentToRedis = sentHistogram.summary();
     const load = loadPromise ? await loadPromise : null;
     const seconds = (after.at - before.at) / 1000;
 
@@ -225,7 +241,7 @@ async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec,
       publishedTotal += count;
     }
     await fleet.close();
-    monitor.close();
+    await monitor.request('close');
     monitor = null;
 
     // Stop the exchange, so the data stands still, then check the service's answer.
@@ -270,7 +286,7 @@ async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec,
       restarted,
     };
   } finally {
-    monitor?.close();
+    await monitor?.request('close').catch(() => {});
     await fleet.close().catch(() => {});
     await service?.stop();
     await exchange?.stop();
@@ -343,10 +359,10 @@ interface CpuReading {
   readonly machine: number | null;
 }
 
-async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; readonly exchange: number; readonly subscribers: number; readonly loader: number }): Promise<CpuReading> {
+async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; readonly exchange: number; readonly subscribers: number; readonly loader: number; readonly monitor: number }): Promise<CpuReading> {
   const kinds = await processKinds(service);
   const sum = async (list: readonly number[]) => (await Promise.all(list.map((p) => cpuSeconds(p)))).reduce<number>((a, s) => a + (s ?? 0), 0);
-  const [supervisor, ingest, serve, redis, exchange, subscribers, loader, machine] = await Promise.all([
+  const [supervisor, ingest, serve, redis, exchange, subscribers, loader, monitor, machine] = await Promise.all([
     sum(kinds.supervisor),
     sum(kinds.ingest),
     sum(kinds.serve),
@@ -354,6 +370,7 @@ async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; re
     cpuSeconds(pids.exchange),
     cpuSeconds(pids.subscribers),
     cpuSeconds(pids.loader),
+    cpuSeconds(pids.monitor),
     machineBusySeconds(),
   ]);
   const usage = process.cpuUsage();
@@ -368,7 +385,7 @@ async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; re
     exchange: exchange ?? NaN,
     subscribers: subscribers ?? NaN,
     loader: loader ?? NaN,
-    bench: (usage.user + usage.system) / 1e6,
+    bench: (usage.user + usage.system) / 1e6 + (monitor ?? NaN),
     machine,
   };
 }
@@ -507,7 +524,7 @@ function report(
       'CPU: exchange',
       'CPU: subscribers',
       'CPU: autocannon',
-      'CPU: bench (Redis monitor)',
+      'CPU: bench (scenario, Redis monitor)',
       'CPU: everything else',
       'load avg',
       'answers after the run',
@@ -576,7 +593,7 @@ function report(
       `tickql as \`npm start\` runs it: built once with \`npm run build\`, then \`node --enable-source-maps dist/main.js\` (\`bench/lib/service.ts\`), the supervisor with one ingest process and \`WORKERS\` serving processes sharing PORT, default configuration except the lifted per-address limits. ` +
         `Fed by a local exchange speaking Binance's protocol in its own process (\`bench/servers/paced-binance-sim.ts\`): ${sizes.markets.toLocaleString('en')} markets, ${sizes.rate.toLocaleString('en')} \`24hrTicker\` frames/s evenly paced, each frame's event time stamped in microseconds as it is written to the socket (tickql's adapter reads it into \`updatedAt\`). ` +
         `${sizes.subscribers} graphql-ws subscribers in one client process (\`bench/clients/subscribers.ts\`), each watching ${sizes.perSubscriber} markets chosen by popularity with one \`priceUpdated\` subscription; latency = receive time − \`updatedAt\`. ` +
-        `The ingest part is timed by a plain Redis subscriber in the bench process (nothing else runs on its event loop during the window) on tickql's channels: its receive time − the market's \`receivedAt\` (stamped by tickql's ingest process as the frame arrived), and − \`updatedAt\` (frame sent). ` +
+        `The ingest part is timed by a plain Redis subscriber in a process of its own (\`bench/clients/publish-monitor.ts\`) on tickql's channels: its receive time − the market's \`receivedAt\` (stamped by tickql's ingest process as the frame arrived), and − \`updatedAt\` (frame sent). ` +
         `Missed/conflated = 1 − messages received / (updates published × their watchers) in the window.`,
       `Four runs, each with its own Redis, exchange and tickql: WORKERS=1 and WORKERS=2, each idle and under query load. The load is autocannon in a process of its own (\`bench/clients/query-load.ts\`), ${sizes.connections} connections with one request in flight each, of markets-query's "${QUERY.name}" (\`${QUERY.graphql}\`), running from ${(sizes.settleMs / 1000).toFixed(1)} s before the ${context.durationS} s window to after it. ` +
         `After each run the exchange is stopped and the service's answer to that query is checked against the page tickql's Lua and fetch-and-sort compute from Redis. CPU from /proc per process; the supervisor's children are told apart by \`TICKQL_PROCESS\` in /proc/<pid>/environ.`,
