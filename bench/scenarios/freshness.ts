@@ -126,11 +126,17 @@ export async function freshness(context: ScenarioContext): Promise<ScenarioRepor
   buildBundle();
   const logDir = mkdtempSync(join(tmpdir(), 'tickql-freshness-'));
   const results: RunResult[] = [];
-  const [fleet, loader, monitor] = await Promise.all([
+  const started = await Promise.allSettled([
     SubscriberFleet.start(1),
     startIpcChild('bench/clients/query-load.ts', {}),
     startIpcChild('bench/clients/publish-monitor.ts', {}),
-  ]);
+  ] as const);
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    throw failed.reason;
+  }
+  const [fleet, loader, monitor] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [SubscriberFleet, IpcChild, IpcChild];
   try {
     for (const spec of RUNS) results.push(await measureRun(context, sizes, spec, { fleet, loader, monitor }, logDir));
   } finally {
