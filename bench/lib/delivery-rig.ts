@@ -95,6 +95,11 @@ export async function startRig(context: ScenarioContext, options: RigOptions): P
 export class PublishMonitor {
   private readonly counts = new Map<string, number>();
   readonly latency = new LatencyHistogram();
+  /**
+   * From tickql's receive time of the frame (the market's `receivedAt`, `Date.now()` in the
+   * ingest process: whole milliseconds, so each sample reads 0-1 ms high) to the same arrival.
+   */
+  readonly fromReceipt = new LatencyHistogram();
   private constructor(
     private readonly redis: Redis,
     private readonly channelPrefix: string,
@@ -102,8 +107,11 @@ export class PublishMonitor {
     redis.on('pmessage', (_pattern: string, channel: string, message: string) => {
       const id = channel.slice(this.channelPrefix.length);
       this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
+      const now = wallClockMs();
       const updatedAt = /"updatedAt":([0-9.e+]+)/.exec(message)?.[1];
-      if (updatedAt) this.latency.record(wallClockMs() - Number(updatedAt));
+      if (updatedAt) this.latency.record(now - Number(updatedAt));
+      const receivedAt = /"receivedAt":([0-9.e+]+)/.exec(message)?.[1];
+      if (receivedAt) this.fromReceipt.record(now - Number(receivedAt));
     });
   }
 
@@ -117,6 +125,7 @@ export class PublishMonitor {
   reset(): void {
     this.counts.clear();
     this.latency.reset();
+    this.fromReceipt.reset();
   }
 
   /** Messages per market id in the current window. */

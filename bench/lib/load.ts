@@ -16,6 +16,8 @@ export interface LoadOptions {
 
 export interface LoadResult {
   readonly requestsPerSecond: number;
+  /** Responses in all (2xx or not). */
+  readonly requests: number;
   readonly latency: LatencySummary;
   /** Non-2xx responses, errors and timeouts: any of these makes the run suspect. */
   readonly failures: number;
@@ -42,6 +44,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   });
   return {
     requestsPerSecond: result.requests.average,
+    requests: result.requests.total,
     latency: latencies.summary(),
     failures: result.non2xx + result.errors + result.timeouts,
   };

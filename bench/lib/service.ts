@@ -1,7 +1,9 @@
 /**
- * tickql as a user runs it: `npm start` is `tsx src/main.ts`, so this spawns exactly that (the
- * tsx CLI, which runs src/main.ts in a node process of its own and relays signals to it), with
- * the environment given and nothing of the bench in between. Its stdout (pino's JSON lines) and
+ * tickql as a user runs it. By default this spawns `tsx src/main.ts` (the tsx CLI, which runs
+ * src/main.ts in a node process of its own and relays signals to it); with `{ bundle: true }`
+ * it spawns `node --enable-source-maps dist/main.js`, what `npm start` runs after building
+ * (call `buildBundle()` once first). Either way with the environment given and nothing of the
+ * bench in between. Its stdout (pino's JSON lines) and
  * stderr go to files, for reading the warnings afterwards.
  *
  * CPU is counted over the whole process tree (the tsx wrapper and the service under it), read
@@ -10,7 +12,7 @@
  * an `exit` hook and SIGINT/SIGTERM/SIGHUP handlers kill the tree too, so a bench that fails or
  * is interrupted leaves nothing running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -20,7 +22,7 @@ import { cpuSeconds } from './cpu';
 import { ROOT } from './processes';
 
 /** Variables tickql reads (src/config.ts, src/redis/connect.ts); the caller's are dropped so the child runs the defaults. */
-const TICKQL_VARIABLE = /^(FEEDS|PORT|HOST|REDIS_URL|REDIS_PREFIX|LOG_LEVEL|STALE_AFTER_MS|INGEST_.*|FEED_MAX_FRAMES_PER_S|LISTING_REFRESH_MS|QUERY_CACHE_.*|SIM_.*|GRAPHQL_.*|GRAPHIQL|API_KEYS|TRUST_PROXY|RATE_LIMIT_.*|MAX_CONNECTIONS.*|MAX_SOCKETS|HEADERS_TIMEOUT_MS|REQUEST_TIMEOUT_MS|WS_.*|(BINANCE|COINBASE|KRAKEN|OKX|BYBIT)_.*)$/;
+const TICKQL_VARIABLE = /^(FEEDS|PORT|HOST|ROLE|WORKERS|REDIS_URL|REDIS_PREFIX|LOG_LEVEL|STALE_AFTER_MS|INGEST_.*|FEED_MAX_FRAMES_PER_S|LISTING_REFRESH_MS|QUERY_CACHE_.*|SIM_.*|GRAPHQL_.*|GRAPHIQL|API_KEYS|TRUST_PROXY|RATE_LIMIT_.*|MAX_CONNECTIONS.*|MAX_SOCKETS|HEADERS_TIMEOUT_MS|REQUEST_TIMEOUT_MS|WS_.*|(BINANCE|COINBASE|KRAKEN|OKX|BYBIT)_.*)$/;
 
 /** SIGTERM to SIGKILL: main.ts exits by itself within 10 s of SIGTERM. */
 const STOP_GRACE_MS = 12_000;
@@ -30,7 +32,7 @@ const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const LINGER_MS = 2000;
 
 export interface ServiceProcess {
-  /** The tsx wrapper's pid. */
+  /** The tsx wrapper's pid (with `bundle`, the supervisor's). */
   readonly pid: number;
   readonly stdoutPath: string;
   readonly stderrPath: string;
@@ -64,16 +66,21 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Spawns `tsx src/main.ts` with exactly `env` (build it with `serviceEnv`). */
-export function startService(env: Record<string, string>, logPrefix: string): ServiceProcess {
-  const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+/** `npm run build`: the bundle `npm start` runs (dist/main.js), for `startService(..., { bundle: true })`. */
+export function buildBundle(): void {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Spawns `tsx src/main.ts` (or, with `bundle`, `node dist/main.js`) with exactly `env` (build it with `serviceEnv`). */
+export function startService(env: Record<string, string>, logPrefix: string, options: { readonly bundle?: boolean } = {}): ServiceProcess {
+  const args = options.bundle ? ['--enable-source-maps', 'dist/main.js'] : [createRequire(import.meta.url).resolve('tsx/cli'), 'src/main.ts'];
   const stdoutPath = `${logPrefix}.stdout.log`;
   const stderrPath = `${logPrefix}.stderr.log`;
   const out = openSync(stdoutPath, 'w');
   const err = openSync(stderrPath, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [tsxCli, 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', out, err] });
+    child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', out, err] });
   } finally {
     closeSync(out);
     closeSync(err);

@@ -2,6 +2,7 @@ import type { ScenarioContext } from '../lib/context';
 import type { ScenarioReport } from '../lib/report';
 import { ceiling } from './ceiling';
 import { fanOut } from './fan-out';
+import { freshness } from './freshness';
 import { ingest } from './ingest';
 import { marketsQuery } from './markets-query';
 import { stuckSubscribers } from './stuck';
@@ -19,6 +20,7 @@ export const SCENARIOS = {
   ceiling,
   stuck: stuckSubscribers,
   universe,
+  freshness,
 } satisfies Record<string, Scenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;

@@ -1,0 +1,47 @@
+/**
+ * Bench child (started with `startIpcChild`): a plain Redis subscriber on tickql's market
+ * channels (`PublishMonitor`, bench/lib/delivery-rig.ts) in a process of its own, so that
+ * nothing else on its event loop (the scenario's /proc readings, a load generator) delays the
+ * moment it reads a message: it times the ingest part of the path, frame -> visible in Redis.
+ *
+ * Requests: `start {redisUrl, prefix}` subscribes; `measure {ms}` records a fresh window and
+ * returns `PublishWindow`; `close` unsubscribes. Exits when the parent disconnects.
+ */
+import { PublishMonitor } from '../lib/delivery-rig';
+import { serveRequests } from '../lib/ipc-child';
+
+export interface PublishWindow {
+  readonly seconds: number;
+  /** Messages per market id in the window. */
+  readonly published: Record<string, number>;
+  /** Frame sent by the exchange (`updatedAt`) -> message here, encoded histogram. */
+  readonly fromSent: string;
+  /** Frame received by tickql (`receivedAt`) -> message here, encoded histogram. */
+  readonly fromReceipt: string;
+}
+
+let monitor: PublishMonitor | null = null;
+
+serveRequests({
+  start: async ({ redisUrl, prefix }: { readonly redisUrl: string; readonly prefix: string }) => {
+    monitor?.close();
+    monitor = await PublishMonitor.start(redisUrl, prefix);
+  },
+  measure: async ({ ms }: { readonly ms: number }): Promise<PublishWindow> => {
+    if (!monitor) throw new Error('measure before start');
+    monitor.reset();
+    const started = performance.now();
+    await new Promise((r) => setTimeout(r, ms));
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      seconds,
+      published: Object.fromEntries(monitor.published()),
+      fromSent: monitor.latency.encode(),
+      fromReceipt: monitor.fromReceipt.encode(),
+    };
+  },
+  close: () => {
+    monitor?.close();
+    monitor = null;
+  },
+});
