@@ -20,7 +20,7 @@ import { startLocalRedis, type LocalRedis } from '../../src/redis/local-server';
 import { createKeys } from '../../src/redis/keys';
 import { redisMarketSource } from '../../src/redis/query-markets';
 import { defineScripts } from '../../src/redis/scripts';
-import { PROCESS_KIND_ENV } from '../../src/cluster-messages';
+import { PROCESS_KIND_ENV } from '../../src/processes/cluster-messages';
 import type { ScenarioContext } from '../lib/context';
 import { coreShare, cpuSeconds, machineBusySeconds } from '../lib/cpu';
 import { SubscriberFleet } from '../lib/delivery-rig';
