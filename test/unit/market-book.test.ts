@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MarketBook } from '../../src/ingest/market-book';
-import { deriveMarket, type SymbolInfo, type TickerFields } from '../../src/market';
+import { deriveMarket, EMPTY_FIELDS as EMPTY, type SymbolInfo, type TickerFields } from '../../src/market';
 
 const BTC: SymbolInfo = { nativeSymbol: 'BTCUSDT', base: 'BTC', quote: 'USDT' };
-const EMPTY: TickerFields = {
-  price: null,
-  bid: null,
-  ask: null,
-  open24h: null,
-  high24h: null,
-  low24h: null,
-  volume24h: null,
-  quoteVolume24h: null,
-  change24h: null,
-  changePercent24h: null,
-};
 
 function derive(fields: Partial<TickerFields> & { price: number }) {
   return deriveMarket({ exchange: 'binance', info: BTC }, { ...EMPTY, ...fields }, 1000, 2000);
