@@ -15,7 +15,7 @@ import { buildIngest } from './processes/ingest';
 import type { Logger } from './logger';
 import type { RedisTarget } from './redis/connect';
 import { createKeys } from './redis/keys';
-import type { GraphqlWsServer } from './server/graphql-ws';
+import type { GraphqlWsServer } from './delivery/graphql-ws';
 import { buildServer } from './processes/serve';
 
 export interface App {
@@ -26,7 +26,7 @@ export interface App {
   readonly writer: BatchWriter;
   /** The GraphQL URL, known once started. */
   url(): string;
-  /** graphql-ws's shared-subscription counters (server/shared-subscriptions.ts); null before start. */
+  /** graphql-ws's shared-subscription counters (delivery/shared-subscriptions.ts); null before start. */
   subscriptionStats(): Pick<GraphqlWsServer, 'sharedPayloads' | 'sharedDelivery'> | null;
   start(): Promise<void>;
   stop(): Promise<void>;

@@ -110,7 +110,7 @@ export const DEFAULT_ACCESS_LIMITS: AccessLimits = {
   requestTimeoutMs: 30_000,
 };
 
-/** What one graphql-ws connection may do, and how long it may fall behind (server/ws-transport.ts, server/slow-clients.ts). */
+/** What one graphql-ws connection may do, and how long it may fall behind (delivery/ws-transport.ts, delivery/slow-clients.ts). */
 export interface WebSocketLimits {
   /** Largest inbound message, bytes; a larger one closes the connection with 1009. */
   readonly maxMessageBytes: number;

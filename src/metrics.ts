@@ -24,7 +24,7 @@ export interface MetricSources {
   subscriptions?(): { active: number; conflated: number; dropped: number; failed: number };
   /** Times Redis lost this process's markets and they were queued again (ingest/state-guard.ts). */
   restores?(): number;
-  /** graphql-ws per-connection limits at work (server/ws-transport.ts, server/slow-clients.ts). */
+  /** graphql-ws per-connection limits at work (delivery/ws-transport.ts, delivery/slow-clients.ts). */
   webSocketLimits?(): { slowClientsClosed: number; sseStreamsCut: number; outboundWaits: number; rateLimited: number; subscriptionsRefused: number };
 }
 

@@ -21,7 +21,7 @@ import { Staleness } from '../staleness';
 import { createPricePubSub } from '../subscriptions/price-pubsub';
 import { PriceUpdates } from '../subscriptions/price-updates';
 import { AccessControl } from '../server/access-control';
-import { attachGraphqlWs, type GraphqlWsServer } from '../server/graphql-ws';
+import { attachGraphqlWs, type GraphqlWsServer } from '../delivery/graphql-ws';
 import { withOpsRoutes, type MetricsEndpoint } from '../server/ops-routes';
 import { createYogaServer, GRAPHQL_PATH } from '../server/yoga';
 
@@ -43,7 +43,7 @@ export interface ServeProcess {
   readonly metrics: Metrics;
   /** The GraphQL URL, known once started. */
   url(): string;
-  /** graphql-ws's shared-subscription counters (server/shared-subscriptions.ts); null before start. */
+  /** graphql-ws's shared-subscription counters (delivery/shared-subscriptions.ts); null before start. */
   subscriptionStats(): Pick<GraphqlWsServer, 'sharedPayloads' | 'sharedDelivery'> | null;
   start(): Promise<void>;
   stop(): Promise<void>;

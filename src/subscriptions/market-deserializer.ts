@@ -6,7 +6,7 @@
  * pattern, but Redis delivers one PUBLISH to a connection once for the channel (subscribers of
  * a market by id) and once more for each matching pattern (subscribers of an exchange, of a
  * symbol, of everything), one right after the other. Without this, a market watched both ways
- * is decoded twice, and since shared delivery (src/server/shared-subscriptions.ts) keys its
+ * is decoded twice, and since shared delivery (src/delivery/shared-subscriptions.ts) keys its
  * payloads by the event object, also executed and serialized twice. Here a message that
  * repeats the one just decoded, byte for byte on the same channel, returns the same object.
  *

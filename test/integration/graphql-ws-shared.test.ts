@@ -1,5 +1,5 @@
 /**
- * graphql-ws subscriptions whose results are shared (src/server/shared-subscriptions.ts):
+ * graphql-ws subscriptions whose results are shared (src/delivery/shared-subscriptions.ts):
  * each update is executed once per selection, and every subscriber still receives exactly
  * the messages, in exactly the format, that per-subscriber execution produces.
  */
@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
-import { attachGraphqlWs, type GraphqlWsServer } from '../../src/server/graphql-ws';
+import { attachGraphqlWs, type GraphqlWsServer } from '../../src/delivery/graphql-ws';
 import { makeMarket } from '../support/market-factory';
 import { openTestRedis, type TestRedis } from '../support/redis';
 import { startTestServer, type TestServer } from '../support/services';

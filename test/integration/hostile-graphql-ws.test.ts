@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { DEFAULT_WEBSOCKET_LIMITS, type WebSocketLimits } from '../../src/config';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
-import { attachGraphqlWs, type GraphqlWsServer } from '../../src/server/graphql-ws';
+import { attachGraphqlWs, type GraphqlWsServer } from '../../src/delivery/graphql-ws';
 import { makeMarket } from '../support/market-factory';
 import { openTestRedis, type TestRedis } from '../support/redis';
 import { sleep, waitFor } from '../support/wait-for';

@@ -1,7 +1,7 @@
 import { parse } from 'graphql';
 import { describe, expect, it, vi } from 'vitest';
-import { sharedSelectionKey } from '../../src/server/shared-subscriptions';
-import { SharedPayloads } from '../../src/subscriptions/shared-payloads';
+import { sharedSelectionKey } from '../../src/delivery/shared-subscriptions';
+import { SharedPayloads } from '../../src/delivery/shared-payloads';
 
 const key = (query: string, operationName?: string) => sharedSelectionKey(parse(query), operationName);
 

@@ -43,7 +43,7 @@ import {
 import { maskError } from 'graphql-yoga';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../logger';
-import type { Payload, SharedPayloads } from '../subscriptions/shared-payloads';
+import type { Payload, SharedPayloads } from './shared-payloads';
 
 /** Root subscription fields whose result is the event itself, read without client context. */
 export const SHAREABLE_FIELDS: ReadonlySet<string> = new Set(['priceUpdated']);

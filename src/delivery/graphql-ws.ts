@@ -11,12 +11,12 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { DEFAULT_WEBSOCKET_LIMITS, type WebSocketLimits } from '../config';
 import { silentLogger, type Logger } from '../logger';
-import type { WebSocketAccess } from './access-control';
-import { SharedPayloads, type SharedPayloadStats } from '../subscriptions/shared-payloads';
+import type { WebSocketAccess } from '../server/access-control';
+import { SharedPayloads, type SharedPayloadStats } from './shared-payloads';
 import { sharedSelectionKey, subscribeShared, WriteScheduler, type DeliveryStats, type SharedSubscription } from './shared-subscriptions';
 import { SlowClients, type SlowClientStats } from './slow-clients';
 import { serveGraphqlWs, type WsTransportStats } from './ws-transport';
-import type { TickqlYoga } from './yoga';
+import type { TickqlYoga } from '../server/yoga';
 
 interface EnvelopedRoot {
   execute(args: ExecutionArgs): unknown;
