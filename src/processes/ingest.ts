@@ -15,7 +15,7 @@ import { LiveCoverage } from '../live-coverage';
 import type { Logger } from '../logger';
 import type { MetricSources } from '../metrics';
 import { createCommandClient, whenReady, type RedisTarget } from '../redis/connect';
-import { writeFeedHealth } from '../redis/feed-health';
+import { announceFeedStatus, writeFeedHealth } from '../redis/feed-health';
 import { createKeys, type Keys } from '../redis/keys';
 import { defineScripts } from '../redis/scripts';
 import { upsertMarkets } from '../redis/upsert-markets';
@@ -101,6 +101,7 @@ export async function buildIngest(config: Config, logger: Logger, target: RedisT
         timing: options.feedTiming,
         onStatusChange: (health) =>
           void reportHealth().then(() => {
+            if (leases.holds(health.exchange)) announceFeedStatus(redis, keys, health.exchange).catch((err: unknown) => healthWrites.failed(err));
             try {
               options.onFeedStatus?.(health);
             } catch (err) {

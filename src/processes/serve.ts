@@ -66,6 +66,7 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
   const keys = options.keys ?? createKeys(config.redisPrefix);
 
   const staleness = new Staleness(redis, keys, config.staleAfterMs, logger);
+  staleness.listen(subscriber);
   const priceUpdates = new PriceUpdates(pubsub, keys, logger);
   const services: Services = {
     redis,
@@ -77,7 +78,8 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
     }),
     staleness,
     priceUpdates,
-    configuredFeeds: config.feeds,
+    // A serve-only instance ingests nothing: FEEDS (all five by default) is not its to report.
+    configuredFeeds: config.role === 'serve' ? [] : config.feeds,
   };
 
   let ws: GraphqlWsServer | null = null;

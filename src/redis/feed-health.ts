@@ -70,6 +70,15 @@ export async function writeFeedHealth(redis: Redis, keys: Keys, reports: readonl
   for (const [err] of replies) if (err) throw err;
 }
 
+/**
+ * Tells every serving process that `exchange`'s status changed, after its report was written,
+ * so `stale` follows a feed going LIVE or down at once in every process and instance, not at
+ * each one's next one-second refresh (src/staleness.ts).
+ */
+export async function announceFeedStatus(redis: Redis, keys: Keys, exchange: string): Promise<void> {
+  await redis.publish(keys.feedStatusChannel, exchange);
+}
+
 function toNumber(value: string | undefined): number {
   const n = Number(value);
   return Number.isFinite(n) ? n : 0;

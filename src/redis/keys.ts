@@ -31,6 +31,8 @@
  *   {tickql}:tmp:<nonce>:<n>     zset    a query's scratch space; deleted by the query itself
  * Channels (pub/sub is not slot-bound, but shares the prefix so deployments stay apart):
  *   tickql:tick:<market id>      JSON of the Market after each update
+ *   tickql:feed-status           a feed's id, each time its status changed (serving processes then
+ *                                re-read statuses at once, instead of at their next refresh)
  */
 
 /** Numeric fields with a sorted-set index: sortable and range-filterable. */
@@ -82,6 +84,8 @@ export interface Keys {
   scratch(count: number): string[];
   /** The pub/sub channel carrying one market's updates. */
   tickChannel(marketId: string): string;
+  /** The pub/sub channel announcing that a feed's status changed (its message: the feed's id). */
+  readonly feedStatusChannel: string;
   /** A PSUBSCRIBE pattern; `exchangeId`/`symbol` are escaped so they match as plain text. */
   tickPattern(exchangeId: string | null, symbol: string | null): string;
 }
@@ -132,6 +136,7 @@ export function createKeys(prefix: string): Keys {
       return Array.from({ length: count }, (_, i) => `${tag}:tmp:${nonce}:${i}`);
     },
     tickChannel: (marketId) => `${prefix}:tick:${marketId}`,
+    feedStatusChannel: `${prefix}:feed-status`,
     tickPattern: (exchangeId, symbol) =>
       exchangeId === null && symbol === null
         ? `${escapeGlob(prefix)}:tick:*`

@@ -1,19 +1,19 @@
 /**
  * The whole path, for real: a local server speaking Binance's protocol -> the Binance adapter
  * over a WebSocket -> the batch writer -> Redis (Lua upsert) -> a GraphQL query over HTTP,
- * and -> Redis pub/sub -> a graphql-ws client subscription, in this process and in a second
- * process sharing the Redis.
+ * and -> Redis pub/sub -> a graphql-ws client subscription, on the instance that ingests and
+ * on a second, serve-only instance sharing the Redis. Both are the real process tree with
+ * several serving processes (test/support/tickql-process.ts), so clients land on different
+ * workers.
  */
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { buildApp, type App } from '../../src/app';
-import { loadConfig } from '../../src/config';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
-import { silentLogger } from '../../src/logger';
 import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
+import { startTickqlProcess, waitForLiveFeeds, type TickqlProcess } from '../support/tickql-process';
 
-async function post(app: App, query: string): Promise<{ data?: any; errors?: unknown[] }> {
+async function post(app: TickqlProcess, query: string): Promise<{ data?: any; errors?: unknown[] }> {
   const response = await fetch(app.url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
   return (await response.json()) as { data?: any; errors?: unknown[] };
 }
@@ -30,41 +30,24 @@ function subscribe(client: Client, query: string): { received: any[]; done: Prom
 describe('end to end: exchange socket -> Redis -> GraphQL query and subscription', () => {
   let t: TestRedis;
   let sim: BinanceSim;
-  let ingesting: App;
-  let serving: App;
+  let ingesting: TickqlProcess;
+  let serving: TickqlProcess;
   let clients: Client[] = [];
 
   beforeAll(async () => {
     t = await openTestRedis();
     sim = await BinanceSim.start({ markets: 20, tickMs: 0, pingIntervalMs: 0 });
-    const env = {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      REDIS_URL: t.url,
-      REDIS_PREFIX: t.prefix,
-      LOG_LEVEL: 'silent',
-      INGEST_BATCH_MS: '5',
-    };
-    const redis = { url: t.url, privateServer: null };
-    ingesting = await buildApp(
-      loadConfig({ ...env, FEEDS: 'binance', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, BINANCE_SYMBOLS: 'BTCUSDT,ETHUSDT,SOLUSDT' }),
-      silentLogger(),
-      redis,
-    );
-    serving = await buildApp(loadConfig({ ...env, FEEDS: '' }), silentLogger(), redis); // a second process: serves only
-    await ingesting.start();
-    await serving.start();
-    const deadline = Date.now() + 10_000;
-    while (ingesting.feeds[0]!.health().status !== 'LIVE') {
-      if (Date.now() > deadline) throw new Error(`feed did not get LIVE: ${JSON.stringify(ingesting.feeds[0]!.health())}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  });
+    const env = { REDIS_URL: t.url, REDIS_PREFIX: t.prefix, INGEST_BATCH_MS: '5' };
+    [ingesting, serving] = await Promise.all([
+      startTickqlProcess({ ...env, FEEDS: 'binance', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, BINANCE_SYMBOLS: 'BTCUSDT,ETHUSDT,SOLUSDT' }),
+      startTickqlProcess({ ...env, ROLE: 'serve' }), // a second instance: serves only
+    ]);
+    await waitForLiveFeeds(ingesting, ['binance']);
+  }, 60_000);
 
   afterAll(async () => {
     for (const c of clients) await c.dispose();
-    await ingesting?.stop();
-    await serving?.stop();
+    await Promise.all([ingesting?.stop(), serving?.stop()]);
     await sim?.close();
     await deletePrefix(t.redis, t.prefix);
     await t.close();
@@ -107,7 +90,7 @@ describe('end to end: exchange socket -> Redis -> GraphQL query and subscription
   });
 
   it('delivers every update to graphql-ws subscribers of both processes, and nothing they did not ask for', async () => {
-    const connect = (app: App) => {
+    const connect = (app: TickqlProcess) => {
       const client = createClient({ url: app.url().replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
       clients.push(client);
       return client;

@@ -1,22 +1,21 @@
 /**
  * The default FEEDS, all five exchanges at once, each against a local server speaking its own
- * protocol, through the real app into one normalized market table.
+ * protocol, through tickql as `npm start` runs it (its ingest process and several serving
+ * processes: test/support/tickql-process.ts) into one normalized market table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../../src/app';
-import { loadConfig } from '../../src/config';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
-import { silentLogger } from '../../src/logger';
 import { BybitServer } from '../support/exchanges/bybit-server';
 import { CoinbaseServer } from '../support/exchanges/coinbase-server';
 import { KrakenServer } from '../support/exchanges/kraken-server';
 import { OkxServer } from '../support/exchanges/okx-server';
 import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
 import { queryData } from '../support/post-query';
+import { startTickqlProcess, waitForLiveFeeds, type TickqlProcess } from '../support/tickql-process';
 
 describe('the default feeds, all five exchanges', () => {
   let t: TestRedis;
-  let app: App;
+  let app: TickqlProcess;
   let binance: BinanceSim;
   let coinbase: CoinbaseServer;
   let kraken: KrakenServer;
@@ -32,12 +31,9 @@ describe('the default feeds, all five exchanges', () => {
       OkxServer.start(),
       BybitServer.start(),
     ]);
-    const config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
+    app = await startTickqlProcess({
       REDIS_URL: t.url,
       REDIS_PREFIX: t.prefix,
-      LOG_LEVEL: 'silent',
       INGEST_BATCH_MS: '5',
       // FEEDS unset: the default, all five.
       BINANCE_WS_URL: binance.wsUrl,
@@ -56,10 +52,7 @@ describe('the default feeds, all five exchanges', () => {
       BYBIT_REST_URL: bybit.restUrl,
       BYBIT_SYMBOLS: 'BTCUSDT',
     });
-    expect(config.feeds).toEqual(['binance', 'coinbase', 'kraken', 'okx', 'bybit']);
-    app = await buildApp(config, silentLogger(), { url: t.url, privateServer: null });
-    await app.start();
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await app?.stop();
@@ -69,7 +62,7 @@ describe('the default feeds, all five exchanges', () => {
   });
 
   it('ingests every exchange into one table that sorts and filters across them', async () => {
-    await expect.poll(() => app.feeds.map((f) => f.health().status), { timeout: 10_000 }).toEqual(['LIVE', 'LIVE', 'LIVE', 'LIVE', 'LIVE']);
+    await waitForLiveFeeds(app, ['binance', 'coinbase', 'kraken', 'okx', 'bybit']);
 
     const push = () => {
       binance.push('BTCUSDT', { c: '100.5', b: '100.4', a: '100.6' });

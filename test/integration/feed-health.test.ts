@@ -1,6 +1,9 @@
 /** Feed health in Redis (src/redis/feed-health.ts): what `Query.feeds` lists, and what it forgets. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFeedReports, writeFeedHealth, type FeedHealthReport } from '../../src/redis/feed-health';
+import { Redis } from 'ioredis';
+import { silentLogger } from '../../src/logger';
+import { announceFeedStatus, readFeedReports, writeFeedHealth, type FeedHealthReport } from '../../src/redis/feed-health';
+import { Staleness } from '../../src/staleness';
 import { removeMarkets } from '../../src/redis/remove-markets';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
 import { makeMarket } from '../support/market-factory';
@@ -68,5 +71,33 @@ describe('feed health', () => {
       ['binance', 3],
       ['kraken', 0],
     ]);
+  });
+
+  it('makes every listening process follow an announced status change at once, not at its next refresh', async () => {
+    const market = makeMarket({ exchange: 'binance', receivedAt: Date.now() });
+    // Two serving processes, each with its own subscriber connection; their periodic refresh is an hour away.
+    const subscribers = [new Redis(t.url), new Redis(t.url)];
+    const views = subscribers.map((subscriber) => {
+      const staleness = new Staleness(t.redis, t.keys, 60_000, silentLogger(), 3_600_000);
+      staleness.listen(subscriber);
+      return staleness;
+    });
+    try {
+      await Promise.all(views.map((v) => v.start()));
+      expect(views.map((v) => v.isStale(market))).toEqual([true, true]); // no report yet: DOWN
+      await expect.poll(async () => (await t.redis.pubsub('NUMSUB', t.keys.feedStatusChannel))[1]).toBe(2);
+
+      await writeFeedHealth(t.redis, t.keys, [report('binance', { status: 'LIVE' })]);
+      expect(views.map((v) => v.isStale(market))).toEqual([true, true]); // written, not yet announced
+      await announceFeedStatus(t.redis, t.keys, 'binance');
+      await expect.poll(() => views.map((v) => v.isStale(market)), { timeout: 1000 }).toEqual([false, false]);
+
+      await writeFeedHealth(t.redis, t.keys, [report('binance', { status: 'RECONNECTING' })]);
+      await announceFeedStatus(t.redis, t.keys, 'binance');
+      await expect.poll(() => views.map((v) => v.isStale(market)), { timeout: 1000 }).toEqual([true, true]);
+    } finally {
+      views.forEach((v) => v.stop());
+      subscribers.forEach((s) => s.disconnect());
+    }
   });
 });

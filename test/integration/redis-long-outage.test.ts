@@ -9,7 +9,6 @@
  * Redis is back on the same port: queries, subscriptions made before the outage and after it,
  * ingest, and no Redis subscription left behind by the clients that left meanwhile.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
 import { startLocalRedis, type LocalRedis } from '../../src/redis/local-server';
+import { startTickqlProcess, type LogLine, type TickqlProcess } from '../support/tickql-process';
 import { sleep } from '../support/wait-for';
 
 const MARKETS = 20;
@@ -25,12 +25,6 @@ const OUTAGE_MS = 12_000;
 /** A query that takes longer than this during the outage is hanging. */
 const QUERY_DEADLINE_MS = 6_000;
 
-interface LogLine {
-  readonly level: number;
-  readonly msg: string;
-  readonly err?: { message?: string; stack?: string };
-  readonly [field: string]: unknown;
-}
 
 const WARN = 40;
 
@@ -42,11 +36,11 @@ interface GraphqlBody {
 describe('Redis down longer than every retry budget', () => {
   let redis: LocalRedis;
   let sim: BinanceSim;
-  let child: ChildProcess;
+  let tickql: TickqlProcess;
   let url = '';
-  let exit: { code: number | null; signal: string | null } | null = null;
-  let stderr = '';
-  const logs: LogLine[] = [];
+  let logs: readonly LogLine[] = [];
+  const exit = () => tickql.exit();
+  const stderr = () => tickql.stderr();
   const clients: Client[] = [];
 
   const wsUrl = () => url.replace('http', 'ws');
@@ -98,44 +92,21 @@ describe('Redis down longer than every retry budget', () => {
   beforeAll(async () => {
     redis = await startLocalRedis(); // this test's own server: it is killed and restarted
     sim = await BinanceSim.start({ markets: MARKETS, tickMs: 200, pingIntervalMs: 0 });
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: {
-        ...process.env,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        REDIS_URL: redis.url,
-        FEEDS: 'binance',
-        WORKERS: '1', // one ingest and one serving process: both kinds, and a light load beside the other tests
-        BINANCE_WS_URL: sim.wsUrl,
-        BINANCE_REST_URL: sim.restUrl,
-        INGEST_BATCH_MS: '20',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    tickql = await startTickqlProcess({
+      REDIS_URL: redis.url,
+      FEEDS: 'binance',
+      WORKERS: '1', // one ingest and one serving process: both kinds, and a light load beside the other tests
+      BINANCE_WS_URL: sim.wsUrl,
+      BINANCE_REST_URL: sim.restUrl,
+      INGEST_BATCH_MS: '20',
     });
-    child.once('exit', (code, signal) => (exit = { code, signal }));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    let partial = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop()!;
-      for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line) as LogLine);
-    });
-    const deadline = Date.now() + 15_000;
-    while (!url) {
-      if (exit !== null || Date.now() > deadline) throw new Error(`tickql did not start; stderr:\n${stderr}`);
-      url = (logs.find((l) => l.msg.startsWith('tickql listening'))?.url as string | undefined) ?? '';
-      await sleep(20);
-    }
+    url = tickql.url();
+    logs = tickql.logs;
   }, 30_000);
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
-    if (child && exit === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await tickql?.stop();
     await sim?.close();
     await redis?.stop();
   });
@@ -186,7 +157,7 @@ describe('Redis down longer than every retry budget', () => {
     const queryDurations: number[] = [];
     const answers = { unavailable: 0, withData: 0 };
     let round = 0;
-    while (Date.now() - outageStarted < OUTAGE_MS && exit === null) {
+    while (Date.now() - outageStarted < OUTAGE_MS && exit() === null) {
       round++;
       const work: Array<Promise<unknown>> = [];
       vanishing.pop()?.terminate();
@@ -227,7 +198,7 @@ describe('Redis down longer than every retry budget', () => {
       await sleep(250);
     }
 
-    expect(exit, `the process exited during the outage; stderr:\n${stderr}`).toBeNull();
+    expect(exit(), `the process exited during the outage; stderr:\n${stderr()}`).toBeNull();
     expect(Math.max(...queryDurations)).toBeLessThan(QUERY_DEADLINE_MS);
     expect(answers.unavailable).toBeGreaterThan(0);
     // The ingest process stayed up too. Its feeds stopped once their leases could no longer be
@@ -245,14 +216,16 @@ describe('Redis down longer than every retry budget', () => {
     const after: unknown[] = [];
     client().subscribe({ query: 'subscription { priceUpdated(ids: ["binance:BTC/USDT"]) { id } }' }, { next: (r) => after.push(r), error: () => {}, complete: () => {} });
     await expect.poll(() => after.length, { timeout: 10_000 }).toBeGreaterThan(0);
-    expect(exit, `the process exited after the outage; stderr:\n${stderr}`).toBeNull();
+    expect(exit(), `the process exited after the outage; stderr:\n${stderr()}`).toBeNull();
 
     // What the clients released during the outage is released in Redis too: what is left
-    // is the subscription made before the outage (a pattern) and the one made after it.
+    // is the subscription made before the outage (a pattern) and the one made after it, beside
+    // the serving process's own feed-status channel.
     const direct = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 0 });
     try {
       await direct.connect();
-      await expect.poll(() => direct.pubsub('CHANNELS', '*'), { timeout: 10_000 }).toEqual(['tickql:tick:binance:BTC/USDT']);
+      await expect.poll(() => direct.pubsub('CHANNELS', '*'), { timeout: 10_000 }).toEqual(expect.arrayContaining(['tickql:tick:binance:BTC/USDT', 'tickql:feed-status']));
+      expect(await direct.pubsub('CHANNELS', '*')).toHaveLength(2);
       expect(await direct.pubsub('NUMPAT')).toBe(1);
     } finally {
       direct.disconnect();
