@@ -101,7 +101,7 @@ function tagVariableErrors(result: unknown, setResult: (result: ExecutionResult)
   if (!errors?.some((e) => e.path === undefined && e.message.startsWith('Variable "$'))) return;
   setResult({
     ...(result as ExecutionResult),
-    errors: errors.map((e) => (e.path === undefined && e.message.startsWith('Variable "$') && !e.extensions.code ? withCode(e, ErrorCode.BAD_USER_INPUT) : e)),
+    errors: errors.map((e) => (e.path === undefined && e.message.startsWith('Variable "$') && !e.extensions?.code ? withCode(e, ErrorCode.BAD_USER_INPUT) : e)),
   });
 }
 

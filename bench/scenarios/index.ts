@@ -5,6 +5,7 @@ import { fanOut } from './fan-out';
 import { freshness } from './freshness';
 import { ingest } from './ingest';
 import { marketsQuery } from './markets-query';
+import { queryCosts } from './query-costs';
 import { stuckSubscribers } from './stuck';
 import { tickToSubscriber } from './tick-to-subscriber';
 import { universe } from './universe';
@@ -14,6 +15,7 @@ export type Scenario = (context: ScenarioContext) => Promise<ScenarioReport>;
 /** In report order. */
 export const SCENARIOS = {
   markets: marketsQuery,
+  'query-costs': queryCosts,
   ingest,
   tick: tickToSubscriber,
   fanout: fanOut,

@@ -47,8 +47,10 @@ export async function runSupervisor(config: Config, logger: Logger): Promise<voi
   let restarts = 0;
   let announced = false;
 
+  // NODE_ENV production unless the user chose otherwise: graphql-js checks every `instanceof`
+  // twice outside production, a development aid that showed in every serving profile.
   const fork = (kind: ProcessKind): Worker =>
-    cluster.fork({ [PROCESS_KIND_ENV]: kind, REDIS_URL: target.url });
+    cluster.fork({ [PROCESS_KIND_ENV]: kind, REDIS_URL: target.url, NODE_ENV: process.env.NODE_ENV ?? 'production' });
 
   const start = (slot: Slot): void => {
     slot.worker = fork(slot.kind);

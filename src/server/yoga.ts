@@ -1,4 +1,5 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useGraphQlJit } from '@envelop/graphql-jit';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
@@ -29,13 +30,43 @@ function useMaxBodySize(maxBytes: number): Plugin {
   };
 }
 
+/** Parts of the stack the bench turns off one at a time to price each (bench/scenarios/query-costs.ts); both on in service. */
+export interface YogaStackOptions {
+  /** graphql-jit execution and serialization; off: graphql-js's executor and JSON.stringify. */
+  readonly jit?: boolean;
+  /** graphql-armor's document limits. */
+  readonly armor?: boolean;
+}
+
 /**
  * The GraphQL HTTP handler: POST and GET queries, SSE subscriptions (`Accept:
  * text/event-stream`), and GraphiQL for browsers, whose subscriptions go over graphql-ws on
  * the same path (see graphql-ws.ts). Hostile documents are refused by graphql-armor before
  * execution; unexpected errors are masked for clients ("Unexpected error.") and logged in full.
  */
-export function createYogaServer(services: Services, logger: Logger, limits: GraphqlLimits = DEFAULT_GRAPHQL_LIMITS, extraPlugins: Plugin[] = []): TickqlYoga {
+export function createYogaServer(
+  services: Services,
+  logger: Logger,
+  limits: GraphqlLimits = DEFAULT_GRAPHQL_LIMITS,
+  extraPlugins: Plugin[] = [],
+  stack: YogaStackOptions = {},
+): TickqlYoga {
+  const armor = EnvelopArmorPlugin({
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true },
+    maxAliases: { n: limits.maxAliases },
+    costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true },
+    maxTokens: { n: limits.maxTokens },
+    maxDirectives: { n: limits.maxDirectives },
+    // Suggestions ("did you mean ...") map the schema for an attacker when it is hidden.
+    blockFieldSuggestion: { enabled: !limits.introspection },
+  });
+  // Each distinct document is compiled once into a plain function (graphql-jit), with a
+  // serializer made for its result shape: a page of fifty markets is twenty field reads per
+  // market, and graphql-js's general executor spent more on them than the page cost in Redis.
+  const jit = useGraphQlJit(
+    { customJSONSerializer: true },
+    { onError: (result) => logger.warn({ errors: result.errors }, 'graphql-jit could not compile a document; it runs with graphql-js') },
+  );
   return createYoga<Record<string, unknown>, Context>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
@@ -54,16 +85,9 @@ export function createYogaServer(services: Services, logger: Logger, limits: Gra
     plugins: [
       useMaxBodySize(limits.maxBodyBytes),
       useUserInputErrorCodes(),
-      EnvelopArmorPlugin({
-        maxDepth: { n: limits.maxDepth, ignoreIntrospection: true },
-        maxAliases: { n: limits.maxAliases },
-        costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true },
-        maxTokens: { n: limits.maxTokens },
-        maxDirectives: { n: limits.maxDirectives },
-        // Suggestions ("did you mean ...") map the schema for an attacker when it is hidden.
-        blockFieldSuggestion: { enabled: !limits.introspection },
-      }),
+      ...(stack.armor === false ? [] : [armor]),
       ...(limits.introspection ? [] : [useDisableIntrospection()]),
+      ...(stack.jit === false ? [] : [jit]),
       ...extraPlugins,
     ],
   });
