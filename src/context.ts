@@ -29,9 +29,14 @@ export interface Context {
   readonly marketLoader: DataLoader<string, Market | null>;
 }
 
+/** The loader is made on first use: most requests (`markets`, `feeds`, `{ __typename }`) never need one. */
 export function createContext(services: Services): Context {
+  let loader: DataLoader<string, Market | null> | null = null;
   return {
     services,
-    marketLoader: new DataLoader((ids) => getMarkets(services.redis, services.keys, ids), { maxBatchSize: 1000 }),
+    get marketLoader() {
+      loader ??= new DataLoader((ids) => getMarkets(services.redis, services.keys, ids), { maxBatchSize: 1000 });
+      return loader;
+    },
   };
 }
