@@ -217,6 +217,9 @@ describe('the deployment example (deploy/compose.yaml)', () => {
     const exits = await Promise.all(instances.map((i) => i.process!.stop(durationMs(compose.services[i.name]!.stop_grace_period ?? '10s'))));
     for (const [n, exit] of exits.entries()) {
       expect(exit, instances[n]!.name).toMatchObject({ code: 0, signal: null, killed: [] });
+      // Nothing went wrong on the way, the stop included ("workers did not stop in time" is an error).
+      const errors = instances[n]!.process!.log().split('\n').filter((line) => /"level":(50|60)/.test(line));
+      expect(errors, instances[n]!.name).toEqual([]);
     }
     // Nothing answers any more, and the health check says so.
     for (const i of serving()) {
