@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
 import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
-import { startTickqlProcess, waitForLiveFeeds, type TickqlProcess } from '../support/tickql-process';
+import { startListeningTickql, waitForLiveFeeds, type TickqlProcess } from '../support/tickql-process';
 
 async function post(app: TickqlProcess, query: string): Promise<{ data?: any; errors?: unknown[] }> {
   const response = await fetch(app.url(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
@@ -39,8 +39,8 @@ describe('end to end: exchange socket -> Redis -> GraphQL query and subscription
     sim = await BinanceSim.start({ markets: 20, tickMs: 0, pingIntervalMs: 0 });
     const env = { REDIS_URL: t.url, REDIS_PREFIX: t.prefix, INGEST_BATCH_MS: '5' };
     [ingesting, serving] = await Promise.all([
-      startTickqlProcess({ ...env, FEEDS: 'binance', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, BINANCE_SYMBOLS: 'BTCUSDT,ETHUSDT,SOLUSDT' }),
-      startTickqlProcess({ ...env, ROLE: 'serve' }), // a second instance: serves only
+      startListeningTickql({ ...env, FEEDS: 'binance', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, BINANCE_SYMBOLS: 'BTCUSDT,ETHUSDT,SOLUSDT' }),
+      startListeningTickql({ ...env, ROLE: 'serve' }), // a second instance: serves only
     ]);
     await waitForLiveFeeds(ingesting, ['binance']);
   }, 60_000);

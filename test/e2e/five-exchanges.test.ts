@@ -11,7 +11,7 @@ import { KrakenServer } from '../support/exchanges/kraken-server';
 import { OkxServer } from '../support/exchanges/okx-server';
 import { deletePrefix, openTestRedis, type TestRedis } from '../support/redis';
 import { queryData } from '../support/post-query';
-import { startTickqlProcess, waitForLiveFeeds, type TickqlProcess } from '../support/tickql-process';
+import { startListeningTickql, waitForLiveFeeds, type TickqlProcess } from '../support/tickql-process';
 
 describe('the default feeds, all five exchanges', () => {
   let t: TestRedis;
@@ -31,7 +31,7 @@ describe('the default feeds, all five exchanges', () => {
       OkxServer.start(),
       BybitServer.start(),
     ]);
-    app = await startTickqlProcess({
+    app = await startListeningTickql({
       REDIS_URL: t.url,
       REDIS_PREFIX: t.prefix,
       INGEST_BATCH_MS: '5',

@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
 import { startLocalRedis, type LocalRedis } from '../../src/redis/local-server';
-import { startTickqlProcess, type LogLine, type TickqlProcess } from '../support/tickql-process';
+import { startListeningTickql, type LogLine, type TickqlProcess } from '../support/tickql-process';
 import { sleep } from '../support/wait-for';
 
 const MARKETS = 20;
@@ -92,7 +92,7 @@ describe('Redis down longer than every retry budget', () => {
   beforeAll(async () => {
     redis = await startLocalRedis(); // this test's own server: it is killed and restarted
     sim = await BinanceSim.start({ markets: MARKETS, tickMs: 200, pingIntervalMs: 0 });
-    tickql = await startTickqlProcess({
+    tickql = await startListeningTickql({
       REDIS_URL: redis.url,
       FEEDS: 'binance',
       WORKERS: '1', // one ingest and one serving process: both kinds, and a light load beside the other tests

@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
 import { decodeMarket } from '../../src/redis/market-codec';
 import { openTestRedis, type TestRedis } from '../support/redis';
-import { startTickqlProcess } from '../support/tickql-process';
+import { startListeningTickql } from '../support/tickql-process';
 
 describe('SIGTERM', () => {
   let t: TestRedis;
@@ -25,7 +25,7 @@ describe('SIGTERM', () => {
   });
 
   it('closes subscriptions with 1001, flushes pending writes and exits 0', async () => {
-    const tickql = await startTickqlProcess({
+    const tickql = await startListeningTickql({
       REDIS_URL: t.url,
       REDIS_PREFIX: t.prefix,
       FEEDS: 'binance',
