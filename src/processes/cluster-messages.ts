@@ -20,8 +20,7 @@ export type WorkerMessage =
 
 /** From the supervisor. */
 export type SupervisorMessage =
-  | { readonly type: 'tickql:answer'; readonly id: number; readonly value?: unknown; readonly error?: string }
-  | { readonly type: 'tickql:stop' };
+  { readonly type: 'tickql:answer'; readonly id: number; readonly value?: unknown; readonly error?: string };
 
 /** `metrics`: the instance's metrics text; `problems`: what is not ready in the instance. */
 export type Question = 'metrics' | 'problems';

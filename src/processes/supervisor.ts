@@ -128,8 +128,10 @@ export async function runSupervisor(config: Config, logger: Logger): Promise<voi
           const { worker } = slot;
           if (worker.isDead()) return resolve();
           worker.once('exit', () => resolve());
-          if (worker.isConnected()) worker.send({ type: 'tickql:stop' } satisfies SupervisorMessage);
-          else worker.process.kill('SIGTERM');
+          // A signal, not a message: a worker still loading its code has no listener yet, and
+          // would lose a message and be killed later; a SIGTERM ends it at once instead (it
+          // holds nothing yet), and once it listens, it stops as it would for the message.
+          worker.process.kill('SIGTERM');
         }),
     );
     const timeout = setTimeout(() => {

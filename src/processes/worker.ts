@@ -1,7 +1,7 @@
 /**
  * One process of an instance, started by the supervisor (src/processes/supervisor.ts): the ingest
  * process or a serving process, as `TICKQL_PROCESS` says. It stops when the supervisor asks
- * (or on SIGTERM), in the order its kind needs, and exits 0.
+ * (SIGTERM), in the order its kind needs, and exits 0.
  */
 import { AggregatorRegistry, Registry } from 'prom-client';
 import { isTickqlMessage, PROCESS_KIND_ENV, type Question, type SupervisorMessage, type WorkerMessage } from './cluster-messages';
@@ -24,7 +24,31 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   // AggregatorRegistry has been made here (its constructor installs the listener).
   new AggregatorRegistry();
 
-  let stopProcess: () => Promise<void>;
+  // Stop requests are heard from the start: one that comes while the process is still being
+  // built (a quick SIGTERM after start-up) takes effect as soon as there is something to stop,
+  // instead of waiting for the supervisor's kill.
+  let stopProcess: (() => Promise<void>) | null = null;
+  let stopRequested = false;
+  let stopping: Promise<void> | null = null;
+  const stop = (): void => {
+    stopRequested = true;
+    if (stopProcess === null) return;
+    const stopIt = stopProcess;
+    stopping ??= stopIt().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  // The supervisor stops its workers with SIGTERM.
+  process.on('SIGTERM', stop);
+  // The supervisor forwards SIGINT as a stop; a terminal's Ctrl-C reaches every process of the group.
+  process.on('SIGINT', () => {});
+  // A supervisor that is gone cannot stop us, nor restart us: stop.
+  process.on('disconnect', stop);
+
   if (kind === 'ingest') {
     const ingest = await buildIngest(config, log, target);
     AggregatorRegistry.setRegistries([new Metrics(ingest.metricSources).registry]);
@@ -37,30 +61,12 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
     });
     AggregatorRegistry.setRegistries([server.metrics.registry]);
     await server.start();
-    send({ type: 'tickql:listening', url: server.url() });
+    if (!stopRequested) send({ type: 'tickql:listening', url: server.url() });
     stopProcess = () => server.stop();
   } else {
     throw new Error(`unknown ${PROCESS_KIND_ENV}=${String(kind)}: a worker is started by the supervisor`);
   }
-
-  let stopping: Promise<void> | null = null;
-  const stop = (): void => {
-    stopping ??= stopProcess().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('message', (message: unknown) => {
-    if (isTickqlMessage(message) && (message as SupervisorMessage).type === 'tickql:stop') stop();
-  });
-  process.on('SIGTERM', stop);
-  // The supervisor forwards SIGINT as a stop; a terminal's Ctrl-C reaches every process of the group.
-  process.on('SIGINT', () => {});
-  // A supervisor that is gone cannot stop us, nor restart us: stop.
-  process.on('disconnect', stop);
+  if (stopRequested) stop();
 }
 
 const answers = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void }>();

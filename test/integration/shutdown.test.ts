@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { BinanceSim } from '../../src/ingest/sim/binance-sim';
 import { decodeMarket } from '../../src/redis/market-codec';
 import { openTestRedis, type TestRedis } from '../support/redis';
-import { startListeningTickql } from '../support/tickql-process';
+import { startListeningTickql, startTickql } from '../support/tickql-process';
 
 describe('SIGTERM', () => {
   let t: TestRedis;
@@ -60,4 +60,15 @@ describe('SIGTERM', () => {
     const stored = await t.redis.hget(t.keys.market, 'binance:BTC/USDT');
     expect(decodeMarket(stored!).price).toBe(4321.5);
   }, 40_000);
+
+  it('stops gracefully on a SIGTERM that comes while the processes are still starting', async () => {
+    const tickql = startTickql({ env: { REDIS_URL: t.url, REDIS_PREFIX: t.prefix, FEEDS: 'binance', BINANCE_WS_URL: sim.wsUrl, BINANCE_REST_URL: sim.restUrl, BINANCE_SYMBOLS: 'BTCUSDT' } });
+    // As soon as the supervisor has forked its workers, before any of them is serving.
+    await expect.poll(async () => (await tickql.tree()).length, { timeout: 30_000, interval: 5 }).toBeGreaterThanOrEqual(3);
+    expect(tickql.logs.some((l) => l.msg.startsWith('tickql listening'))).toBe(false);
+    const exit = await tickql.stop(15_000);
+    expect(exit).toMatchObject({ code: 0, signal: null, killed: [] });
+    // Each worker stopped by itself: the supervisor did not have to kill any.
+    expect(tickql.logs.filter((l) => /did not stop in time/.test(l.msg))).toEqual([]);
+  }, 60_000);
 });

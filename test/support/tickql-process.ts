@@ -134,7 +134,7 @@ export function startTickql(options: TickqlProcessOptions): TickqlProcess {
   };
 
   let url: string | null = null;
-  const listening = async (timeoutMs = 30_000): Promise<string> => {
+  const listening = async (timeoutMs = 60_000): Promise<string> => {
     const deadline = Date.now() + timeoutMs;
     while (url === null) {
       url = (logs.find((l) => l.msg.startsWith(LISTENING))?.url as string | undefined) ?? null;
