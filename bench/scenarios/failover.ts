@@ -38,7 +38,15 @@
  * before it is the dead holder's (a command it sent before dying that Redis ran afterwards);
  * the standbys and the replacement write no market of the feed. Nothing here leans on timing
  * being tight: the two kinds are seconds apart, and a write whose `receivedAt` falls between
- * the kill and the new lease (explained by neither) fails the scenario.
+ * the kill and the new lease (explained by neither) fails the scenario. The subscriber's clock
+ * reads a write when this process gets to it, an upper bound; the first write's `receivedAt` is
+ * reported too, a lower bound (the frame behind it arrived then).
+ *
+ * A dead holder's writes after the kill: as soon as kill() returns, this process PUBLISHes a
+ * marker on a channel the same subscriber listens to. Redis delivers one connection's messages
+ * in the order it ran the commands, so a dead holder's write that reaches the subscriber after
+ * the marker ran in Redis after the kill (a command the holder had sent before it died, waiting
+ * in Redis's input); one before the marker ran around the kill, before or after it.
  *
  * Checks that fail the scenario: a dead holder's write seen after the new holder took the
  * lease (its writes are fenced by the lease: lua/upsertMarkets-n.lua); a write explained by
@@ -102,6 +110,8 @@ const PREFIX = 'tickql';
 /** The issue's target: a survivor writes the feed again within this long of the holder's death. */
 const TARGET_TAKEOVER_MS = 5000;
 const LEASE_POLL_MS = 10;
+/** Not a tickql channel: the subscriber's marker of the moment of a kill. */
+const KILL_MARKER_CHANNEL = 'bench:failover:kill';
 const WAIT_POLL_MS = 5;
 /** How often the instances' logs are read while waiting on them. */
 const LOG_POLL_MS = 50;
@@ -131,11 +141,14 @@ interface RoundResult {
   readonly leaseLeft: number;
   readonly acquired: number;
   readonly firstWrite: number;
+  /** The frame behind the first write received by the new holder (ms resolution): a lower bound of `firstWrite`. */
+  readonly firstFrame: number;
   readonly everyMarket: number;
   /** Every process of the killed instance gone (not running; zombies count as gone). */
   readonly gone: number;
-  /** Writes of the dead holder's tenure seen after the kill, and the last one's time. */
-  readonly deadWrites: number;
+  /** Writes of the dead holder's tenure seen after the kill: run in Redis after it (after the marker), around it (before the marker); the last one's time. */
+  readonly deadAfter: number;
+  readonly deadAround: number;
   readonly lastDeadWrite: number | null;
 }
 
@@ -237,6 +250,7 @@ export async function failover(context: ScenarioContext): Promise<ScenarioReport
       tenure.killAt = performance.now();
       holder.service.killGroup('SIGKILL');
       tenure.killWall = Date.now();
+      void admin.publish(KILL_MARKER_CHANNEL, String(round));
       const killAt = tenure.killAt;
 
       const [acquired, gone] = await Promise.all([waitNewLease(admin, leaseKey, lease, killAt + sizes.takeoverTimeoutMs), waitGone(pids, killAt + sizes.takeoverTimeoutMs)]);
@@ -258,9 +272,11 @@ export async function failover(context: ScenarioContext): Promise<ScenarioReport
         leaseLeft: leaseReadAt + pttl - killAt,
         acquired: acquired.at - killAt,
         firstWrite: tenure.firstAt! - killAt,
+        firstFrame: tenure.firstReceivedAt! - tenure.killWall,
         everyMarket: tenure.everyMarketAt(marketCount)! - killAt,
         gone: gone - killAt,
-        deadWrites: 0,
+        deadAfter: 0,
+        deadAround: 0,
         lastDeadWrite: null,
       };
       context.log(
@@ -274,7 +290,8 @@ export async function failover(context: ScenarioContext): Promise<ScenarioReport
       if (tenure.lastDeadAt !== null && tenure.lastDeadAt > acquired.at) {
         violations.push(`round ${round}: a write of the killed holder's tenure ${ms0(tenure.lastDeadAt - killAt)} ms after the kill, after the new lease (${ms0(acquired.at - killAt)} ms)`);
       }
-      results.push({ ...result, deadWrites: tenure.deadWrites, lastDeadWrite: tenure.lastDeadAt === null ? null : tenure.lastDeadAt - killAt });
+      if (!tenure.markerSeen) violations.push(`round ${round}: the kill marker never reached the subscriber`);
+      results.push({ ...result, deadAfter: tenure.deadAfter, deadAround: tenure.deadAround, lastDeadWrite: tenure.lastDeadAt === null ? null : tenure.lastDeadAt - killAt });
     }
 
     // Every update the exchange sent is served: stop it, let the last frames land, compare.
@@ -381,9 +398,13 @@ class Tenure {
   killAt = Infinity;
   killWall = Infinity;
   firstAt: number | null = null;
+  firstReceivedAt: number | null = null;
   /** Smallest receivedAt among the new holder's writes. */
   minNewReceivedAt = Infinity;
-  deadWrites = 0;
+  /** The marker published right after the kill has arrived: what follows ran in Redis after the kill. */
+  markerSeen = false;
+  deadAfter = 0;
+  deadAround = 0;
   lastDeadAt: number | null = null;
   private readonly written = new Set<string>();
   private everyAt: number | null = null;
@@ -392,7 +413,10 @@ class Tenure {
   record(channel: string, receivedAt: number, at: number): void {
     if (at < this.killAt) return;
     if (receivedAt > this.killWall) {
-      this.firstAt ??= at;
+      if (this.firstAt === null) {
+        this.firstAt = at;
+        this.firstReceivedAt = receivedAt;
+      }
       this.minNewReceivedAt = Math.min(this.minNewReceivedAt, receivedAt);
       this.written.add(channel);
       if (this.written.size > this.everyCount) {
@@ -400,7 +424,8 @@ class Tenure {
         this.everyAt = at;
       }
     } else {
-      this.deadWrites++;
+      if (this.markerSeen) this.deadAfter++;
+      else this.deadAround++;
       this.lastDeadAt = at;
     }
   }
@@ -418,6 +443,9 @@ class WriteWatch {
   private tenure: Tenure | null = null;
 
   private constructor(private readonly subscriber: Redis) {
+    subscriber.on('message', (channel: string) => {
+      if (channel === KILL_MARKER_CHANNEL && this.tenure !== null) this.tenure.markerSeen = true;
+    });
     subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
       const at = performance.now();
       this.lastAt = at;
@@ -431,6 +459,7 @@ class WriteWatch {
   static async start(url: string, pattern: string): Promise<WriteWatch> {
     const subscriber = new Redis(url);
     await subscriber.psubscribe(pattern);
+    await subscriber.subscribe(KILL_MARKER_CHANNEL);
     return new WriteWatch(subscriber);
   }
 
@@ -624,6 +653,7 @@ function report(sizes: Sizes, markets: number, results: readonly RoundResult[], 
     columns: ['from the kill to', 'kills', 'p50', 'p90', 'max', 'min'],
     rows: [
       row('**the first market state written by the new holder**', results.map((r) => r.firstWrite)),
+      row('the frame behind that write received by the new holder (lower bound)', results.map((r) => r.firstFrame)),
       row('the lease acquired by a survivor', results.map((r) => r.acquired)),
       row(`every market (${markets.toLocaleString('en')}) written by the new holder`, results.map((r) => r.everyMarket)),
       row('the lease expiring (its time left at the kill)', results.map((r) => r.leaseLeft)),
@@ -634,7 +664,7 @@ function report(sizes: Sizes, markets: number, results: readonly RoundResult[], 
   };
   const rounds: Table = {
     caption: 'Each kill (ms from the kill; instances numbered in start order, tokens are the lease\'s fencing tokens)',
-    columns: ['kill', 'killed', 'new holder', 'token', 'lease left', 'acquired', 'first write', 'every market', 'dead holder\'s writes after the kill (last at)'],
+    columns: ['kill', 'killed', 'new holder', 'token', 'lease left', 'acquired', 'first write', 'every market', 'dead holder\'s writes seen after the kill: run after it / around it (last seen at)'],
     rows: results.map((r) => [
       r.round,
       `#${r.killed}`,
@@ -644,17 +674,18 @@ function report(sizes: Sizes, markets: number, results: readonly RoundResult[], 
       ms0(r.acquired),
       ms0(r.firstWrite),
       ms0(r.everyMarket),
-      r.deadWrites === 0 ? '0' : `${r.deadWrites} (${r.lastDeadWrite!.toFixed(1)})`,
+      r.lastDeadWrite === null ? '0' : `${r.deadAfter} / ${r.deadAround} (${r.lastDeadWrite.toFixed(1)})`,
     ]),
   };
   const firstWrites = results.map((r) => r.firstWrite);
   const worst = Math.max(...firstWrites);
-  const deadWrites = results.reduce((n, r) => n + r.deadWrites, 0);
+  const deadAfter = results.reduce((n, r) => n + r.deadAfter, 0);
+  const deadAround = results.reduce((n, r) => n + r.deadAround, 0);
   const lastDead = Math.max(0, ...results.map((r) => r.lastDeadWrite ?? 0));
   const findings = [
     `Target "a survivor takes the feed over within ${TARGET_TAKEOVER_MS / 1000} s": **${worst <= TARGET_TAKEOVER_MS ? 'met' : 'missed'}** in ${firstWrites.filter((t) => t <= TARGET_TAKEOVER_MS).length} of ${results.length} kills: kill → first write by the new holder p50 ${ms0(percentile(firstWrites, 50))}, p90 ${ms0(percentile(firstWrites, 90))}, max ${ms0(worst)} ms.`,
     `Where the time goes: the lease outlives its holder by what was left of its ${LEASE_TTL_MS.toLocaleString('en')} ms lifetime (renewed every ${RENEW_MS.toLocaleString('en')} ms, so ${(LEASE_TTL_MS - RENEW_MS).toLocaleString('en')} to ${LEASE_TTL_MS.toLocaleString('en')} ms; here p50 ${ms0(percentile(results.map((r) => r.leaseLeft), 50))}), a standby's next try comes within 500 ms of the expiry (p50 ${ms0(percentile(results.map((r) => r.acquired - r.leaseLeft), 50))}), and the new holder's feed then reads the listing, connects, subscribes and writes the exchange's snapshots (p50 ${ms0(percentile(results.map((r) => r.firstWrite - r.acquired), 50))} to the first write).`,
-    `No write of a dead holder after its kill beyond commands already sent: ${deadWrites === 0 ? 'none was seen after any kill' : `${deadWrites} writes of the dead holder's tenure were seen after kills, the last ${lastDead.toFixed(1)} ms after its kill (commands it had sent before dying, run by Redis after)`}; none after the new holder took the lease, and no write was explained by neither holder.`,
+    `Writes of a killed holder after its kill: ${deadAfter + deadAround === 0 ? 'none was seen after any kill' : `${deadAfter} ran in Redis after the kill, in ${results.filter((r) => r.deadAfter > 0).length} of ${results.length} kills (after the bench's marker: commands the holder had sent before it died, still in Redis's input), and ${deadAround} more ran around it (before the marker); the last reached the subscriber ${lastDead.toFixed(1)} ms after its kill`}. None after the new holder took the lease (the lease fences them), and no write explained by neither holder.`,
     `Every update the exchange sent is served: after the last round the ticking stopped, and all ${end.matched.toLocaleString('en')} of ${end.markets.toLocaleString('en')} markets in Redis equal the exchange's last frame (price, bid, ask, volumes; \`updatedAt\` at or after its event time). ${end.feeds[0]!.toUpperCase()}${end.feeds.slice(1)}.`,
     `Machine: ${cpus().length} cores; over the scenario's ${machine.seconds.toFixed(0)} s the machine was ${machine.machineCores === null ? '?' : machine.machineCores.toFixed(2)} cores busy on average, ${machine.ourCores.toFixed(2)} of them this scenario's processes (tickql instances ${machine.tickqlCores.toFixed(2)}, Redis ${cores(machine.redisCores)}, the exchange ${cores(machine.exchangeCores)}, the bench process with its subscriber and exchange client ${machine.benchCores.toFixed(2)}) and ${machine.machineCores === null ? '?' : Math.max(0, machine.machineCores - machine.ourCores).toFixed(2)} everything else; the busiest other processes that ran through it: ${machine.others}. 1-minute load average ${machine.loadBefore[0]!.toFixed(2)} before and ${machine.loadAfter[0]!.toFixed(2)} after.${logDir === null ? '' : ` Logs of every instance: ${logDir}.`}`,
   ];
@@ -664,7 +695,7 @@ function report(sizes: Sizes, markets: number, results: readonly RoundResult[], 
       `Three tickql instances as \`npm start\` runs them (built once with \`npm run build\`, then \`node --enable-source-maps dist/main.js\`: a supervisor, one ingest process and ${sizes.workers === null ? `\`WORKERS\` serving processes, one per core (${cpus().length})` : `${sizes.workers} serving process${sizes.workers === 1 ? '' : 'es'} (\`WORKERS=${sizes.workers}\`)`}), each a process group of its own, sharing one private redis-server, in the default configuration but for \`FEEDS=binance\`, \`BINANCE_WS_URL\`, \`BINANCE_REST_URL\`, \`REDIS_URL\` and a \`PORT\` each (the per-address limits are not lifted: no client connects). ` +
         `One holds the feed's lease and ingests it; the others stand by. The exchange is a local one speaking Binance's protocol in a process of its own (\`bench/servers/local-exchange.ts\`): ${markets.toLocaleString('en')} markets listed, all subscribed (the default is the whole listing), ${sizes.rate.toLocaleString('en')} ticker frames/s at a steady rate, a market's current ticker on subscribe.`,
       `${sizes.rounds} rounds. Each, at a random moment of the holder's renewal cycle: the holder is found from the lease key (\`{tickql}:lease:binance\`, \`<token>:<instance>\`) and the instance whose log began that tenure, its whole process group is sent SIGKILL (supervisor, ingest and serving processes at once, as a machine's crash), and a replacement is started once a survivor has taken over, so there are always three; the next kill waits until the replacement stands by and ${(sizes.settleMs / 1000).toFixed(1)} s more. ` +
-        `Detectors: the lease key polled every ${LEASE_POLL_MS} ms (the acquisition dated by its PTTL, to the millisecond); a plain Redis subscriber on \`tickql:tick:*\`, which sees every write (the upsert script publishes each applied state in the same call), a write counting as the new holder's when the frame behind it arrived (its \`receivedAt\`) after the kill, and as the dead holder's otherwise: the two are seconds apart, and a write between the kill and the new lease would fail the scenario. ` +
+        `Detectors: the lease key polled every ${LEASE_POLL_MS} ms (the acquisition dated by its PTTL, to the millisecond); a plain Redis subscriber on \`tickql:tick:*\`, which sees every write (the upsert script publishes each applied state in the same call), a write counting as the new holder's when the frame behind it arrived (its \`receivedAt\`) after the kill, and as the dead holder's otherwise: the two are seconds apart, and a write between the kill and the new lease would fail the scenario. The subscriber's receive time is an upper bound of a write's, the \`receivedAt\` of the frame behind it a lower bound. A marker the bench publishes as soon as kill() returns, read by the same subscriber in Redis's order, tells a dead holder's writes Redis ran after the kill from those around it. ` +
         `After the last round the exchange stops ticking, and every market's state in Redis is compared with the last frame the exchange sent for it, read off the wire by a client subscribed to every market (it also keeps the exchange ticking while no tickql is connected, as a real exchange's markets keep moving).`,
     ].join('\n\n'),
     tables: [summary, rounds],
