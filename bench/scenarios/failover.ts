@@ -35,8 +35,8 @@
  * process's `Date.now()`, one machine). A killed holder receives nothing after its kill; the
  * new holder receives nothing before it took the lease, seconds later. So a write seen after
  * the kill with `receivedAt` after the kill is the new holder's, and one with `receivedAt` at or
- * before it is the dead holder's (a command it sent before dying that Redis ran afterwards);
- * the standbys and the replacement write no market of the feed. Nothing here leans on timing
+ * before it is the dead holder's (sent before it died; the marker below tells whether Redis ran
+ * it after the kill); the standbys and the replacement write no market of the feed. Nothing here leans on timing
  * being tight: the two kinds are seconds apart, and a write whose `receivedAt` falls between
  * the kill and the new lease (explained by neither) fails the scenario. The subscriber's clock
  * reads a write when this process gets to it, an upper bound; the first write's `receivedAt` is
@@ -685,7 +685,11 @@ function report(sizes: Sizes, markets: number, results: readonly RoundResult[], 
   const findings = [
     `Target "a survivor takes the feed over within ${TARGET_TAKEOVER_MS / 1000} s": **${worst <= TARGET_TAKEOVER_MS ? 'met' : 'missed'}** in ${firstWrites.filter((t) => t <= TARGET_TAKEOVER_MS).length} of ${results.length} kills: kill → first write by the new holder p50 ${ms0(percentile(firstWrites, 50))}, p90 ${ms0(percentile(firstWrites, 90))}, max ${ms0(worst)} ms.`,
     `Where the time goes: the lease outlives its holder by what was left of its ${LEASE_TTL_MS.toLocaleString('en')} ms lifetime (renewed every ${RENEW_MS.toLocaleString('en')} ms, so ${(LEASE_TTL_MS - RENEW_MS).toLocaleString('en')} to ${LEASE_TTL_MS.toLocaleString('en')} ms; here p50 ${ms0(percentile(results.map((r) => r.leaseLeft), 50))}), a standby's next try comes within 500 ms of the expiry (p50 ${ms0(percentile(results.map((r) => r.acquired - r.leaseLeft), 50))}), and the new holder's feed then reads the listing, connects, subscribes and writes the exchange's snapshots (p50 ${ms0(percentile(results.map((r) => r.firstWrite - r.acquired), 50))} to the first write).`,
-    `Writes of a killed holder after its kill: ${deadAfter + deadAround === 0 ? 'none was seen after any kill' : `${deadAfter} ran in Redis after the kill, in ${results.filter((r) => r.deadAfter > 0).length} of ${results.length} kills (after the bench's marker: commands the holder had sent before it died, still in Redis's input), and ${deadAround} more ran around it (before the marker); the last reached the subscriber ${lastDead.toFixed(1)} ms after its kill`}. None after the new holder took the lease (the lease fences them), and no write explained by neither holder.`,
+    `Writes of a killed holder after its kill: ${
+      deadAfter + deadAround === 0
+        ? 'none reached the subscriber after any kill'
+        : `${deadAfter === 0 ? 'none ran in Redis after the kill (none reached the subscriber after the bench\'s marker)' : `${deadAfter} ran in Redis after the kill (after the bench's marker), in ${results.filter((r) => r.deadAfter > 0).length} of ${results.length} kills: commands the holder had sent before it died, still in Redis's input`}; ${deadAround} reached the subscriber after the kill but ran before the marker, around the kill (in ${results.filter((r) => r.deadAround > 0).length} kills), the last seen ${lastDead.toFixed(1)} ms after its kill`
+    }. None after the new holder took the lease (the lease fences them), and no write explained by neither holder.`,
     `Every update the exchange sent is served: after the last round the ticking stopped, and all ${end.matched.toLocaleString('en')} of ${end.markets.toLocaleString('en')} markets in Redis equal the exchange's last frame (price, bid, ask, volumes; \`updatedAt\` at or after its event time). ${end.feeds[0]!.toUpperCase()}${end.feeds.slice(1)}.`,
     `Machine: ${cpus().length} cores; over the scenario's ${machine.seconds.toFixed(0)} s the machine was ${machine.machineCores === null ? '?' : machine.machineCores.toFixed(2)} cores busy on average, ${machine.ourCores.toFixed(2)} of them this scenario's processes (tickql instances ${machine.tickqlCores.toFixed(2)}, Redis ${cores(machine.redisCores)}, the exchange ${cores(machine.exchangeCores)}, the bench process with its subscriber and exchange client ${machine.benchCores.toFixed(2)}) and ${machine.machineCores === null ? '?' : Math.max(0, machine.machineCores - machine.ourCores).toFixed(2)} everything else; the busiest other processes that ran through it: ${machine.others}. 1-minute load average ${machine.loadBefore[0]!.toFixed(2)} before and ${machine.loadAfter[0]!.toFixed(2)} after.${logDir === null ? '' : ` Logs of every instance: ${logDir}.`}`,
   ];
