@@ -2,7 +2,7 @@
  * `npm run bench`: runs the benchmark scenarios on one machine and writes BENCHMARKS.md and
  * bench/charts/*.svg. Every figure is measured in the same run as its baseline.
  *
- *   BENCH_SCENARIOS  comma list of: markets, query-costs, ingest, tick, fanout, ceiling, stuck, universe, freshness (default: all)
+ *   BENCH_SCENARIOS  comma list of: markets, query-costs, ingest, tick, fanout, ceiling, stuck, universe, freshness, failover (default: all)
  *   BENCH_DURATION_S seconds per measured run (default 8)
  *   BENCH_SMOKE=1    tiny sizes, no files written: what `npm test` runs so the bench cannot rot
  *   BENCH_OUT        where to write the report (default BENCHMARKS.md)

@@ -6,6 +6,13 @@
  * bench in between. Its stdout (pino's JSON lines) and
  * stderr go to files, for reading the warnings afterwards.
  *
+ * With `{ processGroup: true }` the service leads a process group of its own (spawned detached),
+ * so `killGroup` ends the supervisor and every process it started in one signal, as a machine's
+ * crash would, without the supervisor seeing one worker die and starting another. The bench's
+ * own clean-up then signals the group too, so it need not poll /proc for the tree's pids (a
+ * scan of every process five times a second per service, which took a good part of a core
+ * with four services on a busy machine).
+ *
  * CPU is counted over the whole process tree (the tsx wrapper and the service under it), read
  * from /proc; `stop()` sends SIGTERM to the wrapper (which relays it), waits for the service's
  * own graceful shutdown, then SIGKILLs by pid whatever of the tree is still there. Until then
@@ -46,6 +53,15 @@ export interface ServiceProcess {
   tree(): Promise<number[]>;
   /** SIGTERM, wait, then SIGKILL what is left, by pid. Resolves with the pids that had to be killed (the same promise on every call). */
   stop(): Promise<number[]>;
+  /** With `processGroup`: sends `signal` to the whole process group at once (throws otherwise). */
+  killGroup(signal: NodeJS.Signals): void;
+}
+
+export interface ServiceOptions {
+  /** Run the esbuild bundle `npm start` runs (dist/main.js) instead of `tsx src/main.ts`. */
+  readonly bundle?: boolean;
+  /** Spawn detached, leading a process group of its own, for `killGroup`. */
+  readonly processGroup?: boolean;
 }
 
 /** The process environment without any tickql variable, plus `env`. */
@@ -72,7 +88,7 @@ export function buildBundle(): void {
 }
 
 /** Spawns `tsx src/main.ts` (or, with `bundle`, `node dist/main.js`) with exactly `env` (build it with `serviceEnv`). */
-export function startService(env: Record<string, string>, logPrefix: string, options: { readonly bundle?: boolean } = {}): ServiceProcess {
+export function startService(env: Record<string, string>, logPrefix: string, options: ServiceOptions = {}): ServiceProcess {
   const args = options.bundle ? ['--enable-source-maps', 'dist/main.js'] : [createRequire(import.meta.url).resolve('tsx/cli'), 'src/main.ts'];
   const stdoutPath = `${logPrefix}.stdout.log`;
   const stderrPath = `${logPrefix}.stderr.log`;
@@ -80,7 +96,7 @@ export function startService(env: Record<string, string>, logPrefix: string, opt
   const err = openSync(stderrPath, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', out, err] });
+    child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', out, err], detached: options.processGroup === true });
   } finally {
     closeSync(out);
     closeSync(err);
@@ -98,8 +114,9 @@ export function startService(env: Record<string, string>, logPrefix: string, opt
     for (const p of now) seen.add(p);
     return now;
   };
+  const group = options.processGroup === true;
   const killSeen = () => {
-    for (const p of seen) {
+    for (const p of group ? [-pid, ...seen] : seen) {
       try {
         process.kill(p, 'SIGKILL');
       } catch {
@@ -116,8 +133,8 @@ export function startService(env: Record<string, string>, logPrefix: string, opt
     if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
   };
   for (const signal of SIGNALS) process.once(signal, onSignal);
-  // Learn the service's pid as soon as tsx has started it.
-  const watcher = setInterval(() => void tree(), 200);
+  // Learn the service's pid as soon as tsx has started it (a process group is killed whole).
+  const watcher = group ? undefined : setInterval(() => void tree(), 200);
 
   let stopping: Promise<number[]> | null = null;
   return {
@@ -133,6 +150,10 @@ export function startService(env: Record<string, string>, logPrefix: string, opt
       return each.some((s) => s === null) ? null : each.reduce<number>((a, s) => a + s!, 0);
     },
     stop: () => (stopping ??= stopTree()),
+    killGroup: (signal) => {
+      if (!group) throw new Error('killGroup needs a service started with { processGroup: true }');
+      process.kill(-pid, signal);
+    },
   };
 
   async function stopTree(): Promise<number[]> {
@@ -147,7 +168,7 @@ export function startService(env: Record<string, string>, logPrefix: string, opt
     const until = performance.now() + LINGER_MS;
     while ([...seen].some(alive) && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
     const left = [...seen].filter(alive);
-    for (const p of left) {
+    for (const p of group ? [-pid, ...left] : left) {
       try {
         process.kill(p, 'SIGKILL');
       } catch {
@@ -186,7 +207,7 @@ export async function descendants(root: number): Promise<number[]> {
 }
 
 /** Running (a zombie, exited and waiting to be reaped, is not). */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';

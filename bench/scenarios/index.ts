@@ -1,6 +1,7 @@
 import type { ScenarioContext } from '../lib/context';
 import type { ScenarioReport } from '../lib/report';
 import { ceiling } from './ceiling';
+import { failover } from './failover';
 import { fanOut } from './fan-out';
 import { freshness } from './freshness';
 import { ingest } from './ingest';
@@ -23,6 +24,7 @@ export const SCENARIOS = {
   stuck: stuckSubscribers,
   universe,
   freshness,
+  failover,
 } satisfies Record<string, Scenario>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
