@@ -61,6 +61,7 @@ export function cacheKey(query: MarketQuery): string {
     set(filter.quotes, (s) => s.toUpperCase()) ?? null,
     filter.search === undefined ? null : filter.search.toUpperCase(),
     filter.ranges ?? [],
+    set(filter.ids, (s) => s) ?? null, // ids match exactly: no case folding
   ]);
 }
 

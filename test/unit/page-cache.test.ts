@@ -194,4 +194,10 @@ describe('cacheKey', () => {
     expect(cacheKey(query({ filter: { exchanges: [] } }))).not.toBe(cacheKey(query({ filter: {} })));
     expect(cacheKey(query({ filter: { search: 'btc' } }))).toBe(cacheKey(query({ filter: { search: 'BTC' } })));
   });
+
+  it('treats ids as a set, matched exactly', () => {
+    expect(cacheKey(query({ filter: { ids: ['okx:SOL/USDT', 'binance:BTC/USDT'] } }))).toBe(cacheKey(query({ filter: { ids: ['binance:BTC/USDT', 'okx:SOL/USDT', 'okx:SOL/USDT'] } })));
+    expect(cacheKey(query({ filter: { ids: ['binance:BTC/USDT'] } }))).not.toBe(cacheKey(query({ filter: { ids: ['binance:btc/usdt'] } })));
+    expect(cacheKey(query({ filter: { ids: [] } }))).not.toBe(cacheKey(query({ filter: {} })));
+  });
 });
