@@ -24,14 +24,16 @@ ARGV:
   [9] ranges      number of range conditions
   [10] plan       "auto" (choose, see lua/README.md) or "materialize" (never walk the index
                   nor read the search index; the tests use it to check that the plans agree)
-  [11..] per range: min, max (inclusive; "-inf" / "+inf" for an open side)
+  [11] ids        number of market ids at the end of ARGV, -1 when the filter is absent (0
+                  matches nothing); matched exactly
+  [12..] per range: min, max (inclusive; "-inf" / "+inf" for an open side); then the ids
 
 Markets that lack the sort field come after all others (by id ascending) in either direction.
 
 Returns: { total, plan, json1, json2, ... }: total markets matching, the plan that ran
          ("walk", "index" when no filter applied, "search" when the search index gave the
-         candidates, "materialize", or "none" when a filter or the search index matched
-         nothing), then the page in order.
+         candidates, "ids" when the ids did, "materialize", or "none" when a filter or the
+         search index matched nothing), then the page in order.
 Errors:  "ERR queryMarkets: ..." for arguments outside the formats above.
 --]]
 
@@ -90,8 +92,9 @@ local function eachMember(key, fn)
 end
 
 --[[ The filters, parsed once: `groups` holds one key list per given exchange/base/quote
-condition (any of its keys matches), `rangeSpecs` the numeric ranges. --]]
-local groups, rangeSpecs, emptyGroup = {}, {}, false
+condition (any of its keys matches), `rangeSpecs` the numeric ranges, `idList` the ids (nil
+when that filter is absent). --]]
+local groups, rangeSpecs, emptyGroup, idList = {}, {}, false, nil
 local function parseFilters()
   local nextKey = 9
   for g = 6, 8 do
@@ -104,11 +107,17 @@ local function parseFilters()
       groups[#groups + 1] = group
     end
   end
-  local ranges = tonumber(ARGV[9])
-  if ranges == nil or ranges < 0 or #ARGV ~= 10 + 2 * ranges then return 'bad range count' end
+  local ranges, ids = tonumber(ARGV[9]), tonumber(ARGV[11])
+  if ids == nil or ids < -1 then return 'bad id count' end
+  if ranges == nil or ranges < 0 or #ARGV ~= 11 + 2 * ranges + math.max(ids, 0) then return 'bad range or id count' end
   for r = 1, ranges do
-    rangeSpecs[r] = { KEYS[nextKey], ARGV[9 + 2 * r], ARGV[10 + 2 * r] }
+    rangeSpecs[r] = { KEYS[nextKey], ARGV[10 + 2 * r], ARGV[11 + 2 * r] }
     nextKey = nextKey + 1
+  end
+  if ids == 0 then emptyGroup = true end
+  if ids > 0 then
+    idList = {}
+    for i = 1, ids do idList[i] = ARGV[11 + 2 * ranges + i] end
   end
   if nextKey ~= #KEYS + 1 then return 'key count does not match the filter sizes' end
   return nil
@@ -155,10 +164,80 @@ local function indexedSearchMatches()
   return searchMatches
 end
 
+--[[ The given ids that are markets passing every other filter, found by looking the ids up
+instead of reading any set whole: one ZMSCORE over the ids still in the running per key (the
+ids zset, each key of each exchange/base/quote group, each range's index), and the search
+text tested on the id itself. Its cost follows the number of ids (the API caps it at 500),
+not the number of markets. --]]
+
+-- The score of each of `list` in `key` (false when absent), a chunk per command.
+local function scoresOf(key, list)
+  local scores = {}
+  for i = 1, #list, CHUNK do
+    local chunk = redis.call('ZMSCORE', key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
+    for j = 1, #chunk do scores[#scores + 1] = chunk[j] end
+  end
+  return scores
+end
+
+-- A range bound as a number: "-inf" and "+inf" leave that side open.
+local function boundValue(text)
+  if text == '-inf' then return -math.huge end
+  if text == '+inf' then return math.huge end
+  return tonumber(text)
+end
+
+local function idMatches()
+  -- The members of `list` for which keep(i) holds.
+  local function keepIf(list, keep)
+    local out = {}
+    for i = 1, #list do
+      if keep(i) then out[#out + 1] = list[i] end
+    end
+    return out
+  end
+  local alive = idList
+  local present = scoresOf(idsKey, alive)
+  alive = keepIf(alive, function(i) return present[i] ~= false end)
+  for _, group in ipairs(groups) do
+    local found = {}
+    for _, key in ipairs(group) do
+      if #alive > 0 then
+        local scores = scoresOf(key, alive)
+        for i = 1, #alive do
+          if scores[i] then found[i] = true end
+        end
+      end
+    end
+    alive = keepIf(alive, function(i) return found[i] == true end)
+  end
+  for _, range in ipairs(rangeSpecs) do
+    if #alive > 0 then
+      local low, high = boundValue(range[2]), boundValue(range[3])
+      local scores = scoresOf(range[1], alive)
+      alive = keepIf(alive, function(i)
+        if not scores[i] then return false end -- the market lacks the field
+        local value = tonumber(scores[i])
+        return value >= low and value <= high
+      end)
+    end
+  end
+  if search ~= '' then alive = keepIf(alive, function(i) return hasText(alive[i]) end) end
+  return alive
+end
+
 --[[ Stage 1: the candidate set. `cand` is nil while no filter applies (every market), else
 a key whose members (score 0) are the markets passing every filter so far. --]]
-local usedSearchIndex = false
+local usedSearchIndex, usedIds = false, false
 local function candidates()
+  if idList then
+    usedIds = true
+    local matches = idMatches()
+    if #matches == 0 then return nil, true end
+    storeMembers(candKey, matches)
+    return candKey
+  end
+
   local cand = nil
 
   -- Narrows the candidates to those also in `key` (whose scores are ignored).
@@ -244,7 +323,8 @@ end
 local function materializedPage()
   local cand, empty = candidates()
   if empty then return nil end
-  local used = cand == nil and 'index' or (usedSearchIndex and 'search' or 'materialize')
+  local used = 'materialize'
+  if cand == nil then used = 'index' elseif usedIds then used = 'ids' elseif usedSearchIndex then used = 'search' end
   local all = cand or idsKey
   local total = redis.call('ZCARD', all)
 
@@ -282,7 +362,7 @@ local function materializedPage()
 end
 
 --[[ Plan "walk": for a numeric sort whose filters are exchange/base/quote sets and a search
-(no numeric range), count the matches and read the page by walking the sort index in order,
+(no numeric range, no ids: those start from the ids), count the matches and read the page by walking the sort index in order,
 testing each id, instead of materializing the intersection. Without a search the count is
 ZINTERCARD's and the test a ZSCORE per filter; with one, the search index's matches (narrowed
 by the filters) are counted and kept as a Lua set, so the walk reads no key but the index.
@@ -348,7 +428,7 @@ local function walkFilter()
 end
 
 local function walkPage()
-  if plan ~= 'auto' or sortKind ~= 'score' or #rangeSpecs > 0 or (#groups == 0 and search == '') then return nil end
+  if plan ~= 'auto' or sortKind ~= 'score' or #rangeSpecs > 0 or idList or (#groups == 0 and search == '') then return nil end
   local total, passes = walkFilter()
   if total == nil then return nil end
   if total == 0 then return {}, 0, 'walk' end

@@ -53,9 +53,12 @@ export interface Config {
   readonly feedMaxFramesPerSecond: number;
   /** How often each exchange's listing is read again while running (`LISTING_REFRESH_MS`); 0: never. */
   readonly listingRefreshMs: number;
-  /** How long a computed `markets` page is served from memory; 0 turns the cache off. */
+  /**
+   * How long a computed `markets` page is served from memory (`QUERY_CACHE_MS`). 0, the
+   * default: never; every answer is computed after its request arrived (redis/page-cache.ts).
+   */
   readonly queryCacheMs: number;
-  /** How old a cached page may be and still be served while it is being refreshed. */
+  /** How old a page may be and still be served while it is refreshed (`QUERY_CACHE_STALE_MS`); only with `queryCacheMs` > 0. */
   readonly queryCacheStaleMs: number;
   /** Number of markets the simulated exchange lists. */
   readonly simMarkets: number;
@@ -196,8 +199,8 @@ export function loadConfig(env: Env = process.env): Config {
     batchMs: integer(env, 'INGEST_BATCH_MS', 0, 0, 10_000),
     feedMaxFramesPerSecond: integer(env, 'FEED_MAX_FRAMES_PER_S', DEFAULT_FEED_MAX_FRAMES_PER_S, 0, 10_000_000),
     listingRefreshMs: listingRefreshMs(env),
-    queryCacheMs: integer(env, 'QUERY_CACHE_MS', 50, 0, 60_000),
-    queryCacheStaleMs: integer(env, 'QUERY_CACHE_STALE_MS', 1000, 0, 600_000),
+    queryCacheMs: integer(env, 'QUERY_CACHE_MS', 0, 0, 60_000),
+    queryCacheStaleMs: queryCacheStaleMs(env),
     simMarkets: integer(env, 'SIM_MARKETS', 300, 1, 100_000),
     simTickMs: integer(env, 'SIM_TICK_MS', 1000, 1, 3_600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -326,6 +329,15 @@ function exchangeOverrides(env: Env, id: ExchangeId): ExchangeOverrides {
 function listingRefreshMs(env: Env): number {
   const value = integer(env, 'LISTING_REFRESH_MS', 300_000, 0, 86_400_000);
   if (value > 0 && value < 1000) throw new ConfigError(`LISTING_REFRESH_MS=${value} is below 1000 (0 turns refreshing off)`);
+  return value;
+}
+
+/** A stale window only means something once QUERY_CACHE_MS opts into serving pages from memory. */
+function queryCacheStaleMs(env: Env): number {
+  const value = integer(env, 'QUERY_CACHE_STALE_MS', 0, 0, 600_000);
+  if (value > 0 && integer(env, 'QUERY_CACHE_MS', 0, 0, 60_000) === 0) {
+    throw new ConfigError(`QUERY_CACHE_STALE_MS=${value} needs QUERY_CACHE_MS above 0 (pages are served from memory only then)`);
+  }
   return value;
 }
 

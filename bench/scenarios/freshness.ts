@@ -417,7 +417,7 @@ function cpuShares(before: CpuReading, after: CpuReading, seconds: number): Proc
 /**
  * With the data standing still: the service's `markets` answer (GraphQL, through a serving
  * process) must be the page tickql's Lua computes in Redis and the page fetch-and-sort
- * computes in Node, as markets-query checks its systems. Waits out the page cache first.
+ * computes in Node, as markets-query checks its systems. Waits out a page cache, if one is configured.
  */
 async function checkAnswer(url: string, admin: Redis): Promise<string> {
   const keys = createKeys(PREFIX);
@@ -425,8 +425,8 @@ async function checkAnswer(url: string, admin: Redis): Promise<string> {
   const [lua, fetched] = await Promise.all([redisMarketSource(admin, keys).page(QUERY.query), fetchAndSortSource(admin, keys).page(QUERY.query)]);
   const shapes = [lua, fetched].map((a) => JSON.stringify({ total: a.total, ids: a.items.map((m) => m.id) }));
   if (shapes[0] !== shapes[1]) throw new Error(`freshness: Lua and fetch-and-sort disagree after the run: ${shapes.map((s) => s.slice(0, 200)).join(' / ')}`);
-  // A page computed before the exchange stopped may be served for up to QUERY_CACHE_STALE_MS
-  // (1 s by default) while it is refreshed: ask until the answer is the current page.
+  // With QUERY_CACHE_MS opted in, a page computed before the exchange stopped may be served
+  // for up to QUERY_CACHE_STALE_MS while it is refreshed: ask until the answer is the current page.
   const deadline = performance.now() + CHECK_TIMEOUT_MS;
   let served = '';
   for (;;) {

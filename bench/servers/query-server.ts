@@ -1,9 +1,11 @@
 /**
  * The GraphQL server under test, in its own process: tickql's yoga server with one of three
  * market sources behind `markets`. Only the source differs between the systems compared.
- *   SOURCE=lua-cached the service as it runs by default: the page cache (QUERY_CACHE_MS=50) in
- *                    front of lua/queryMarkets-n.lua
- *   SOURCE=lua       the same with the cache off: every request runs the script in Redis
+ *   SOURCE=lua-cached the service's own page source (src/redis/page-cache.ts) in front of
+ *                    lua/queryMarkets-n.lua, configured by QUERY_CACHE_MS and
+ *                    QUERY_CACHE_STALE_MS as the service is; by default fresh pages, identical
+ *                    requests sharing computations not yet sent
+ *   SOURCE=lua       the script alone: every request runs it in Redis
  *   SOURCE=fetch     fetch every market from Redis into Node and sort there
  *   SOURCE=postgres  a PostgreSQL table with indexes
  * Env: REDIS_URL, REDIS_PREFIX, POSTGRES_URL (for postgres).
@@ -14,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { loadConfig } from '../../src/config';
 import { silentLogger } from '../../src/logger';
 import { createKeys } from '../../src/redis/keys';
 import { cachedMarketSource } from '../../src/redis/page-cache';
@@ -34,8 +37,11 @@ const pool = env.SOURCE === 'postgres' ? new pg.Pool({ connectionString: env.POS
 
 const sources: Record<string, () => MarketSource> = {
   lua: () => redisMarketSource(redis, keys),
-  // The service as configured by default: the same script behind the page cache.
-  'lua-cached': () => cachedMarketSource(redisMarketSource(redis, keys), { freshMs: 50, staleMs: 1000, maxEntries: 1000 }),
+  // The service's page source, as configured (its defaults unless QUERY_CACHE_* are given).
+  'lua-cached': () => {
+    const config = loadConfig({ QUERY_CACHE_MS: env.QUERY_CACHE_MS, QUERY_CACHE_STALE_MS: env.QUERY_CACHE_STALE_MS });
+    return cachedMarketSource(redisMarketSource(redis, keys), { freshMs: config.queryCacheMs, staleMs: config.queryCacheStaleMs, maxEntries: 1000 });
+  },
   fetch: () => fetchAndSortSource(redis, keys),
   postgres: () => postgresSource(pool!),
 };

@@ -133,6 +133,11 @@ export type MarketFilter = {
   bases?: InputMaybe<Array<Scalars['String']['input']>>;
   /** Any of these exchange ids (case-insensitive). An empty list matches nothing. */
   exchanges?: InputMaybe<Array<Scalars['String']['input']>>;
+  /**
+   * Any of these market ids (a watchlist), matched exactly (`binance:BTC/USDT`). Unknown ids
+   * match nothing, as does an empty list; a repeated id counts once. At most 500 ids.
+   */
+  ids?: InputMaybe<Array<Scalars['ID']['input']>>;
   /** Highest 24-hour change in percent. */
   maxChangePercent24h?: InputMaybe<Scalars['Float']['input']>;
   /** Highest price. */

@@ -55,7 +55,7 @@ const HTTP_DRAIN_MS = 3000;
 const CONNECTIONS_CHECK_MS = 1000;
 /** How long start-up waits for Redis before serving anyway. */
 const REDIS_START_WAIT_MS = 3000;
-/** Distinct `markets` queries whose pages are kept in memory. */
+/** Distinct `markets` queries whose pages are kept in memory when QUERY_CACHE_MS opts in. */
 const PAGE_CACHE_ENTRIES = 1000;
 
 export async function buildServer(config: Config, logger: Logger, target: RedisTarget, options: ServeOptions = {}): Promise<ServeProcess> {
@@ -73,7 +73,7 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
     keys,
     marketSource: cachedMarketSource(redisMarketSource(redis, keys), {
       freshMs: config.queryCacheMs,
-      staleMs: Math.max(config.queryCacheMs, config.queryCacheStaleMs),
+      staleMs: config.queryCacheStaleMs,
       maxEntries: PAGE_CACHE_ENTRIES,
     }),
     staleness,

@@ -25,6 +25,8 @@ export interface MarketQuery {
     /** Case-insensitive plain substring of the symbol. */
     readonly search?: string;
     readonly ranges?: readonly RangeCondition[];
+    /** Any of these market ids, matched exactly; an empty list matches nothing; undefined: no condition. */
+    readonly ids?: readonly string[];
   };
   readonly offset: number;
   readonly limit: number;
@@ -33,7 +35,7 @@ export interface MarketQuery {
 export interface MarketPageResult {
   readonly total: number;
   readonly items: Market[];
-  /** The plan lua/queryMarkets-n.lua used (walk, index, search, materialize, none); for metrics and tests. */
+  /** The plan lua/queryMarkets-n.lua used (walk, index, search, ids, materialize, none); for metrics and tests. */
   readonly plan?: string;
 }
 
@@ -71,6 +73,7 @@ export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery,
   const bases = filter.bases && [...new Set(filter.bases.map((b) => b.toUpperCase()))];
   const quotes = filter.quotes && [...new Set(filter.quotes.map((q) => q.toUpperCase()))];
   const ranges = filter.ranges ?? [];
+  const ids = filter.ids && [...new Set(filter.ids)];
 
   const scriptKeys = [
     keys.market,
@@ -94,7 +97,9 @@ export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery,
     groupSize(quotes),
     ranges.length,
     plan,
+    groupSize(ids),
     ...ranges.flatMap((r) => [bound(r.min, '-inf'), bound(r.max, '+inf')]),
+    ...(ids ?? []),
   ];
   const reply = (await callScript(redis, 'queryMarkets', scriptKeys, args)) as [number, string, ...string[]];
   const [total, used, ...items] = reply;

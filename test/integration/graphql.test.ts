@@ -71,6 +71,30 @@ describe('GraphQL API over real Redis', () => {
     expect(empty.data.markets).toEqual({ total: 0, items: [] });
   });
 
+  it('filters by a watchlist of ids: exact, unknown ids and an empty list match nothing, repeats count once, combined with the other conditions', async () => {
+    const { data, errors } = await s.graphql(`{
+      markets(sort: { field: PRICE, direction: ASC }, filter: { ids: ["okx:SOL/USDT", "binance:BTC/USDT", "binance:btc/usdt", "nope:X/Y", "okx:SOL/USDT", "kraken:BTC/USD"], quotes: ["usdt"] }) {
+        total items { id }
+      }
+    }`);
+    expect(errors).toBeUndefined();
+    expect(data.markets).toEqual({ total: 2, items: [{ id: 'okx:SOL/USDT' }, { id: 'binance:BTC/USDT' }] });
+    const empty = await s.graphql('{ markets(filter: { ids: [] }) { total items { id } } }');
+    expect(empty.data.markets).toEqual({ total: 0, items: [] });
+  });
+
+  it('accepts a watchlist of 500 ids and refuses 501 with BAD_USER_INPUT', async () => {
+    const query = 'query ($ids: [ID!]) { markets(filter: { ids: $ids }) { total } }';
+    const ids = (n: number) => ['binance:ETH/USDT', ...Array.from({ length: n - 1 }, (_, i) => `nope:M${i}/USDT`)];
+    const allowed = await s.graphql(query, { ids: ids(500) });
+    expect(allowed.errors).toBeUndefined();
+    expect(allowed.data.markets.total).toBe(1);
+    const refused = await s.graphql(query, { ids: ids(501) });
+    expect(refused.errors).toHaveLength(1);
+    expect(refused.errors![0].message).toMatch(/filter.ids has 501 values; at most 500 are allowed/);
+    expect(refused.errors![0].extensions.code).toBe('BAD_USER_INPUT');
+  });
+
   it('returns every field of a market with its exact value', async () => {
     const { data } = await s.graphql(`{ market(id: "kraken:BTC/USD") {
       id exchange symbol nativeSymbol base quote price bid ask open24h high24h low24h volume24h

@@ -12,10 +12,11 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 function matches(m: Market, filter: MarketQuery['filter']): boolean {
-  const { exchanges, bases, quotes, search, ranges } = filter;
+  const { exchanges, bases, quotes, search, ranges, ids } = filter;
   if (exchanges && !exchanges.some((e) => e.toLowerCase() === m.exchange)) return false;
   if (bases && !bases.some((b) => b.toUpperCase() === m.base)) return false;
   if (quotes && !quotes.some((q) => q.toUpperCase() === m.quote)) return false;
+  if (ids && !ids.includes(m.id)) return false;
   if (search !== undefined && !m.symbol.toUpperCase().includes(search.toUpperCase())) return false;
   for (const r of ranges ?? []) {
     const value = m[r.field];

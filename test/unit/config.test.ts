@@ -42,6 +42,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ FEED_MAX_FRAMES_PER_S: '-5' })).toThrow('FEED_MAX_FRAMES_PER_S="-5" is not a whole number');
   });
 
+  it('serves markets pages fresh by default; serving them from memory is opt-in', () => {
+    expect(loadConfig({})).toMatchObject({ queryCacheMs: 0, queryCacheStaleMs: 0 });
+    expect(loadConfig({ QUERY_CACHE_MS: '50', QUERY_CACHE_STALE_MS: '1000' })).toMatchObject({ queryCacheMs: 50, queryCacheStaleMs: 1000 });
+    expect(() => loadConfig({ QUERY_CACHE_STALE_MS: '1000' })).toThrow('QUERY_CACHE_STALE_MS=1000 needs QUERY_CACHE_MS above 0');
+  });
+
   it('reads the graphql-ws limits, with documented defaults', () => {
     expect(loadConfig({}).websocket).toEqual({
       maxMessageBytes: 65_536,

@@ -16,6 +16,8 @@ export const MAX_LIMIT = 500;
 export const MAX_SEARCH_LENGTH = 64;
 /** Most values accepted in one filter list; each one is a key the query reads. */
 export const MAX_FILTER_VALUES = 100;
+/** Most ids in `filter.ids`; each one is looked up once per filter key (lua/README.md, plan `ids`). */
+export const MAX_FILTER_IDS = 500;
 
 const SORT_FIELDS: Record<MarketSortField, SortField> = {
   PRICE: 'price',
@@ -27,9 +29,9 @@ const SORT_FIELDS: Record<MarketSortField, SortField> = {
   UPDATED_AT: 'updatedAt',
 };
 
-function list(name: string, values: readonly string[] | null | undefined): readonly string[] | undefined {
+function list(name: string, values: readonly string[] | null | undefined, max = MAX_FILTER_VALUES): readonly string[] | undefined {
   if (values === null || values === undefined) return undefined;
-  if (values.length > MAX_FILTER_VALUES) throw badUserInput(`filter.${name} has ${values.length} values; at most ${MAX_FILTER_VALUES} are allowed`, `filter.${name}`);
+  if (values.length > max) throw badUserInput(`filter.${name} has ${values.length} values; at most ${max} are allowed`, `filter.${name}`);
   return values;
 }
 
@@ -59,6 +61,7 @@ export function toMarketQuery(args: QueryMarketsArgs): MarketQuery {
   const exchanges = list('exchanges', filter.exchanges);
   const bases = list('bases', filter.bases);
   const quotes = list('quotes', filter.quotes);
+  const ids = list('ids', filter.ids, MAX_FILTER_IDS);
   return {
     sort: {
       field: SORT_FIELDS[args.sort?.field ?? 'QUOTE_VOLUME_24H'],
@@ -70,6 +73,7 @@ export function toMarketQuery(args: QueryMarketsArgs): MarketQuery {
       ...(quotes ? { quotes } : {}),
       ...(search !== undefined ? { search } : {}),
       ranges: ranges(filter),
+      ...(ids ? { ids } : {}),
     },
     offset,
     limit,
