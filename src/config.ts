@@ -4,6 +4,8 @@
  * problem; `main.ts` prints it and exits.
  */
 import { availableParallelism } from 'node:os';
+import proxyAddr from 'proxy-addr';
+import ipaddr from 'ipaddr.js';
 
 /** Exchanges with a real public feed. `sim` is the built-in simulated exchange. */
 export const EXCHANGES = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'] as const;
@@ -74,8 +76,8 @@ export interface Config {
 export interface AccessLimits {
   /** `API_KEYS`: keys a client must present; empty = no key needed. */
   readonly apiKeys: readonly string[];
-  /** Proxies in front that append to X-Forwarded-For; 0 = use the socket's address. */
-  readonly trustProxy: number;
+  /** Which proxies' X-Forwarded-For entries to believe (src/server/client-address.ts). */
+  readonly trustProxy: TrustProxy;
   /** HTTP requests and WebSocket query operations per second, per address. */
   readonly queriesPerSecond: number;
   /** Queries an address may make beyond the rate in each 10-second window. */
@@ -95,6 +97,13 @@ export interface AccessLimits {
   /** How long a client may take to send a whole request (not to read the response). */
   readonly requestTimeoutMs: number;
 }
+
+/**
+ * `TRUST_PROXY`: a number of proxies in front, each appending to X-Forwarded-For (0: none,
+ * the TCP peer is the client), or the proxies' addresses and CIDR ranges (and proxy-addr's
+ * names `loopback`, `linklocal`, `uniquelocal`).
+ */
+export type TrustProxy = number | readonly string[];
 
 export const DEFAULT_ACCESS_LIMITS: AccessLimits = {
   apiKeys: [],
@@ -340,7 +349,7 @@ function accessLimits(env: Env): AccessLimits {
   const d = DEFAULT_ACCESS_LIMITS;
   const limits: AccessLimits = {
     apiKeys: apiKeys(env),
-    trustProxy: integer(env, 'TRUST_PROXY', d.trustProxy, 0, 10),
+    trustProxy: trustProxy(env),
     queriesPerSecond: integer(env, 'RATE_LIMIT_QUERIES', d.queriesPerSecond, 0, 1_000_000),
     queryBurst: integer(env, 'RATE_LIMIT_QUERIES_BURST', d.queryBurst, 0, 10_000_000),
     subscriptionsPerSecond: integer(env, 'RATE_LIMIT_SUBSCRIPTIONS', d.subscriptionsPerSecond, 0, 1_000_000),
@@ -372,4 +381,36 @@ function apiKeys(env: Env): string[] {
     if (key.length < 16) throw new ConfigError(`API_KEYS: key ${i + 1} is ${key.length} characters long; use at least 16`);
   });
   return [...new Set(keys)];
+}
+
+/** The names proxy-addr gives to well-known ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `TRUST_PROXY`: a hop count (0..10), or a comma list of the proxies' addresses and CIDR
+ * ranges, which proxy-addr then checks each hop against.
+ */
+function trustProxy(env: Env): TrustProxy {
+  const raw = env.TRUST_PROXY;
+  if (raw === undefined || raw.trim() === '' || /^\s*\d+\s*$/.test(raw)) return integer(env, 'TRUST_PROXY', 0, 0, 10);
+  const entries = commaList(raw);
+  if (entries.length === 0) throw new ConfigError(`TRUST_PROXY is empty; unset it (or set it to 0) to use the TCP peer's address`);
+  for (const entry of entries) {
+    if (!isProxyAddress(entry)) {
+      throw new ConfigError(`TRUST_PROXY: ${JSON.stringify(entry)} is not a number of proxies, an IP address, a CIDR range or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  }
+  try {
+    proxyAddr.compile(entries);
+  } catch (err) {
+    throw new ConfigError(`TRUST_PROXY: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return [...new Set(entries)];
+}
+
+/** An address or CIDR range written plainly (dotted quads, not 127.1 or hex), or a range name. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(entry)) return true;
+  if (entry.includes('/')) return ipaddr.IPv4.isValidCIDRFourPartDecimal(entry) || ipaddr.IPv6.isValidCIDR(entry);
+  return ipaddr.IPv4.isValidFourPartDecimal(entry) || ipaddr.IPv6.isValid(entry);
 }

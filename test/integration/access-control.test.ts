@@ -233,6 +233,19 @@ describe('per-address query budget', () => {
     expect(another.status).toBe(200);
   });
 
+  it('counts the first address that is not a listed proxy when TRUST_PROXY lists them, and ignores spoofed entries', async () => {
+    const proxied = await startApp({ TRUST_PROXY: 'loopback, 10.0.0.0/8', RATE_LIMIT_QUERIES: '5', RATE_LIMIT_QUERIES_BURST: '0' });
+    // Behind a loopback proxy and an internal one: the client is 203.0.113.9 whatever it wrote first.
+    const spoofed = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => postGraphql(proxied.url(), QUERY, { from: '127.0.0.15', headers: { 'x-forwarded-for': `10.9.0.${i}, 198.51.100.${i}, 203.0.113.9, 10.0.0.2` } })),
+    );
+    expect(spoofed.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(10);
+    // A malformed entry where the client's address should be counts as the proxy itself (127.0.0.16), not as a new address each time.
+    const malformed = await Promise.all(Array.from({ length: 20 }, (_, i) => postGraphql(proxied.url(), QUERY, { from: '127.0.0.16', headers: { 'x-forwarded-for': `203.0.113.${i}:80` } })));
+    expect(malformed.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(10);
+    expect((await postGraphql(proxied.url(), QUERY, { from: '127.0.0.16', headers: { 'x-forwarded-for': '203.0.113.10' } })).status).toBe(200);
+  });
+
   it('lets an address go over the rate by the burst allowance', async () => {
     const bursty = await startApp({ RATE_LIMIT_QUERIES: '1', RATE_LIMIT_QUERIES_BURST: '5' });
     const statuses: number[] = [];

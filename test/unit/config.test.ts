@@ -91,6 +91,12 @@ describe('loadConfig', () => {
     [{ WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '0' }, /^WS_MAX_SUBSCRIPTIONS_PER_CONNECTION=0 is out of range/],
     [{ WS_MAX_MESSAGES_PER_SECOND: 'many' }, /^WS_MAX_MESSAGES_PER_SECOND="many" is not a whole number$/],
     [{ WS_MAX_MESSAGE_BYTES: '10' }, /^WS_MAX_MESSAGE_BYTES=10 is out of range/],
+    [{ TRUST_PROXY: 'loopback,proxy.internal' }, /^TRUST_PROXY: "proxy.internal" is not a number of proxies, an IP address, a CIDR range or one of loopback, linklocal, uniquelocal$/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY: "10.0.0.0\/33" is not a number of proxies/],
+    [{ TRUST_PROXY: '127.1' }, /^TRUST_PROXY: "127.1" is not a number of proxies/],
+    [{ TRUST_PROXY: '0.0.0.0/0' }, /^TRUST_PROXY: invalid range on address: 0\.0\.0\.0\/0$/],
+    [{ TRUST_PROXY: '-1' }, /^TRUST_PROXY: "-1" is not a number of proxies/],
+    [{ TRUST_PROXY: ' , ' }, /^TRUST_PROXY is empty/],
   ])('rejects %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -114,5 +120,10 @@ describe('loadConfig', () => {
     expect(access.apiKeys).toEqual(['key-a-0123456789abcdef', 'key-b-fedcba9876543210']);
     expect(access).toMatchObject({ queriesPerSecond: 0, trustProxy: 1, maxSockets: 5000 });
     expect(loadConfig({ API_KEYS: '' }).access.apiKeys).toEqual([]);
+  });
+
+  it('reads TRUST_PROXY as a number of proxies or a list of their addresses and ranges', () => {
+    expect(loadConfig({ TRUST_PROXY: ' 2 ' }).access.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,2001:db8::/32 ,192.0.2.1,::1,loopback' }).access.trustProxy).toEqual(['loopback', '10.0.0.0/8', '2001:db8::/32', '192.0.2.1', '::1']);
   });
 });
