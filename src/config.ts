@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import proxyAddr from 'proxy-addr';
 import ipaddr from 'ipaddr.js';
+import { openFileLimit } from './file-limit';
 
 /** Exchanges with a real public feed. `sim` is the built-in simulated exchange. */
 export const EXCHANGES = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'] as const;
@@ -71,7 +72,10 @@ export interface Config {
 
 /**
  * Who may use the API and how much (src/server/access-control.ts). Limits are per client
- * address (IPv6 addresses grouped by /64); 0 turns a limit off.
+ * address (IPv6 addresses grouped by /64); 0 turns a limit off. The per-address ones are off
+ * by default, like API keys: a backend, a load balancer or a load test is one address. The
+ * caps that keep the process alive (sockets, connections in all) are on, sized from its
+ * open-file limit (processCaps).
  */
 export interface AccessLimits {
   /** `API_KEYS`: keys a client must present; empty = no key needed. */
@@ -105,19 +109,40 @@ export interface AccessLimits {
  */
 export type TrustProxy = number | readonly string[];
 
-export const DEFAULT_ACCESS_LIMITS: AccessLimits = {
+/** The access limits that do not depend on the machine; see processCaps for the others. */
+export const DEFAULT_ACCESS_LIMITS: Omit<AccessLimits, 'maxConnections' | 'maxSockets'> = {
   apiKeys: [],
   trustProxy: 0,
-  queriesPerSecond: 50,
+  queriesPerSecond: 0,
+  // The bursts apply only once their rate is set.
   queryBurst: 200,
-  subscriptionsPerSecond: 10,
+  subscriptionsPerSecond: 0,
   subscriptionBurst: 100,
-  maxConnectionsPerAddress: 100,
-  maxConnections: 10_000,
-  maxSockets: 0,
+  maxConnectionsPerAddress: 0,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
 };
+
+/**
+ * Files a process keeps for itself beyond client sockets (Redis connections, the exchanges'
+ * when ingest shares the process, logs, Node's own), or a quarter of the limit if that is less.
+ */
+const RESERVED_FILES = 256;
+/** Most long-lived connections in all: each holds buffers and subscriptions in memory. */
+const MAX_CONNECTIONS_CEILING = 10_000;
+/** Long-lived connections' share of the sockets: the rest stays for queries and probes when subscribers fill up. */
+const CONNECTIONS_SHARE = 0.9;
+
+/**
+ * Default `HTTP_MAX_SOCKETS` and `MAX_CONNECTIONS` for a process that may open `fileLimit`
+ * files: past that many sockets, accepting one more would fail and so would reconnecting to
+ * Redis. An unlimited file limit leaves sockets uncapped.
+ */
+export function processCaps(fileLimit: number): { maxSockets: number; maxConnections: number } {
+  if (!Number.isFinite(fileLimit)) return { maxSockets: 0, maxConnections: MAX_CONNECTIONS_CEILING };
+  const maxSockets = Math.max(1, fileLimit - Math.min(RESERVED_FILES, Math.floor(fileLimit / 4)));
+  return { maxSockets, maxConnections: Math.max(1, Math.min(MAX_CONNECTIONS_CEILING, Math.floor(maxSockets * CONNECTIONS_SHARE))) };
+}
 
 /** What one graphql-ws connection may do, and how long it may fall behind (delivery/ws-transport.ts, delivery/slow-clients.ts). */
 export interface WebSocketLimits {
@@ -146,13 +171,19 @@ export const DEFAULT_WEBSOCKET_LIMITS: WebSocketLimits = {
 
 /** What a GraphQL document may ask for; each default is generous for this schema's real use. */
 export interface GraphqlLimits {
-  /** Deepest field nesting (introspection excepted). The schema's deepest real query is 3. */
+  /**
+   * Deepest field nesting outside introspection. The schema's deepest real query is 3.
+   * Introspection has its own, INTROSPECTION_MAX_DEPTH (src/server/yoga.ts).
+   */
   readonly maxDepth: number;
-  /** Aliases per operation. */
+  /** Aliases per operation: a watchlist of 50 `market(id)` aliases fits. */
   readonly maxAliases: number;
   /** graphql-armor's static cost (objects 2, scalars 1, ×1.5 per level; introspection excepted). */
   readonly maxCost: number;
-  /** Lexical tokens per document (GraphiQL's introspection query is about 500). */
+  /**
+   * Lexical tokens per document: a 50-alias watchlist of every Market field, ids in variables,
+   * is about 1,900; GraphiQL's introspection query about 200.
+   */
   readonly maxTokens: number;
   /** Directives per operation. */
   readonly maxDirectives: number;
@@ -166,9 +197,9 @@ export interface GraphqlLimits {
 
 export const DEFAULT_GRAPHQL_LIMITS: GraphqlLimits = {
   maxDepth: 8,
-  maxAliases: 15,
+  maxAliases: 50,
   maxCost: 5000,
-  maxTokens: 2000,
+  maxTokens: 3000,
   maxDirectives: 20,
   maxBodyBytes: 64 * 1024,
   introspection: true,
@@ -189,7 +220,8 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function loadConfig(env: Env = process.env): Config {
+/** `fileLimit`: the process's open-file limit, which sizes the default socket and connection caps. */
+export function loadConfig(env: Env = process.env, fileLimit: number = openFileLimit()): Config {
   const exchanges = {} as Record<ExchangeId, ExchangeOverrides>;
   for (const id of EXCHANGES) exchanges[id] = exchangeOverrides(env, id);
   return {
@@ -220,7 +252,7 @@ export function loadConfig(env: Env = process.env): Config {
       introspection: bool(env, 'GRAPHQL_INTROSPECTION', DEFAULT_GRAPHQL_LIMITS.introspection),
       graphiql: bool(env, 'GRAPHIQL', DEFAULT_GRAPHQL_LIMITS.graphiql),
     },
-    access: accessLimits(env),
+    access: accessLimits(env, fileLimit),
     websocket: {
       maxMessageBytes: integer(env, 'WS_MAX_MESSAGE_BYTES', DEFAULT_WEBSOCKET_LIMITS.maxMessageBytes, 1024, 100 * 1024 * 1024),
       connectionInitTimeoutMs: integer(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', DEFAULT_WEBSOCKET_LIMITS.connectionInitTimeoutMs, 100, 600_000),
@@ -345,8 +377,8 @@ function commaList(raw: string): string[] {
     .filter((s) => s !== '');
 }
 
-function accessLimits(env: Env): AccessLimits {
-  const d = DEFAULT_ACCESS_LIMITS;
+function accessLimits(env: Env, fileLimit: number): AccessLimits {
+  const d = { ...DEFAULT_ACCESS_LIMITS, ...processCaps(fileLimit) };
   const limits: AccessLimits = {
     apiKeys: apiKeys(env),
     trustProxy: trustProxy(env),

@@ -12,6 +12,14 @@ export const GRAPHQL_PATH = '/graphql';
 
 export type TickqlYoga = YogaServerInstance<Record<string, unknown>, Context>;
 
+/**
+ * Deepest nesting an introspection document may have (GRAPHQL_MAX_DEPTH leaves it out, as
+ * GraphiQL's own query is deeper than any real one). graphql-js's getIntrospectionQuery, and
+ * the one GraphiQL sends, nest 21 deep counted as graphql-armor counts (each fragment spread
+ * one level), whatever their options; a few levels more of `ofType` still fit, 30 do not.
+ */
+export const INTROSPECTION_MAX_DEPTH = 25;
+
 /** Refuses a request whose declared body is larger than the limit, before reading it. */
 function useMaxBodySize(maxBytes: number): Plugin {
   return {
@@ -27,6 +35,23 @@ function useMaxBodySize(maxBytes: number): Plugin {
       }
     },
   };
+}
+
+/**
+ * A depth limit that counts introspection too: graphql-armor's, alone. The one above skips
+ * `__schema`, so this one is what bounds an introspection document; it counts the whole
+ * document, so it is never below GRAPHQL_MAX_DEPTH.
+ */
+function introspectionDepthLimit(maxDepth: number): Plugin {
+  const off = { enabled: false };
+  return EnvelopArmorPlugin({
+    maxDepth: { n: maxDepth, ignoreIntrospection: false },
+    maxAliases: off,
+    costLimit: off,
+    maxTokens: off,
+    maxDirectives: off,
+    blockFieldSuggestion: off,
+  });
 }
 
 /**
@@ -63,6 +88,7 @@ export function createYogaServer(services: Services, logger: Logger, limits: Gra
         // Suggestions ("did you mean ...") map the schema for an attacker when it is hidden.
         blockFieldSuggestion: { enabled: !limits.introspection },
       }),
+      introspectionDepthLimit(Math.max(INTROSPECTION_MAX_DEPTH, limits.maxDepth)),
       ...(limits.introspection ? [] : [useDisableIntrospection()]),
       ...extraPlugins,
     ],

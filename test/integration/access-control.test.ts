@@ -175,6 +175,29 @@ describe('API keys', () => {
   });
 });
 
+describe('defaults', () => {
+  it('put no per-address limit on one busy client: 200 queries at once and 205 WebSocket connections from one address', async () => {
+    const app = await startApp({});
+    const replies = await Promise.all(Array.from({ length: 200 }, () => postGraphql(app.url(), QUERY, { from: '127.0.0.30' })));
+    expect(replies.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
+    const sockets: Array<WebSocket | null> = [];
+    try {
+      for (let i = 0; i < 205; i++) {
+        const opened = await upgrade(wsUrl(app), '127.0.0.30');
+        expect(opened.status).toBe(101);
+        sockets.push(opened.socket);
+      }
+      const stream = await openEventStream(app.url(), SUBSCRIPTION, { from: '127.0.0.30' });
+      expect(stream.status).toBe(200);
+      stream.close();
+    } finally {
+      for (const socket of sockets) socket?.close();
+    }
+    expect(await metric(app, 'tickql_requests_refused_total{reason="rate_limited",transport="http"}')).toBe(0);
+    expect(await metric(app, 'tickql_requests_refused_total{reason="connection_cap",transport="websocket"}')).toBe(0);
+  });
+});
+
 describe('per-address query budget', () => {
   let app: App;
   beforeAll(async () => {
