@@ -67,6 +67,7 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly graphql: GraphqlLimits;
   readonly access: AccessLimits;
+  readonly http: HttpOptions;
   readonly websocket: WebSocketLimits;
 }
 
@@ -143,6 +144,16 @@ export function processCaps(fileLimit: number): { maxSockets: number; maxConnect
   const maxSockets = Math.max(1, fileLimit - Math.min(RESERVED_FILES, Math.floor(fileLimit / 4)));
   return { maxSockets, maxConnections: Math.max(1, Math.min(MAX_CONNECTIONS_CEILING, Math.floor(maxSockets * CONNECTIONS_SHARE))) };
 }
+
+/** How HTTP responses meet browsers and proxies (src/server/compression.ts). */
+export interface HttpOptions {
+  /** Responses of at least this many bytes are compressed when the client accepts it; 0 = never. */
+  readonly compressionMinBytes: number;
+}
+
+export const DEFAULT_HTTP_OPTIONS: HttpOptions = {
+  compressionMinBytes: 1024,
+};
 
 /** What one graphql-ws connection may do, and how long it may fall behind (delivery/ws-transport.ts, delivery/slow-clients.ts). */
 export interface WebSocketLimits {
@@ -253,6 +264,9 @@ export function loadConfig(env: Env = process.env, fileLimit: number = openFileL
       graphiql: bool(env, 'GRAPHIQL', DEFAULT_GRAPHQL_LIMITS.graphiql),
     },
     access: accessLimits(env, fileLimit),
+    http: {
+      compressionMinBytes: integer(env, 'HTTP_COMPRESSION_MIN_BYTES', DEFAULT_HTTP_OPTIONS.compressionMinBytes, 0, 100 * 1024 * 1024),
+    },
     websocket: {
       maxMessageBytes: integer(env, 'WS_MAX_MESSAGE_BYTES', DEFAULT_WEBSOCKET_LIMITS.maxMessageBytes, 1024, 100 * 1024 * 1024),
       connectionInitTimeoutMs: integer(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', DEFAULT_WEBSOCKET_LIMITS.connectionInitTimeoutMs, 100, 600_000),

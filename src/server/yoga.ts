@@ -2,11 +2,12 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { DEFAULT_GRAPHQL_LIMITS, type GraphqlLimits } from '../config';
+import { DEFAULT_GRAPHQL_LIMITS, DEFAULT_HTTP_OPTIONS, type GraphqlLimits, type HttpOptions } from '../config';
 import { createContext, type Context, type Services } from '../context';
 import { useUserInputErrorCodes } from '../errors';
 import type { Logger } from '../logger';
 import { buildSchema } from '../schema';
+import { useCompression } from './compression';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -60,7 +61,13 @@ function introspectionDepthLimit(maxDepth: number): Plugin {
  * the same path (see graphql-ws.ts). Hostile documents are refused by graphql-armor before
  * execution; unexpected errors are masked for clients ("Unexpected error.") and logged in full.
  */
-export function createYogaServer(services: Services, logger: Logger, limits: GraphqlLimits = DEFAULT_GRAPHQL_LIMITS, extraPlugins: Plugin[] = []): TickqlYoga {
+export function createYogaServer(
+  services: Services,
+  logger: Logger,
+  limits: GraphqlLimits = DEFAULT_GRAPHQL_LIMITS,
+  extraPlugins: Plugin[] = [],
+  http: HttpOptions = DEFAULT_HTTP_OPTIONS,
+): TickqlYoga {
   return createYoga<Record<string, unknown>, Context>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
@@ -91,6 +98,8 @@ export function createYogaServer(services: Services, logger: Logger, limits: Gra
       introspectionDepthLimit(Math.max(INTROSPECTION_MAX_DEPTH, limits.maxDepth)),
       ...(limits.introspection ? [] : [useDisableIntrospection()]),
       ...extraPlugins,
+      // Last, so that it compresses the response every other plugin has finished.
+      useCompression(http.compressionMinBytes),
     ],
   });
 }

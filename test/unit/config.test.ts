@@ -98,6 +98,7 @@ describe('loadConfig', () => {
     [{ TRUST_PROXY: '0.0.0.0/0' }, /^TRUST_PROXY: invalid range on address: 0\.0\.0\.0\/0$/],
     [{ TRUST_PROXY: '-1' }, /^TRUST_PROXY: "-1" is not a number of proxies/],
     [{ TRUST_PROXY: ' , ' }, /^TRUST_PROXY is empty/],
+    [{ HTTP_COMPRESSION_MIN_BYTES: 'big' }, /^HTTP_COMPRESSION_MIN_BYTES="big" is not a whole number$/],
   ])('rejects %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -142,5 +143,10 @@ describe('loadConfig', () => {
 
   it('reads the GraphQL limits: a 50-alias watchlist fits by default', () => {
     expect(loadConfig({}).graphql).toMatchObject({ maxDepth: 8, maxAliases: 50, maxCost: 5000, maxTokens: 3000 });
+  });
+
+  it('reads the HTTP options: compression from 1 KB by default, 0 for never', () => {
+    expect(loadConfig({}).http).toEqual({ compressionMinBytes: 1024 });
+    expect(loadConfig({ HTTP_COMPRESSION_MIN_BYTES: '0' }).http).toEqual({ compressionMinBytes: 0 });
   });
 });
