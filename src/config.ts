@@ -145,13 +145,16 @@ export function processCaps(fileLimit: number): { maxSockets: number; maxConnect
   return { maxSockets, maxConnections: Math.max(1, Math.min(MAX_CONNECTIONS_CEILING, Math.floor(maxSockets * CONNECTIONS_SHARE))) };
 }
 
-/** How HTTP responses meet browsers and proxies (src/server/compression.ts). */
+/** How HTTP responses meet browsers and proxies (src/server/cors.ts, src/server/compression.ts). */
 export interface HttpOptions {
+  /** `CORS_ORIGINS`: the origins that get CORS headers; empty = every origin. Never with credentials. */
+  readonly corsOrigins: readonly string[];
   /** Responses of at least this many bytes are compressed when the client accepts it; 0 = never. */
   readonly compressionMinBytes: number;
 }
 
 export const DEFAULT_HTTP_OPTIONS: HttpOptions = {
+  corsOrigins: [],
   compressionMinBytes: 1024,
 };
 
@@ -265,6 +268,7 @@ export function loadConfig(env: Env = process.env, fileLimit: number = openFileL
     },
     access: accessLimits(env, fileLimit),
     http: {
+      corsOrigins: corsOrigins(env),
       compressionMinBytes: integer(env, 'HTTP_COMPRESSION_MIN_BYTES', DEFAULT_HTTP_OPTIONS.compressionMinBytes, 0, 100 * 1024 * 1024),
     },
     websocket: {
@@ -459,4 +463,31 @@ function isProxyAddress(entry: string): boolean {
   if (PROXY_RANGE_NAMES.includes(entry)) return true;
   if (entry.includes('/')) return ipaddr.IPv4.isValidCIDRFourPartDecimal(entry) || ipaddr.IPv6.isValidCIDR(entry);
   return ipaddr.IPv4.isValidFourPartDecimal(entry) || ipaddr.IPv6.isValid(entry);
+}
+
+/**
+ * `CORS_ORIGINS`: origins as browsers send them in `Origin`: a scheme, a host and, when not
+ * the scheme's default, a port; nothing else (no path, no trailing slash). `*` or unset: any.
+ */
+function corsOrigins(env: Env): string[] {
+  const raw = env.CORS_ORIGINS;
+  if (raw === undefined || raw.trim() === '*') return [];
+  const origins = commaList(raw);
+  if (origins.length === 0) throw new ConfigError('CORS_ORIGINS is empty; unset it (or set it to *) to allow every origin');
+  for (const origin of origins) {
+    if (serializedOrigin(origin) !== origin) {
+      throw new ConfigError(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com (scheme, host and port only, lower case)`);
+    }
+  }
+  return [...new Set(origins)];
+}
+
+/** The origin a browser would send for `text`, or null when it is not an http(s) URL. */
+function serializedOrigin(text: string): string | null {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : null;
+  } catch {
+    return null;
+  }
 }

@@ -17,6 +17,7 @@
 import { promisify } from 'node:util';
 import { brotliCompress, constants, deflate, gzip } from 'node:zlib';
 import type { Plugin } from 'graphql-yoga';
+import { addVary } from './vary';
 
 export type Encoding = 'br' | 'gzip' | 'deflate';
 
@@ -111,11 +112,4 @@ export function useCompression(minBytes: number): Plugin {
       setResponse(new fetchAPI.Response(new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength), { ...init, headers }));
     },
   };
-}
-
-/** Adds `token` to a Vary header unless it is already there. */
-function addVary(headers: Headers, token: string): void {
-  const vary = headers.get('vary');
-  if (vary === null || vary.trim() === '') headers.set('vary', token);
-  else if (!vary.toLowerCase().split(',').some((t) => t.trim() === token.toLowerCase() || t.trim() === '*')) headers.set('vary', `${vary}, ${token}`);
 }

@@ -8,6 +8,7 @@ import { useUserInputErrorCodes } from '../errors';
 import type { Logger } from '../logger';
 import { buildSchema } from '../schema';
 import { useCompression } from './compression';
+import { corsOption, useVaryOrigin } from './cors';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -60,6 +61,8 @@ function introspectionDepthLimit(maxDepth: number): Plugin {
  * text/event-stream`), and GraphiQL for browsers, whose subscriptions go over graphql-ws on
  * the same path (see graphql-ws.ts). Hostile documents are refused by graphql-armor before
  * execution; unexpected errors are masked for clients ("Unexpected error.") and logged in full.
+ * Responses carry CORS headers for pages on other origins (cors.ts) and are compressed for
+ * clients that accept it (compression.ts).
  */
 export function createYogaServer(
   services: Services,
@@ -76,6 +79,7 @@ export function createYogaServer(
     // GraphiQL served from this process, not from a CDN, so it works offline.
     renderGraphiQL,
     landingPage: false,
+    cors: corsOption(http.corsOrigins),
     maskedErrors: true,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -98,6 +102,7 @@ export function createYogaServer(
       introspectionDepthLimit(Math.max(INTROSPECTION_MAX_DEPTH, limits.maxDepth)),
       ...(limits.introspection ? [] : [useDisableIntrospection()]),
       ...extraPlugins,
+      useVaryOrigin(),
       // Last, so that it compresses the response every other plugin has finished.
       useCompression(http.compressionMinBytes),
     ],

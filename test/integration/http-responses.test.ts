@@ -1,6 +1,7 @@
 /**
  * HTTP as browsers and proxies expect it, on the real app over real sockets: compressed
- * responses for clients that accept them (and never SSE streams).
+ * responses for clients that accept them (and never SSE streams), and CORS for pages on
+ * other origins: any by default or those of CORS_ORIGINS, never with credentials.
  */
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
@@ -154,5 +155,64 @@ describe('compression', () => {
     expect((await postQuery(off.url(), PAGE, { 'accept-encoding': 'gzip' })).headers['content-encoding']).toBeUndefined();
     const tiny = await startApp({ HTTP_COMPRESSION_MIN_BYTES: '10' });
     expect((await postQuery(tiny.url(), TINY, { 'accept-encoding': 'gzip' })).headers['content-encoding']).toBe('gzip');
+  });
+});
+
+describe('CORS', () => {
+  /** A browser's preflight before a cross-origin POST with a JSON body and an API key. */
+  const preflight = (app: App, origin: string) =>
+    exchange(app.url(), { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, x-api-key' } });
+  const corsHeaders = (reply: RawReply) => Object.fromEntries(Object.entries(reply.headers).filter(([name]) => name.startsWith('access-control-')));
+
+  it('by default lets a page on any origin call the API, without credentials', async () => {
+    const app = await startApp();
+    const origin = 'https://dashboard.example';
+    const before = await preflight(app, origin);
+    expect(before.status).toBe(204);
+    expect(before.headers['access-control-allow-origin']).toBe(origin);
+    expect(String(before.headers['access-control-allow-methods'])).toContain('POST');
+    expect(String(before.headers['access-control-allow-headers']).toLowerCase()).toContain('x-api-key');
+    expect(before.headers['access-control-allow-credentials']).toBeUndefined();
+    expect(before.headers['access-control-max-age']).toBe('600');
+
+    const simple = await postQuery(app.url(), TINY, { origin });
+    expect(simple.status).toBe(200);
+    expect(simple.headers['access-control-allow-origin']).toBe(origin);
+    expect(simple.headers['access-control-allow-credentials']).toBeUndefined();
+    expect(String(simple.headers.vary)).toMatch(/\borigin\b/i);
+    // Without an Origin (not a browser, or same origin): no CORS headers, but still Vary: Origin for caches.
+    const direct = await postQuery(app.url(), TINY);
+    expect(corsHeaders(direct)).toEqual({});
+    expect(String(direct.headers.vary)).toMatch(/\borigin\b/i);
+  });
+
+  it('with CORS_ORIGINS gives CORS headers to those origins only', async () => {
+    const app = await startApp({ CORS_ORIGINS: 'https://app.example.com,http://localhost:3000' });
+    for (const origin of ['https://app.example.com', 'http://localhost:3000']) {
+      const before = await preflight(app, origin);
+      expect(before.status).toBe(204);
+      expect(before.headers['access-control-allow-origin']).toBe(origin);
+      expect(String(before.headers['access-control-allow-headers']).toLowerCase()).toContain('x-api-key');
+      expect(before.headers['access-control-allow-credentials']).toBeUndefined();
+      const simple = await postQuery(app.url(), TINY, { origin });
+      expect(simple.headers['access-control-allow-origin']).toBe(origin);
+      expect(simple.headers['access-control-allow-credentials']).toBeUndefined();
+    }
+    for (const origin of ['https://evil.example', 'null', 'https://app.example.com.evil.example', 'http://app.example.com', 'http://localhost:3001']) {
+      const before = await preflight(app, origin);
+      expect({ origin, headers: corsHeaders(before) }).toEqual({ origin, headers: {} });
+      const simple = await postQuery(app.url(), TINY, { origin });
+      // The browser, not the server, withholds the answer from the page: without the headers it does.
+      expect({ origin, headers: corsHeaders(simple) }).toEqual({ origin, headers: {} });
+      expect(String(simple.headers.vary)).toMatch(/\borigin\b/i);
+    }
+  });
+
+  it('puts CORS headers on refusals too, so a page can read why (401 with API keys)', async () => {
+    const app = await startApp({ CORS_ORIGINS: 'https://app.example.com', API_KEYS: 'key-a-0123456789abcdef' });
+    const refused = await postQuery(app.url(), TINY, { origin: 'https://app.example.com' });
+    expect(refused.status).toBe(401);
+    expect(refused.headers['access-control-allow-origin']).toBe('https://app.example.com');
+    expect(refused.headers['access-control-allow-credentials']).toBeUndefined();
   });
 });

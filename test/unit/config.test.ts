@@ -98,6 +98,11 @@ describe('loadConfig', () => {
     [{ TRUST_PROXY: '0.0.0.0/0' }, /^TRUST_PROXY: invalid range on address: 0\.0\.0\.0\/0$/],
     [{ TRUST_PROXY: '-1' }, /^TRUST_PROXY: "-1" is not a number of proxies/],
     [{ TRUST_PROXY: ' , ' }, /^TRUST_PROXY is empty/],
+    [{ CORS_ORIGINS: 'https://app.example.com/' }, /^CORS_ORIGINS: "https:\/\/app.example.com\/" is not an origin like https:\/\/app.example.com/],
+    [{ CORS_ORIGINS: 'app.example.com' }, /^CORS_ORIGINS: "app.example.com" is not an origin/],
+    [{ CORS_ORIGINS: 'https://App.example.com' }, /^CORS_ORIGINS: "https:\/\/App.example.com" is not an origin/],
+    [{ CORS_ORIGINS: 'https://a.example,*' }, /^CORS_ORIGINS: "\*" is not an origin/],
+    [{ CORS_ORIGINS: ' , ' }, /^CORS_ORIGINS is empty/],
     [{ HTTP_COMPRESSION_MIN_BYTES: 'big' }, /^HTTP_COMPRESSION_MIN_BYTES="big" is not a whole number$/],
   ])('rejects %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -145,8 +150,12 @@ describe('loadConfig', () => {
     expect(loadConfig({}).graphql).toMatchObject({ maxDepth: 8, maxAliases: 50, maxCost: 5000, maxTokens: 3000 });
   });
 
-  it('reads the HTTP options: compression from 1 KB by default, 0 for never', () => {
-    expect(loadConfig({}).http).toEqual({ compressionMinBytes: 1024 });
-    expect(loadConfig({ HTTP_COMPRESSION_MIN_BYTES: '0' }).http).toEqual({ compressionMinBytes: 0 });
+  it('reads the HTTP options: every origin and compression from 1 KB by default', () => {
+    expect(loadConfig({}).http).toEqual({ corsOrigins: [], compressionMinBytes: 1024 });
+    expect(loadConfig({ CORS_ORIGINS: '*' }).http.corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:3000,https://app.example.com', HTTP_COMPRESSION_MIN_BYTES: '0' }).http).toEqual({
+      corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      compressionMinBytes: 0,
+    });
   });
 });
