@@ -4,6 +4,9 @@
  * problem; `main.ts` prints it and exits.
  */
 import { availableParallelism } from 'node:os';
+import proxyAddr from 'proxy-addr';
+import ipaddr from 'ipaddr.js';
+import { openFileLimit } from './file-limit';
 
 /** Exchanges with a real public feed. `sim` is the built-in simulated exchange. */
 export const EXCHANGES = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'] as const;
@@ -67,18 +70,22 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly graphql: GraphqlLimits;
   readonly access: AccessLimits;
+  readonly http: HttpOptions;
   readonly websocket: WebSocketLimits;
 }
 
 /**
  * Who may use the API and how much (src/server/access-control.ts). Limits are per client
- * address (IPv6 addresses grouped by /64); 0 turns a limit off.
+ * address (IPv6 addresses grouped by /64); 0 turns a limit off. The per-address ones are off
+ * by default, like API keys: a backend, a load balancer or a load test is one address. The
+ * caps that keep the process alive (sockets, connections in all) are on, sized from its
+ * open-file limit (processCaps).
  */
 export interface AccessLimits {
   /** `API_KEYS`: keys a client must present; empty = no key needed. */
   readonly apiKeys: readonly string[];
-  /** Proxies in front that append to X-Forwarded-For; 0 = use the socket's address. */
-  readonly trustProxy: number;
+  /** Which proxies' X-Forwarded-For entries to believe (src/server/client-address.ts). */
+  readonly trustProxy: TrustProxy;
   /** HTTP requests and WebSocket query operations per second, per address. */
   readonly queriesPerSecond: number;
   /** Queries an address may make beyond the rate in each 10-second window. */
@@ -99,18 +106,59 @@ export interface AccessLimits {
   readonly requestTimeoutMs: number;
 }
 
-export const DEFAULT_ACCESS_LIMITS: AccessLimits = {
+/**
+ * `TRUST_PROXY`: a number of proxies in front, each appending to X-Forwarded-For (0: none,
+ * the TCP peer is the client), or the proxies' addresses and CIDR ranges (and proxy-addr's
+ * names `loopback`, `linklocal`, `uniquelocal`).
+ */
+export type TrustProxy = number | readonly string[];
+
+/** The access limits that do not depend on the machine; see processCaps for the others. */
+export const DEFAULT_ACCESS_LIMITS: Omit<AccessLimits, 'maxConnections' | 'maxSockets'> = {
   apiKeys: [],
   trustProxy: 0,
-  queriesPerSecond: 50,
+  queriesPerSecond: 0,
+  // The bursts apply only once their rate is set.
   queryBurst: 200,
-  subscriptionsPerSecond: 10,
+  subscriptionsPerSecond: 0,
   subscriptionBurst: 100,
-  maxConnectionsPerAddress: 100,
-  maxConnections: 10_000,
-  maxSockets: 0,
+  maxConnectionsPerAddress: 0,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
+};
+
+/**
+ * Files a process keeps for itself beyond client sockets (Redis connections, the exchanges'
+ * when ingest shares the process, logs, Node's own), or a quarter of the limit if that is less.
+ */
+const RESERVED_FILES = 256;
+/** Most long-lived connections in all: each holds buffers and subscriptions in memory. */
+const MAX_CONNECTIONS_CEILING = 10_000;
+/** Long-lived connections' share of the sockets: the rest stays for queries and probes when subscribers fill up. */
+const CONNECTIONS_SHARE = 0.9;
+
+/**
+ * Default `HTTP_MAX_SOCKETS` and `MAX_CONNECTIONS` for a process that may open `fileLimit`
+ * files: past that many sockets, accepting one more would fail and so would reconnecting to
+ * Redis. An unlimited file limit leaves sockets uncapped.
+ */
+export function processCaps(fileLimit: number): { maxSockets: number; maxConnections: number } {
+  if (!Number.isFinite(fileLimit)) return { maxSockets: 0, maxConnections: MAX_CONNECTIONS_CEILING };
+  const maxSockets = Math.max(1, fileLimit - Math.min(RESERVED_FILES, Math.floor(fileLimit / 4)));
+  return { maxSockets, maxConnections: Math.max(1, Math.min(MAX_CONNECTIONS_CEILING, Math.floor(maxSockets * CONNECTIONS_SHARE))) };
+}
+
+/** How HTTP responses meet browsers and proxies (src/server/cors.ts, src/server/compression.ts). */
+export interface HttpOptions {
+  /** `CORS_ORIGINS`: the origins that get CORS headers; empty = every origin. Never with credentials. */
+  readonly corsOrigins: readonly string[];
+  /** Responses of at least this many bytes are compressed when the client accepts it; 0 = never. */
+  readonly compressionMinBytes: number;
+}
+
+export const DEFAULT_HTTP_OPTIONS: HttpOptions = {
+  corsOrigins: [],
+  compressionMinBytes: 1024,
 };
 
 /** What one graphql-ws connection may do, and how long it may fall behind (delivery/ws-transport.ts, delivery/slow-clients.ts). */
@@ -140,13 +188,19 @@ export const DEFAULT_WEBSOCKET_LIMITS: WebSocketLimits = {
 
 /** What a GraphQL document may ask for; each default is generous for this schema's real use. */
 export interface GraphqlLimits {
-  /** Deepest field nesting (introspection excepted). The schema's deepest real query is 3. */
+  /**
+   * Deepest field nesting outside introspection. The schema's deepest real query is 3.
+   * Introspection has its own, INTROSPECTION_MAX_DEPTH (src/server/yoga.ts).
+   */
   readonly maxDepth: number;
-  /** Aliases per operation. */
+  /** Aliases per operation: a watchlist of 50 `market(id)` aliases fits. */
   readonly maxAliases: number;
   /** graphql-armor's static cost (objects 2, scalars 1, ×1.5 per level; introspection excepted). */
   readonly maxCost: number;
-  /** Lexical tokens per document (GraphiQL's introspection query is about 500). */
+  /**
+   * Lexical tokens per document: a 50-alias watchlist of every Market field, ids in variables,
+   * is about 1,900; GraphiQL's introspection query about 200.
+   */
   readonly maxTokens: number;
   /** Directives per operation. */
   readonly maxDirectives: number;
@@ -160,9 +214,9 @@ export interface GraphqlLimits {
 
 export const DEFAULT_GRAPHQL_LIMITS: GraphqlLimits = {
   maxDepth: 8,
-  maxAliases: 15,
+  maxAliases: 50,
   maxCost: 5000,
-  maxTokens: 2000,
+  maxTokens: 3000,
   maxDirectives: 20,
   maxBodyBytes: 64 * 1024,
   introspection: true,
@@ -183,7 +237,8 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function loadConfig(env: Env = process.env): Config {
+/** `fileLimit`: the process's open-file limit, which sizes the default socket and connection caps. */
+export function loadConfig(env: Env = process.env, fileLimit: number = openFileLimit()): Config {
   const exchanges = {} as Record<ExchangeId, ExchangeOverrides>;
   for (const id of EXCHANGES) exchanges[id] = exchangeOverrides(env, id);
   return {
@@ -214,7 +269,11 @@ export function loadConfig(env: Env = process.env): Config {
       introspection: bool(env, 'GRAPHQL_INTROSPECTION', DEFAULT_GRAPHQL_LIMITS.introspection),
       graphiql: bool(env, 'GRAPHIQL', DEFAULT_GRAPHQL_LIMITS.graphiql),
     },
-    access: accessLimits(env),
+    access: accessLimits(env, fileLimit),
+    http: {
+      corsOrigins: corsOrigins(env),
+      compressionMinBytes: integer(env, 'HTTP_COMPRESSION_MIN_BYTES', DEFAULT_HTTP_OPTIONS.compressionMinBytes, 0, 100 * 1024 * 1024),
+    },
     websocket: {
       maxMessageBytes: integer(env, 'WS_MAX_MESSAGE_BYTES', DEFAULT_WEBSOCKET_LIMITS.maxMessageBytes, 1024, 100 * 1024 * 1024),
       connectionInitTimeoutMs: integer(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', DEFAULT_WEBSOCKET_LIMITS.connectionInitTimeoutMs, 100, 600_000),
@@ -348,11 +407,11 @@ function commaList(raw: string): string[] {
     .filter((s) => s !== '');
 }
 
-function accessLimits(env: Env): AccessLimits {
-  const d = DEFAULT_ACCESS_LIMITS;
+function accessLimits(env: Env, fileLimit: number): AccessLimits {
+  const d = { ...DEFAULT_ACCESS_LIMITS, ...processCaps(fileLimit) };
   const limits: AccessLimits = {
     apiKeys: apiKeys(env),
-    trustProxy: integer(env, 'TRUST_PROXY', d.trustProxy, 0, 10),
+    trustProxy: trustProxy(env),
     queriesPerSecond: integer(env, 'RATE_LIMIT_QUERIES', d.queriesPerSecond, 0, 1_000_000),
     queryBurst: integer(env, 'RATE_LIMIT_QUERIES_BURST', d.queryBurst, 0, 10_000_000),
     subscriptionsPerSecond: integer(env, 'RATE_LIMIT_SUBSCRIPTIONS', d.subscriptionsPerSecond, 0, 1_000_000),
@@ -384,4 +443,63 @@ function apiKeys(env: Env): string[] {
     if (key.length < 16) throw new ConfigError(`API_KEYS: key ${i + 1} is ${key.length} characters long; use at least 16`);
   });
   return [...new Set(keys)];
+}
+
+/** The names proxy-addr gives to well-known ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `TRUST_PROXY`: a hop count (0..10), or a comma list of the proxies' addresses and CIDR
+ * ranges, which proxy-addr then checks each hop against.
+ */
+function trustProxy(env: Env): TrustProxy {
+  const raw = env.TRUST_PROXY;
+  if (raw === undefined || raw.trim() === '' || /^\s*\d+\s*$/.test(raw)) return integer(env, 'TRUST_PROXY', 0, 0, 10);
+  const entries = commaList(raw);
+  if (entries.length === 0) throw new ConfigError(`TRUST_PROXY is empty; unset it (or set it to 0) to use the TCP peer's address`);
+  for (const entry of entries) {
+    if (!isProxyAddress(entry)) {
+      throw new ConfigError(`TRUST_PROXY: ${JSON.stringify(entry)} is not a number of proxies, an IP address, a CIDR range or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  }
+  try {
+    proxyAddr.compile(entries);
+  } catch (err) {
+    throw new ConfigError(`TRUST_PROXY: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return [...new Set(entries)];
+}
+
+/** An address or CIDR range written plainly (dotted quads, not 127.1 or hex), or a range name. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(entry)) return true;
+  if (entry.includes('/')) return ipaddr.IPv4.isValidCIDRFourPartDecimal(entry) || ipaddr.IPv6.isValidCIDR(entry);
+  return ipaddr.IPv4.isValidFourPartDecimal(entry) || ipaddr.IPv6.isValid(entry);
+}
+
+/**
+ * `CORS_ORIGINS`: origins as browsers send them in `Origin`: a scheme, a host and, when not
+ * the scheme's default, a port; nothing else (no path, no trailing slash). `*` or unset: any.
+ */
+function corsOrigins(env: Env): string[] {
+  const raw = env.CORS_ORIGINS;
+  if (raw === undefined || raw.trim() === '*') return [];
+  const origins = commaList(raw);
+  if (origins.length === 0) throw new ConfigError('CORS_ORIGINS is empty; unset it (or set it to *) to allow every origin');
+  for (const origin of origins) {
+    if (serializedOrigin(origin) !== origin) {
+      throw new ConfigError(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com (scheme, host and port only, lower case)`);
+    }
+  }
+  return [...new Set(origins)];
+}
+
+/** The origin a browser would send for `text`, or null when it is not an http(s) URL. */
+function serializedOrigin(text: string): string | null {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,10 +1,10 @@
 /**
  * The service's protections against abusive clients, lifted for the processes under test (they
- * inherit this process's environment): all the load comes from one address on loopback, which
- * the per-address budgets and connection caps exist to refuse, and the ingest scenario offers
- * one feed more frames per second than FEED_MAX_FRAMES_PER_S lets a flooding exchange send.
- * The README's access-control section says a load test must lift them. A value set by the
- * caller wins.
+ * inherit this process's environment): all the load comes from one address on loopback. The
+ * per-address budgets and caps are off by default (README, Access control) and set to 0 here
+ * all the same; the total cap, MAX_CONNECTIONS, is on by default and a scenario may hold more
+ * subscribers; and the ingest scenario offers one feed more frames per second than
+ * FEED_MAX_FRAMES_PER_S lets a flooding exchange send. A value set by the caller wins.
  */
 export const LIFTED_LIMITS: Readonly<Record<string, string>> = {
   RATE_LIMIT_QUERIES: '0',

@@ -54,7 +54,7 @@ const services = {
 const plugins = [];
 if (variant.metrics) plugins.push(new Metrics({}).plugin());
 if (variant.access !== 'none') plugins.push(new AccessControl(config.access, () => {}).plugin());
-const yoga = createYogaServer(services, logger, config.graphql, plugins, { jit: variant.jit, armor: variant.armor });
+const yoga = createYogaServer(services, logger, config.graphql, plugins, config.http, { jit: variant.jit, armor: variant.armor });
 
 const server = createServer(yoga).listen(0, '127.0.0.1');
 await once(server, 'listening');

@@ -96,7 +96,7 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
     }),
   });
   const access = new AccessControl(config.access, (reason, transport) => metrics.refused(reason, transport));
-  const yoga = createYogaServer(services, logger, config.graphql, [metrics.plugin(), access.plugin()]);
+  const yoga = createYogaServer(services, logger, config.graphql, [metrics.plugin(), access.plugin()], config.http);
   const readiness = {
     notReady: async () => {
       const problems: Record<string, string> = {};

@@ -22,7 +22,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { AccessLimits } from '../config';
 import { ErrorCode } from '../errors';
 import { API_KEY_PARAM, ApiKeys, headerValue } from './api-keys';
-import { clientAddress, limitKey } from './client-address';
+import { clientAddress, compileTrust, limitKey, type Trust } from './client-address';
 import { ConnectionCaps, type CapRefusal } from './connection-caps';
 import { RateLimits, type Budget } from './rate-limits';
 
@@ -59,6 +59,7 @@ export class AccessControl {
   private readonly keys: ApiKeys;
   private readonly rates: RateLimits;
   private readonly caps: ConnectionCaps;
+  private readonly trust: Trust;
 
   constructor(
     private readonly limits: AccessLimits,
@@ -71,11 +72,12 @@ export class AccessControl {
       subscription: { perSecond: limits.subscriptionsPerSecond, burst: limits.subscriptionBurst },
     });
     this.caps = new ConnectionCaps({ perAddress: limits.maxConnectionsPerAddress, total: limits.maxConnections });
+    this.trust = compileTrust(limits.trustProxy);
   }
 
   /** The key that per-address limits count under. */
   addressOf(request: IncomingMessage): string {
-    return limitKey(clientAddress(request, this.limits.trustProxy));
+    return limitKey(clientAddress(request, this.trust));
   }
 
   plugin(): Plugin {

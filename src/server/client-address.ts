@@ -1,57 +1,53 @@
 /**
- * Which client a request comes from, for per-address limits (access-control.ts).
+ * Which client a request comes from, for per-address limits (access-control.ts). The walk
+ * through X-Forwarded-For is proxy-addr's and the address parsing ipaddr.js's: this parsing
+ * decides whose budget a request spends, so it is left to well-tested libraries.
  */
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import proxyAddr from 'proxy-addr';
+import type { TrustProxy } from '../config';
+
+/** Whether the hop `hop` steps from this process (0: the TCP peer), at `address`, is a proxy to believe. */
+export type Trust = (address: string, hop: number) => boolean;
 
 /**
- * The client's address: the TCP peer's, or, behind `trustProxy` proxies that each append the
- * address they received from to X-Forwarded-For, the entry the outermost trusted proxy
- * appended. Entries further left were written by the client and could be anything, so they
- * are never used; an entry that is not an IP address falls back to the peer's address.
+ * `TRUST_PROXY` as proxy-addr's trust function. A count n believes the TCP peer and the
+ * n - 1 entries nearest it, so the client is the entry the outermost of n proxies appended;
+ * a list believes every hop whose address is in it.
  */
-export function clientAddress(request: IncomingMessage, trustProxy: number): string {
+export function compileTrust(trust: TrustProxy): Trust {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return proxyAddr.compile([...trust]);
+}
+
+/**
+ * The client's address. proxy-addr starts at the TCP peer and walks X-Forwarded-For from
+ * the right while each hop is a trusted proxy; the first hop that is not is the client.
+ * Entries further left were written by the client and could be anything, so they are never
+ * used. A chosen entry that is not a plain IP address (garbage, a port, brackets) falls back
+ * to the peer's address, which the client cannot choose.
+ */
+export function clientAddress(request: IncomingMessage, trust: Trust): string {
   const peer = request.socket.remoteAddress ?? 'unknown';
-  if (trustProxy === 0) return peer;
-  const header = request.headers['x-forwarded-for'];
-  const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  if (hops.length === 0) return peer;
-  const chosen = hops[Math.max(0, hops.length - trustProxy)]!;
-  return isIP(chosen) ? chosen : peer;
+  const chosen: unknown = proxyAddr(request, trust);
+  return typeof chosen === 'string' && isPlainAddress(chosen) ? chosen : peer;
+}
+
+/** An IPv4 address in dotted quads (not 127.1, hex or octal) or any valid IPv6 address. */
+function isPlainAddress(text: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(text) || ipaddr.IPv6.isValid(text);
 }
 
 /**
  * The key limits are counted under: an IPv4 address as is (also when written as IPv4-mapped
  * IPv6), an IPv6 address by its /64 network, since one subscriber line usually holds a whole
- * /64 and could otherwise take a fresh address for every request.
+ * /64 and could otherwise take a fresh address for every request. Anything else, as is.
  */
 export function limitKey(address: string): string {
-  const plain = address.replace(/%.*$/, ''); // zone index, as in fe80::1%eth0
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(plain);
-  if (mapped) return mapped[1]!;
-  if (isIP(plain) !== 6) return plain;
-  return `${ipv6Groups(plain).slice(0, 4).join(':')}::/64`;
-}
-
-/** The eight 16-bit groups of a valid IPv6 address, in lower-case hex without leading zeros. */
-function ipv6Groups(address: string): string[] {
-  const [head = '', tail] = address.split('::');
-  const part = (s: string): string[] => {
-    if (s === '') return [];
-    const groups = s.split(':');
-    const last = groups[groups.length - 1]!;
-    if (last.includes('.')) {
-      // Trailing dotted IPv4 (::1.2.3.4): two groups.
-      const [a = 0, b = 0, c = 0, d = 0] = last.split('.').map(Number);
-      groups.splice(-1, 1, ((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
-    }
-    return groups;
-  };
-  const front = part(head);
-  const back = tail === undefined ? [] : part(tail);
-  const zeros = tail === undefined ? [] : Array<string>(8 - front.length - back.length).fill('0');
-  return [...front, ...zeros, ...back].map((g) => parseInt(g, 16).toString(16));
+  if (!ipaddr.isValid(address)) return address;
+  const parsed = ipaddr.process(address);
+  if (parsed instanceof ipaddr.IPv4) return parsed.toString();
+  const network = new ipaddr.IPv6([...(parsed as ipaddr.IPv6).parts.slice(0, 4), 0, 0, 0, 0]);
+  return `${network.toString()}/64`;
 }

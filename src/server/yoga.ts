@@ -3,15 +3,25 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import { DEFAULT_GRAPHQL_LIMITS, type GraphqlLimits } from '../config';
+import { DEFAULT_GRAPHQL_LIMITS, DEFAULT_HTTP_OPTIONS, type GraphqlLimits, type HttpOptions } from '../config';
 import { createContext, type Context, type Services } from '../context';
 import { useUserInputErrorCodes } from '../errors';
 import type { Logger } from '../logger';
 import { buildSchema } from '../schema';
+import { useCompression } from './compression';
+import { corsOption, useVaryOrigin } from './cors';
 
 export const GRAPHQL_PATH = '/graphql';
 
 export type TickqlYoga = YogaServerInstance<Record<string, unknown>, Context>;
+
+/**
+ * Deepest nesting an introspection document may have (GRAPHQL_MAX_DEPTH leaves it out, as
+ * GraphiQL's own query is deeper than any real one). graphql-js's getIntrospectionQuery, and
+ * the one GraphiQL sends, nest 21 deep counted as graphql-armor counts (each fragment spread
+ * one level), whatever their options; a few levels more of `ofType` still fit, 30 do not.
+ */
+export const INTROSPECTION_MAX_DEPTH = 25;
 
 /** Refuses a request whose declared body is larger than the limit, before reading it. */
 function useMaxBodySize(maxBytes: number): Plugin {
@@ -39,16 +49,36 @@ export interface YogaStackOptions {
 }
 
 /**
+ * A depth limit that counts introspection too: graphql-armor's, alone. The one above skips
+ * `__schema`, so this one is what bounds an introspection document; it counts the whole
+ * document, so it is never below GRAPHQL_MAX_DEPTH.
+ */
+function introspectionDepthLimit(maxDepth: number): Plugin {
+  const off = { enabled: false };
+  return EnvelopArmorPlugin({
+    maxDepth: { n: maxDepth, ignoreIntrospection: false },
+    maxAliases: off,
+    costLimit: off,
+    maxTokens: off,
+    maxDirectives: off,
+    blockFieldSuggestion: off,
+  });
+}
+
+/**
  * The GraphQL HTTP handler: POST and GET queries, SSE subscriptions (`Accept:
  * text/event-stream`), and GraphiQL for browsers, whose subscriptions go over graphql-ws on
  * the same path (see graphql-ws.ts). Hostile documents are refused by graphql-armor before
  * execution; unexpected errors are masked for clients ("Unexpected error.") and logged in full.
+ * Responses carry CORS headers for pages on other origins (cors.ts) and are compressed for
+ * clients that accept it (compression.ts).
  */
 export function createYogaServer(
   services: Services,
   logger: Logger,
   limits: GraphqlLimits = DEFAULT_GRAPHQL_LIMITS,
   extraPlugins: Plugin[] = [],
+  http: HttpOptions = DEFAULT_HTTP_OPTIONS,
   stack: YogaStackOptions = {},
 ): TickqlYoga {
   const armor = EnvelopArmorPlugin({
@@ -75,6 +105,7 @@ export function createYogaServer(
     // GraphiQL served from this process, not from a CDN, so it works offline.
     renderGraphiQL,
     landingPage: false,
+    cors: corsOption(http.corsOrigins),
     maskedErrors: true,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -85,10 +116,13 @@ export function createYogaServer(
     plugins: [
       useMaxBodySize(limits.maxBodyBytes),
       useUserInputErrorCodes(),
-      ...(stack.armor === false ? [] : [armor]),
+      ...(stack.armor === false ? [] : [armor, introspectionDepthLimit(Math.max(INTROSPECTION_MAX_DEPTH, limits.maxDepth))]),
       ...(limits.introspection ? [] : [useDisableIntrospection()]),
       ...(stack.jit === false ? [] : [jit]),
       ...extraPlugins,
+      useVaryOrigin(),
+      // Last, so that it compresses the response every other plugin has finished.
+      useCompression(http.compressionMinBytes),
     ],
   });
 }

@@ -175,6 +175,29 @@ describe('API keys', () => {
   });
 });
 
+describe('defaults', () => {
+  it('put no per-address limit on one busy client: 200 queries at once and 205 WebSocket connections from one address', async () => {
+    const app = await startApp({});
+    const replies = await Promise.all(Array.from({ length: 200 }, () => postGraphql(app.url(), QUERY, { from: '127.0.0.30' })));
+    expect(replies.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
+    const sockets: Array<WebSocket | null> = [];
+    try {
+      for (let i = 0; i < 205; i++) {
+        const opened = await upgrade(wsUrl(app), '127.0.0.30');
+        expect(opened.status).toBe(101);
+        sockets.push(opened.socket);
+      }
+      const stream = await openEventStream(app.url(), SUBSCRIPTION, { from: '127.0.0.30' });
+      expect(stream.status).toBe(200);
+      stream.close();
+    } finally {
+      for (const socket of sockets) socket?.close();
+    }
+    expect(await metric(app, 'tickql_requests_refused_total{reason="rate_limited",transport="http"}')).toBe(0);
+    expect(await metric(app, 'tickql_requests_refused_total{reason="connection_cap",transport="websocket"}')).toBe(0);
+  });
+});
+
 describe('per-address query budget', () => {
   let app: App;
   beforeAll(async () => {
@@ -231,6 +254,19 @@ describe('per-address query budget', () => {
     expect(one.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(10);
     const another = await postGraphql(proxied.url(), QUERY, { from: '127.0.0.14', headers: { 'x-forwarded-for': '203.0.113.8' } });
     expect(another.status).toBe(200);
+  });
+
+  it('counts the first address that is not a listed proxy when TRUST_PROXY lists them, and ignores spoofed entries', async () => {
+    const proxied = await startApp({ TRUST_PROXY: 'loopback, 10.0.0.0/8', RATE_LIMIT_QUERIES: '5', RATE_LIMIT_QUERIES_BURST: '0' });
+    // Behind a loopback proxy and an internal one: the client is 203.0.113.9 whatever it wrote first.
+    const spoofed = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => postGraphql(proxied.url(), QUERY, { from: '127.0.0.15', headers: { 'x-forwarded-for': `10.9.0.${i}, 198.51.100.${i}, 203.0.113.9, 10.0.0.2` } })),
+    );
+    expect(spoofed.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(10);
+    // A malformed entry where the client's address should be counts as the proxy itself (127.0.0.16), not as a new address each time.
+    const malformed = await Promise.all(Array.from({ length: 20 }, (_, i) => postGraphql(proxied.url(), QUERY, { from: '127.0.0.16', headers: { 'x-forwarded-for': `203.0.113.${i}:80` } })));
+    expect(malformed.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(10);
+    expect((await postGraphql(proxied.url(), QUERY, { from: '127.0.0.16', headers: { 'x-forwarded-for': '203.0.113.10' } })).status).toBe(200);
   });
 
   it('lets an address go over the rate by the burst allowance', async () => {

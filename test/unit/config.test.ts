@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig, processCaps } from '../../src/config';
+import { openFileLimit } from '../../src/file-limit';
 
 describe('loadConfig', () => {
   it('uses the documented defaults when nothing is set', () => {
@@ -97,28 +98,70 @@ describe('loadConfig', () => {
     [{ WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '0' }, /^WS_MAX_SUBSCRIPTIONS_PER_CONNECTION=0 is out of range/],
     [{ WS_MAX_MESSAGES_PER_SECOND: 'many' }, /^WS_MAX_MESSAGES_PER_SECOND="many" is not a whole number$/],
     [{ WS_MAX_MESSAGE_BYTES: '10' }, /^WS_MAX_MESSAGE_BYTES=10 is out of range/],
+    [{ TRUST_PROXY: 'loopback,proxy.internal' }, /^TRUST_PROXY: "proxy.internal" is not a number of proxies, an IP address, a CIDR range or one of loopback, linklocal, uniquelocal$/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY: "10.0.0.0\/33" is not a number of proxies/],
+    [{ TRUST_PROXY: '127.1' }, /^TRUST_PROXY: "127.1" is not a number of proxies/],
+    [{ TRUST_PROXY: '0.0.0.0/0' }, /^TRUST_PROXY: invalid range on address: 0\.0\.0\.0\/0$/],
+    [{ TRUST_PROXY: '-1' }, /^TRUST_PROXY: "-1" is not a number of proxies/],
+    [{ TRUST_PROXY: ' , ' }, /^TRUST_PROXY is empty/],
+    [{ CORS_ORIGINS: 'https://app.example.com/' }, /^CORS_ORIGINS: "https:\/\/app.example.com\/" is not an origin like https:\/\/app.example.com/],
+    [{ CORS_ORIGINS: 'app.example.com' }, /^CORS_ORIGINS: "app.example.com" is not an origin/],
+    [{ CORS_ORIGINS: 'https://App.example.com' }, /^CORS_ORIGINS: "https:\/\/App.example.com" is not an origin/],
+    [{ CORS_ORIGINS: 'https://a.example,*' }, /^CORS_ORIGINS: "\*" is not an origin/],
+    [{ CORS_ORIGINS: ' , ' }, /^CORS_ORIGINS is empty/],
+    [{ HTTP_COMPRESSION_MIN_BYTES: 'big' }, /^HTTP_COMPRESSION_MIN_BYTES="big" is not a whole number$/],
   ])('rejects %o with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
   });
 
-  it('has access control on by default, with no API keys, and reads each limit', () => {
-    expect(loadConfig({}).access).toEqual({
+  it('has the per-address limits off by default, like API keys, and reads each limit', () => {
+    expect(loadConfig({}, 20_000).access).toEqual({
       apiKeys: [],
       trustProxy: 0,
-      queriesPerSecond: 50,
+      queriesPerSecond: 0,
       queryBurst: 200,
-      subscriptionsPerSecond: 10,
+      subscriptionsPerSecond: 0,
       subscriptionBurst: 100,
-      maxConnectionsPerAddress: 100,
+      maxConnectionsPerAddress: 0,
       maxConnections: 10_000,
-      maxSockets: 0,
+      maxSockets: 19_744,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
     });
-    const access = loadConfig({ API_KEYS: ' key-a-0123456789abcdef,, key-b-fedcba9876543210 ,key-a-0123456789abcdef', RATE_LIMIT_QUERIES: '0', TRUST_PROXY: '1', HTTP_MAX_SOCKETS: '5000' }).access;
+    const access = loadConfig({ API_KEYS: ' key-a-0123456789abcdef,, key-b-fedcba9876543210 ,key-a-0123456789abcdef', RATE_LIMIT_QUERIES: '50', TRUST_PROXY: '1', HTTP_MAX_SOCKETS: '5000', MAX_CONNECTIONS: '0' }).access;
     expect(access.apiKeys).toEqual(['key-a-0123456789abcdef', 'key-b-fedcba9876543210']);
-    expect(access).toMatchObject({ queriesPerSecond: 0, trustProxy: 1, maxSockets: 5000 });
+    expect(access).toMatchObject({ queriesPerSecond: 50, trustProxy: 1, maxSockets: 5000, maxConnections: 0 });
     expect(loadConfig({ API_KEYS: '' }).access.apiKeys).toEqual([]);
+  });
+
+  it('sizes the socket and connection caps from the open-file limit', () => {
+    // A quarter of the files, at most 256, stay for Redis, the exchanges and the process itself;
+    // long-lived connections may take nine tenths of the sockets, at most 10,000.
+    expect(processCaps(1024)).toEqual({ maxSockets: 768, maxConnections: 691 });
+    expect(processCaps(256)).toEqual({ maxSockets: 192, maxConnections: 172 });
+    expect(processCaps(65_536)).toEqual({ maxSockets: 65_280, maxConnections: 10_000 });
+    expect(processCaps(Infinity)).toEqual({ maxSockets: 0, maxConnections: 10_000 });
+    expect(loadConfig({}, 1024).access).toMatchObject({ maxSockets: 768, maxConnections: 691 });
+    // The machine's own limit when none is given.
+    expect(loadConfig({}).access.maxSockets).toBe(processCaps(openFileLimit()).maxSockets);
+  });
+
+  it('reads TRUST_PROXY as a number of proxies or a list of their addresses and ranges', () => {
+    expect(loadConfig({ TRUST_PROXY: ' 2 ' }).access.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,2001:db8::/32 ,192.0.2.1,::1,loopback' }).access.trustProxy).toEqual(['loopback', '10.0.0.0/8', '2001:db8::/32', '192.0.2.1', '::1']);
+  });
+
+  it('reads the GraphQL limits: a 50-alias watchlist fits by default', () => {
+    expect(loadConfig({}).graphql).toMatchObject({ maxDepth: 8, maxAliases: 50, maxCost: 5000, maxTokens: 3000 });
+  });
+
+  it('reads the HTTP options: every origin and compression from 1 KB by default', () => {
+    expect(loadConfig({}).http).toEqual({ corsOrigins: [], compressionMinBytes: 1024 });
+    expect(loadConfig({ CORS_ORIGINS: '*' }).http.corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:3000,https://app.example.com', HTTP_COMPRESSION_MIN_BYTES: '0' }).http).toEqual({
+      corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      compressionMinBytes: 0,
+    });
   });
 });
