@@ -111,13 +111,16 @@ describe('end to end: exchange socket -> Redis -> GraphQL query and subscription
       )
       .toBe(true);
 
-    // Now a known sequence, slow enough that no update is conflated with the next.
+    // Now a known sequence, each update sent once the one before it reached both subscribers,
+    // so that none can be coalesced with the next (the batch writer keeps the latest state of a
+    // market while a write is under way, however busy the machine).
     const sent: number[] = [];
+    const lastPrice = (sub: typeof onServing) => sub.received.at(-1)?.data.priceUpdated.price;
     for (let i = 0; i < 10; i++) {
       sent.push(++price);
       sim.push('ETHUSDT', { c: String(price) });
       sim.push('BTCUSDT', { c: String(90_000 + i) }); // nobody but `everything` asked for BTC
-      await new Promise((r) => setTimeout(r, 30));
+      await expect.poll(() => [lastPrice(onServing), lastPrice(onIngesting)], { timeout: 5000, interval: 5 }).toEqual([price, price]);
     }
     await expect.poll(() => onServing.received.at(-1)?.data.priceUpdated.price, { timeout: 5000 }).toBe(price);
     await expect.poll(() => onIngesting.received.at(-1)?.data.priceUpdated.price, { timeout: 5000 }).toBe(price);
