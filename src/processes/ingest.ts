@@ -64,6 +64,11 @@ const UNREACHABLE_NOTICE_MS = 15_000;
 export async function buildIngest(config: Config, logger: Logger, target: RedisTarget, options: IngestOptions = {}): Promise<IngestProcess> {
   const redis = createCommandClient(target.url, logger);
   defineScripts(redis);
+  // Leases on a connection of their own: on the writes' connection a renewal would queue
+  // behind whole batches of upserts (tens of thousands of markets at start-up), answer after
+  // the lease's lifetime, and end the tenure of a process that was working all along.
+  const leaseRedis = createCommandClient(target.url, logger, 'leases');
+  defineScripts(leaseRedis);
   const keys = options.keys ?? createKeys(config.redisPrefix);
 
   // ---- One ingester per feed across processes (src/feed-leases.ts) ---------------------------
@@ -83,7 +88,7 @@ export async function buildIngest(config: Config, logger: Logger, target: RedisT
     keep: (market) => leases.holds(market.exchange),
   });
   const leases: FeedLeases<FeedId> = new FeedLeases({
-    redis,
+    redis: leaseRedis,
     keys,
     ids: config.feeds,
     held: feeds,
@@ -177,7 +182,7 @@ export async function buildIngest(config: Config, logger: Logger, target: RedisT
       await reportHealth();
       // Last: a standby elsewhere takes the feeds over at once, with everything written.
       await leases.release();
-      await redis.quit().catch(() => {});
+      await Promise.all([redis.quit().catch(() => {}), leaseRedis.quit().catch(() => {})]);
       await Promise.all([...sims.values()].map((s) => s.close()));
     },
   };

@@ -61,8 +61,8 @@ export async function resolveRedis(config: Config, logger: Logger, options: Reso
  * queue: while Redis is away a command fails at once (queries answer SERVICE_UNAVAILABLE,
  * ingest keeps its latest states in memory and retries) instead of piling up.
  */
-export function createCommandClient(url: string, logger: Logger): Redis {
-  return createRedisClient(url, 'commands', logger, { enableOfflineQueue: false, commandTimeout: COMMAND_TIMEOUT_MS });
+export function createCommandClient(url: string, logger: Logger, name = 'commands'): Redis {
+  return createRedisClient(url, name, logger, { enableOfflineQueue: false, commandTimeout: COMMAND_TIMEOUT_MS });
 }
 
 /** A command that has not answered in this long fails; Redis answers ours in well under 1 ms. */
