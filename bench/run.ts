@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     'is measured in the same run as its baseline and also given as a ratio, because the machine is',
     'shared and noisy.',
     '',
-    `All the load comes from one address on loopback, so the per-address budgets and connection caps, and the per-feed frame budget, are lifted for the processes under test (${Object.entries(LIFTED_LIMITS).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; \`LIFTED_LIMITS\` in bench/lib/lifted-limits.ts). Every other setting is the default unless a scenario says otherwise.`,
+    `All the load comes from one address on loopback, so the per-address budgets and connection caps, and the per-feed frame budget, are lifted for the processes under test (${Object.entries(LIFTED_LIMITS).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; \`LIFTED_LIMITS\` in bench/lib/lifted-limits.ts), except in section 1, which runs tickql in its default configuration and reports what the defaults refuse. Every other setting is the default unless a scenario says otherwise.`,
   ].join('\n');
   const body = reports.map((r) => renderScenario(r, (chart) => `bench/charts/${chart.file}`)).join('\n\n');
   writeFileSync(resolve(ROOT, process.env.BENCH_OUT ?? 'BENCHMARKS.md'), `${header}\n\n${body}\n`);

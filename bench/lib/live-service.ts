@@ -12,6 +12,7 @@
  * The exchanges can be paused and resumed (their ticking set to 0 and back), so a scenario can
  * freeze the state and compare an answer with the state it was computed from.
  */
+import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import { startLocalRedis, type LocalRedis } from '../../src/redis/local-server';
 import type { LocalExchangeInfo, LocalExchangeStats } from '../servers/local-exchange';
@@ -161,4 +162,13 @@ export async function waitServed(graphqlUrl: string, service: ServiceProcess, ex
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`tickql served ${total} of ${expected} markets after ${timeoutMs} ms; see ${service.stdoutPath}`);
+}
+
+/** Lines of a log file (tickql's stdout: pino's JSON lines) containing `fragment`; 0 when the file is missing. */
+export async function countLogLines(path: string, fragment: string): Promise<number> {
+  try {
+    return (await readFile(path, 'utf8')).split('\n').filter((line) => line.includes(fragment)).length;
+  } catch {
+    return 0;
+  }
 }

@@ -34,7 +34,7 @@ import { describeOtherLoad } from '../lib/machine';
 import { buildBundle, cpuByKind, freePort, processKinds, serviceEnv, startService, type ServiceProcess } from '../lib/service';
 import { watchersPerMarket, watchlists, type PlannedSubscriber } from '../lib/subscriber-plan';
 import { fetchAndSortSource } from '../sources/fetch-and-sort';
-import { QUERY_CASES } from './markets-query';
+import { TOP_50 } from './markets-query';
 
 interface Sizes {
   readonly markets: number;
@@ -62,7 +62,7 @@ const CHECK_TIMEOUT_MS = 3000;
 /** tickql's default key prefix (REDIS_PREFIX unset). */
 const PREFIX = 'tickql';
 /** The query under load: markets-query's first case, `markets` top 50 by quote volume. */
-const QUERY = QUERY_CASES[0]!;
+const QUERY = TOP_50;
 
 interface RunSpec {
   readonly workers: number;
