@@ -601,8 +601,10 @@ function report(context: ScenarioContext, sizes: Sizes, runs: readonly TickqlRun
   const floorOf = (w: Window) => windows.find((x) => x.size === w.size && x.system === w.system && x.shape === FLOOR)?.load?.okPerSecond ?? NaN;
   const postgresOf = (w: Window) => baseline.find((x) => x.size === w.size && x.shape?.name === w.shape?.name)?.load?.okPerSecond ?? NaN;
   const systems = [...new Set(windows.map((w) => w.system))];
+  /** Sizes with figures: where at least one tickql run served every market. */
+  const measuredSizes = sizes.markets.filter((size) => windows.some((w) => w.size === size));
 
-  const throughput: Table[] = sizes.markets.map((size) => {
+  const throughput: Table[] = measuredSizes.map((size) => {
     const at = windows.filter((w) => w.size === size);
     const ordered = [...at.filter((w) => w.shape === null), ...shapesFor(size).flatMap((s) => at.filter((w) => w.shape?.name === s.name))];
     return {
@@ -730,7 +732,7 @@ function report(context: ScenarioContext, sizes: Sizes, runs: readonly TickqlRun
     ]),
   };
 
-  const charts: BarChart[] = sizes.markets.map((size) => ({
+  const charts: BarChart[] = measuredSizes.map((size) => ({
     file: `markets-query-${size}.svg`,
     title: `markets query at ${size.toLocaleString('en')} markets, ingesting ${sizes.updatesPerSecond.toLocaleString('en')} updates/s`,
     unit: `HTTP 200 answers per second, ${CONNECTIONS} connections (log scale; longer is better)`,
@@ -790,11 +792,17 @@ function report(context: ScenarioContext, sizes: Sizes, runs: readonly TickqlRun
             const x = w.load!.okPerSecond / postgresOf(w);
             return `${w.shape!.name} ${ratio(x)}${target ? ` (${x >= target ? 'met' : 'missed'})` : ''}`;
           });
+        if (parts.length === 0) continue;
         findings.push(`${target ? `Target "at least ${target}x the PostgreSQL baseline"` : 'tickql over the PostgreSQL baseline'}, ${size.toLocaleString('en')} markets, ${system} (HTTP 200 answers/s): ${parts.join(', ')}.`);
       }
     }
   } else {
     findings.push('PostgreSQL was not reachable, so its baseline was skipped.');
+  }
+  for (const size of sizes.markets.filter((x) => !measuredSizes.includes(x))) {
+    findings.push(
+      `**No figures at ${size.toLocaleString('en')} markets**: no tickql run served every market (see Failed), so nothing was measured there${machine.postgres ? ', and the PostgreSQL baseline, which is given the markets tickql served, was skipped at that size' : ''}.`,
+    );
   }
   const p99Size = sizes.markets.includes(TARGET_P99_AT) ? TARGET_P99_AT : sizes.markets[0]!;
   for (const system of systems.filter((s) => s !== 'PostgreSQL')) {
@@ -820,7 +828,7 @@ function report(context: ScenarioContext, sizes: Sizes, runs: readonly TickqlRun
     findings.push(
       `tickql lost feed leases (its log: \`stopped ingesting feed <id>: no lease renewal succeeded ...\`; the feed stops, is taken again and resubscribes every market): ${lost
         .map((r) => `${r.size.toLocaleString('en')} markets, ${r.system}: ${r.leaseLosses.startUp} times before every market was served${r.error ? '' : `, ${r.leaseLosses.measuring} while measuring`}`)
-        .join('; ')}. The ingest process renews its leases on the Redis connection its writes use, so a renewal waits behind a backlog of writes, such as every market's first state at start-up.`,
+        .join('; ')}. A likely cause, not measured here: the ingest process renews its leases on the Redis connection its writes use (src/processes/ingest.ts), so a renewal can wait behind a backlog of writes, such as every market's first state after a (re)subscription.`,
     );
   }
   findings.push(
