@@ -5,7 +5,9 @@
  * moment it reads a message: it times the ingest part of the path, frame -> visible in Redis.
  *
  * Requests: `start {redisUrl, prefix}` subscribes; `measure {ms}` records a fresh window and
- * returns `PublishWindow`; `close` unsubscribes. Exits when the parent disconnects.
+ * returns `PublishWindow`; `quiet {ms, timeoutMs}` resolves once no message has arrived for
+ * `ms` (the exchanges were paused: tickql has written everything it received), with how long
+ * that took, or fails after `timeoutMs`; `close` unsubscribes. Exits when the parent disconnects.
  */
 import { PublishMonitor } from '../lib/delivery-rig';
 import { serveRequests } from '../lib/ipc-child';
@@ -39,6 +41,16 @@ serveRequests({
       fromSent: monitor.latency.encode(),
       fromReceipt: monitor.fromReceipt.encode(),
     };
+  },
+  quiet: async ({ ms, timeoutMs }: { readonly ms: number; readonly timeoutMs: number }): Promise<{ readonly waitedMs: number }> => {
+    if (!monitor) throw new Error('quiet before start');
+    const started = performance.now();
+    for (;;) {
+      const silentFor = performance.now() - monitor.lastMessageAt;
+      if (silentFor >= ms) return { waitedMs: performance.now() - started };
+      if (performance.now() - started > timeoutMs) throw new Error(`still publishing ${timeoutMs} ms after the exchanges were paused`);
+      await new Promise((r) => setTimeout(r, Math.max(10, ms - silentFor)));
+    }
   },
   close: () => {
     monitor?.close();

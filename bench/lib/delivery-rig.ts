@@ -100,12 +100,15 @@ export class PublishMonitor {
    * ingest process: whole milliseconds, so each sample reads 0-1 ms high) to the same arrival.
    */
   readonly fromReceipt = new LatencyHistogram();
+  /** `performance.now()` of the last message (or of the start): how long the channels have been quiet. */
+  lastMessageAt = performance.now();
   private constructor(
     private readonly redis: Redis,
     private readonly channelPrefix: string,
   ) {
     redis.on('pmessage', (_pattern: string, channel: string, message: string) => {
       const id = channel.slice(this.channelPrefix.length);
+      this.lastMessageAt = performance.now();
       this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
       const now = wallClockMs();
       const updatedAt = /"updatedAt":([0-9.e+]+)/.exec(message)?.[1];

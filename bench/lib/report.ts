@@ -19,6 +19,12 @@ export interface ScenarioReport {
   readonly charts: readonly BarChart[];
   /** Markdown bullets after the tables: targets met or missed, what the profile showed. */
   readonly findings: readonly string[];
+  /**
+   * What makes the scenario fail although it measured everything: requests the service
+   * refused, answers that were wrong. Rendered first in its section; `npm run bench` writes
+   * the report and then exits non-zero naming them.
+   */
+  readonly failures?: readonly string[];
 }
 
 /** Milliseconds with three decimals; integers and other numbers as they come. */
@@ -39,7 +45,9 @@ export function renderTable(table: Table): string {
 }
 
 export function renderScenario(report: ScenarioReport, chartLink: (chart: BarChart) => string): string {
-  const parts = [`## ${report.title}`, report.method.trim()];
+  const parts = [`## ${report.title}`];
+  if (report.failures && report.failures.length > 0) parts.push(`**Failed:**\n\n${report.failures.map((f) => `- ${f}`).join('\n')}`);
+  parts.push(report.method.trim());
   for (const table of report.tables) parts.push(renderTable(table));
   for (const chart of report.charts) parts.push(`![${chart.title}](${chartLink(chart)})`);
   if (report.findings.length > 0) parts.push(report.findings.map((f) => `- ${f}`).join('\n'));

@@ -25,6 +25,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { PROCESS_KIND_ENV } from '../../src/processes/cluster-messages';
 import { cpuSeconds } from './cpu';
 import { ROOT } from './processes';
 
@@ -179,6 +180,50 @@ export function startService(env: Record<string, string>, logPrefix: string, opt
     for (const signal of SIGNALS) process.off(signal, onSignal);
     return left;
   }
+}
+
+/** The pids of a service's tree by kind: the supervisor's children carry `TICKQL_PROCESS` (ingest or serve) in their environment. */
+export interface ProcessKinds {
+  readonly supervisor: readonly number[];
+  readonly ingest: readonly number[];
+  readonly serve: readonly number[];
+}
+
+/** The service's tree by kind, from /proc/<pid>/environ; anything without the variable counts as the supervisor (with `npm start`'s bundle, the supervisor alone). */
+export async function processKinds(service: ServiceProcess): Promise<ProcessKinds> {
+  const out = { supervisor: [] as number[], ingest: [] as number[], serve: [] as number[] };
+  for (const pid of await service.tree()) {
+    let kind: string | undefined;
+    try {
+      const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
+      kind = environ
+        .split('\0')
+        .find((v) => v.startsWith(`${PROCESS_KIND_ENV}=`))
+        ?.slice(PROCESS_KIND_ENV.length + 1);
+    } catch {
+      continue;
+    }
+    if (kind === 'ingest') out.ingest.push(pid);
+    else if (kind === 'serve') out.serve.push(pid);
+    else out.supervisor.push(pid);
+  }
+  return out;
+}
+
+/** CPU seconds so far of each kind of process in the service's tree (those alive now), and their pids. */
+export interface KindCpu {
+  readonly pids: ReadonlySet<number>;
+  readonly supervisor: number;
+  readonly ingest: number;
+  readonly serve: number;
+  readonly tree: number;
+}
+
+export async function cpuByKind(service: ServiceProcess): Promise<KindCpu> {
+  const kinds = await processKinds(service);
+  const sum = async (list: readonly number[]) => (await Promise.all(list.map((p) => cpuSeconds(p)))).reduce<number>((a, s) => a + (s ?? 0), 0);
+  const [supervisor, ingest, serve] = await Promise.all([sum(kinds.supervisor), sum(kinds.ingest), sum(kinds.serve)]);
+  return { pids: new Set([...kinds.supervisor, ...kinds.ingest, ...kinds.serve]), supervisor, ingest, serve, tree: supervisor + ingest + serve };
 }
 
 /** `root` and every process under it, from /proc (Linux). */

@@ -11,7 +11,6 @@
  * subscriber), updates a subscriber should have had but did not get (conflated), queries/s,
  * CPU per request and per process kind (the supervisor's children carry TICKQL_PROCESS).
  */
-import { readFile } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +19,6 @@ import { startLocalRedis, type LocalRedis } from '../../src/redis/local-server';
 import { createKeys } from '../../src/redis/keys';
 import { redisMarketSource } from '../../src/redis/query-markets';
 import { defineScripts } from '../../src/redis/scripts';
-import { PROCESS_KIND_ENV } from '../../src/processes/cluster-messages';
 import type { ScenarioContext } from '../lib/context';
 import { coreShare, cpuSeconds, machineBusySeconds } from '../lib/cpu';
 import { SubscriberFleet } from '../lib/delivery-rig';
@@ -31,10 +29,12 @@ import { startIpcChild, type IpcChild } from '../lib/ipc-child';
 import type { LoadOptions, LoadResult } from '../lib/load';
 import { startChild, type Child } from '../lib/processes';
 import { ms, ratio, type ScenarioReport, type Table } from '../lib/report';
-import { buildBundle, freePort, serviceEnv, startService, type ServiceProcess } from '../lib/service';
+import { waitServed } from '../lib/live-service';
+import { describeOtherLoad } from '../lib/machine';
+import { buildBundle, cpuByKind, freePort, processKinds, serviceEnv, startService, type ServiceProcess } from '../lib/service';
 import { watchersPerMarket, watchlists, type PlannedSubscriber } from '../lib/subscriber-plan';
 import { fetchAndSortSource } from '../sources/fetch-and-sort';
-import { QUERY_CASES } from './markets-query';
+import { TOP_50 } from './markets-query';
 
 interface Sizes {
   readonly markets: number;
@@ -62,7 +62,7 @@ const CHECK_TIMEOUT_MS = 3000;
 /** tickql's default key prefix (REDIS_PREFIX unset). */
 const PREFIX = 'tickql';
 /** The query under load: markets-query's first case, `markets` top 50 by quote volume. */
-const QUERY = QUERY_CASES[0]!;
+const QUERY = TOP_50;
 
 interface RunSpec {
   readonly workers: number;
@@ -186,7 +186,7 @@ async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec,
     service = startService(serviceEnv(env), join(logDir, `workers-${spec.workers}-${spec.load ? 'load' : 'idle'}`), { bundle: true });
     const url = `http://127.0.0.1:${port}/graphql`;
     const spawnAt = performance.now();
-    await waitServed(url, service, sizes);
+    await waitServed(url, service, sizes.markets, sizes.servedTimeoutMs);
     context.log(`freshness: ${sizes.markets} markets served ${((performance.now() - spawnAt) / 1000).toFixed(1)} s after spawning tickql`);
     const kinds = await processKinds(service);
     if (kinds.serve.length !== spec.workers || kinds.ingest.length !== 1) {
@@ -305,51 +305,6 @@ function runLabel(spec: RunSpec): string {
   return `WORKERS=${spec.workers}, ${spec.load ? 'under query load' : 'idle (no query load)'}`;
 }
 
-/** Waits until the service answers and every market the exchange lists is in Redis. */
-async function waitServed(url: string, service: ServiceProcess, sizes: Sizes): Promise<void> {
-  const deadline = performance.now() + sizes.servedTimeoutMs;
-  let total = 0;
-  while (performance.now() < deadline) {
-    if (service.exited() !== null) throw new Error(`freshness: tickql exited (${service.exited()}) before serving; see ${service.stderrPath}`);
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: '{ markets(page: { limit: 1 }) { total } }' }),
-        signal: AbortSignal.timeout(2000),
-      });
-      const body = (await response.json()) as { data?: { markets: { total: number } } };
-      total = body.data?.markets.total ?? 0;
-      if (total >= sizes.markets) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
-  }
-  throw new Error(`freshness: ${total} of ${sizes.markets} markets served after ${sizes.servedTimeoutMs} ms; see ${service.stdoutPath}`);
-}
-
-/** The supervisor's children by kind, from TICKQL_PROCESS in their environment. */
-async function processKinds(service: ServiceProcess): Promise<{ supervisor: number[]; ingest: number[]; serve: number[] }> {
-  const out = { supervisor: [] as number[], ingest: [] as number[], serve: [] as number[] };
-  for (const pid of await service.tree()) {
-    let kind: string | undefined;
-    try {
-      const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
-      kind = environ
-        .split('\0')
-        .find((v) => v.startsWith(`${PROCESS_KIND_ENV}=`))
-        ?.slice(PROCESS_KIND_ENV.length + 1);
-    } catch {
-      continue;
-    }
-    if (kind === 'ingest') out.ingest.push(pid);
-    else if (kind === 'serve') out.serve.push(pid);
-    else out.supervisor.push(pid);
-  }
-  return out;
-}
-
 interface CpuReading {
   readonly at: number;
   readonly pids: ReadonlySet<number>;
@@ -366,12 +321,8 @@ interface CpuReading {
 }
 
 async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; readonly exchange: number; readonly subscribers: number; readonly loader: number; readonly monitor: number }): Promise<CpuReading> {
-  const kinds = await processKinds(service);
-  const sum = async (list: readonly number[]) => (await Promise.all(list.map((p) => cpuSeconds(p)))).reduce<number>((a, s) => a + (s ?? 0), 0);
-  const [supervisor, ingest, serve, redis, exchange, subscribers, loader, monitor, machine] = await Promise.all([
-    sum(kinds.supervisor),
-    sum(kinds.ingest),
-    sum(kinds.serve),
+  const [tree, redis, exchange, subscribers, loader, monitor, machine] = await Promise.all([
+    cpuByKind(service),
     cpuSeconds(pids.redis),
     cpuSeconds(pids.exchange),
     cpuSeconds(pids.subscribers),
@@ -382,11 +333,7 @@ async function cpuOf(service: ServiceProcess, pids: { readonly redis: number; re
   const usage = process.cpuUsage();
   return {
     at: performance.now(),
-    pids: new Set([...kinds.supervisor, ...kinds.ingest, ...kinds.serve]),
-    supervisor,
-    ingest,
-    serve,
-    tree: supervisor + ingest + serve,
+    ...tree,
     redis: redis ?? NaN,
     exchange: exchange ?? NaN,
     subscribers: subscribers ?? NaN,
@@ -439,39 +386,6 @@ async function checkAnswer(url: string, admin: Redis): Promise<string> {
     await sleep(100);
   }
   throw new Error(`freshness: the service's answer differs from Redis's ${CHECK_TIMEOUT_MS} ms after the exchange stopped: ${served.slice(0, 200)} / ${shapes[0]!.slice(0, 200)}`);
-}
-
-/** The busiest other processes right now (by CPU over one second), for the report. */
-async function describeOtherLoad(sampleMs: number): Promise<string> {
-  const { readdir } = await import('node:fs/promises');
-  const read = async () => {
-    const out = new Map<number, { name: string; cpu: number }>();
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        out.set(Number(entry), { name, cpu: (Number(fields[11]) + Number(fields[12])) / 100 });
-      } catch {
-        // gone
-      }
-    }
-    return out;
-  };
-  const machine0 = await machineBusySeconds();
-  const a = await read();
-  await sleep(sampleMs);
-  const b = await read();
-  const machine1 = await machineBusySeconds();
-  const busy = [...b]
-    .filter(([pid]) => pid !== process.pid)
-    .map(([pid, p]) => ({ pid, name: p.name, cores: p.cpu - (a.get(pid)?.cpu ?? p.cpu) }))
-    .filter((p) => p.cores >= 0.05)
-    .sort((x, y) => y.cores - x.cores)
-    .slice(0, 5);
-  const machine = machine0 === null || machine1 === null ? null : machine1 - machine0;
-  return `${machine === null ? '?' : machine.toFixed(2)} cores busy over ${sampleMs} ms before the runs${busy.length > 0 ? `, chiefly ${busy.map((p) => `${p.name} (pid ${p.pid}) ${p.cores.toFixed(2)}`).join(', ')}` : ''}`;
 }
 
 const sleep = (msToWait: number) => new Promise((r) => setTimeout(r, msToWait));
@@ -590,7 +504,7 @@ function report(
   const failedSubs = results.reduce((n, r) => n + r.failedSubscribers, 0);
   if (failedSubs > 0) findings.push(`${failedSubs} subscribers failed or were closed during the windows.`);
   findings.push(
-    `Machine's other load: ${env.machineBefore}; 1-minute load average ${env.loadBefore[0]!.toFixed(2)} before the runs and ${env.loadAfter[0]!.toFixed(2)} after (the column "everything else" is the machine's busy time minus every process of the bench). Logs of each tickql: ${context.smoke ? 'removed (smoke)' : env.logDir}.`,
+    `Machine's other load: ${env.machineBefore} before the runs; 1-minute load average ${env.loadBefore[0]!.toFixed(2)} before the runs and ${env.loadAfter[0]!.toFixed(2)} after (the column "everything else" is the machine's busy time minus every process of the bench). Logs of each tickql: ${context.smoke ? 'removed (smoke)' : env.logDir}.`,
   );
 
   return {

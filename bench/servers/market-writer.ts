@@ -4,8 +4,11 @@
  * random walk), in a batch every 20 ms as ingest writes them.
  *   TARGET=redis     lua/upsertMarkets-n.lua, the service's own write path (indexes + publish)
  *   TARGET=postgres  one UPDATE ... FROM unnest(...) per batch
- * Env: REDIS_URL, REDIS_PREFIX, POSTGRES_URL, SIZE, RATE. Reports what it achieved on SIGTERM.
+ * Env: REDIS_URL, REDIS_PREFIX, POSTGRES_URL, SIZE, RATE, and UNIVERSE_FILE: a JSON array of
+ * markets to move instead of SIZE synthetic ones (the markets another system was measured
+ * with, so both stores hold the same universe). Reports what it achieved on SIGTERM.
  */
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Market } from '../../src/market';
@@ -21,7 +24,7 @@ const env = process.env;
 const size = Number(env.SIZE);
 const rate = Number(env.RATE);
 const TICK_MS = 20;
-const markets = syntheticMarkets(size, 42);
+const markets: Market[] = env.UNIVERSE_FILE ? (JSON.parse(readFileSync(env.UNIVERSE_FILE, 'utf8')) as Market[]) : syntheticMarkets(size, 42);
 const random = createPrng(7);
 
 let write: (batch: Market[]) => Promise<unknown>;
@@ -95,4 +98,4 @@ onStop(async () => {
   const seconds = (Date.now() - started) / 1000;
   return { written, seconds, perSecond: written / seconds, lateTicks };
 });
-announceReady({ size, rate });
+announceReady({ size: markets.length, rate });

@@ -129,6 +129,12 @@ export function postgresSource(pool: pg.Pool): MarketSource {
   };
 }
 
+/** Every market in the table, as the service's `Market`: the whole state a reference answer is computed from. */
+export async function allMarkets(pool: pg.Pool): Promise<Market[]> {
+  const { rows } = await pool.query<Record<string, unknown>>(`SELECT * FROM ${TABLE}`);
+  return rows.map(toMarket);
+}
+
 function toMarket(row: Record<string, unknown>): Market {
   const market: Record<string, unknown> = {};
   for (const field of FIELDS) market[field] = row[COLUMNS[field]] ?? null;
