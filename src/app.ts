@@ -20,8 +20,8 @@ import { buildServer } from './processes/serve';
 
 export interface App {
   readonly services: Services;
-  /** The ingest side's own Redis connection (leases, writes), apart from the serving side's in `services`. */
-  readonly ingestRedis: Redis;
+  /** The ingest side's own Redis connections (writes, leases), apart from the serving side's in `services`. */
+  readonly ingestConnections: readonly Redis[];
   readonly feeds: readonly Feed[];
   readonly writer: BatchWriter;
   /** The GraphQL URL, known once started. */
@@ -60,7 +60,7 @@ export async function buildApp(config: Config, logger: Logger, target: RedisTarg
   const serving = server;
   return {
     services: serving.services,
-    ingestRedis: ingest.redis,
+    ingestConnections: [ingest.redis, ingest.leaseRedis],
     feeds: ingest.feeds,
     writer: ingest.writer,
     url: () => serving.url(),

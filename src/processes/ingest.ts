@@ -42,6 +42,8 @@ export interface IngestProcess {
   readonly feeds: readonly Feed[];
   readonly writer: BatchWriter;
   readonly redis: Redis;
+  /** The connection feed leases are renewed on, apart from the writes' (`redis`). */
+  readonly leaseRedis: Redis;
   readonly keys: Keys;
   /** What this process reports in /metrics: feeds, the writer, restores. */
   readonly metricSources: Required<Pick<MetricSources, 'feeds' | 'writer' | 'restores'>>;
@@ -160,6 +162,7 @@ export async function buildIngest(config: Config, logger: Logger, target: RedisT
     feeds,
     writer,
     redis,
+    leaseRedis,
     keys,
     metricSources: { feeds: () => feeds.map((f) => f.health()), writer, restores: () => stateGuard.stats.restores },
     async start() {

@@ -112,12 +112,6 @@ export async function runSupervisor(config: Config, logger: Logger): Promise<voi
     return found;
   };
 
-  for (const kind of kinds) {
-    const slot: Slot = { kind, worker: fork(kind), startedAt: Date.now(), earlyDeaths: 0, listening: false };
-    slots.add(slot);
-    watch(slot);
-  }
-
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
@@ -151,4 +145,12 @@ export async function runSupervisor(config: Config, logger: Logger): Promise<voi
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+
+  // Only once a stop is heard: a SIGTERM right after the first fork must stop the workers, not
+  // end the supervisor and leave them behind.
+  for (const kind of kinds) {
+    const slot: Slot = { kind, worker: fork(kind), startedAt: Date.now(), earlyDeaths: 0, listening: false };
+    slots.add(slot);
+    watch(slot);
+  }
 }

@@ -113,7 +113,7 @@ describe('one ingester per feed across processes', () => {
     const old = holders()[0]!;
     const cutAt = Date.now();
     // Its lease can no longer be renewed: for all it knows, another may take over.
-    old.ingestRedis.disconnect();
+    for (const connection of old.ingestConnections) connection.disconnect();
     old.services.redis.disconnect();
     reachable.delete(old);
     await expect.poll(() => holders().filter((app) => app !== old).length, { timeout: 5000, interval: 20 }).toBe(1);
