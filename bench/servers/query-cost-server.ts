@@ -5,7 +5,8 @@
  * time, so the scenario can price each part per request, whatever else the machine was doing.
  *
  * The page: fifty stored market texts (the JSON the Lua script returns), decoded per request
- * with the service's own codec, so a request costs what it costs after Redis answered.
+ * as the service decodes them (src/redis/market-codec.ts), so a request costs what it costs
+ * after Redis answered.
  *
  * Env: VARIANT (see VARIANTS in query-costs.ts), NODE_ENV as the variant sets it.
  */
@@ -16,7 +17,7 @@ import { loadConfig } from '../../src/config';
 import type { Services } from '../../src/context';
 import { silentLogger } from '../../src/logger';
 import { Metrics } from '../../src/metrics';
-import { decodeMarket, encodeMarket } from '../../src/redis/market-codec';
+import { DecodedMarkets, encodeMarket } from '../../src/redis/market-codec';
 import type { MarketSource } from '../../src/redis/query-markets';
 import { AccessControl } from '../../src/server/access-control';
 import { createYogaServer } from '../../src/server/yoga';
@@ -33,9 +34,11 @@ export interface CostVariant {
 }
 
 const variant = JSON.parse(process.env.VARIANT ?? '') as CostVariant;
-const stored = syntheticMarkets(50, 7).map(encodeMarket);
+// Kept as bytes: each request makes new strings of them, as ioredis does of every reply.
+const stored = syntheticMarkets(50, 7).map((m) => Buffer.from(encodeMarket(m)));
+const decoded = new DecodedMarkets(); // as src/redis/query-markets.ts decodes what Redis returns
 const pageSource: MarketSource = {
-  page: async (query) => ({ total: 10_000, items: stored.slice(0, query.limit).map(decodeMarket) }),
+  page: async (query) => ({ total: 10_000, items: stored.slice(0, query.limit).map((bytes) => decoded.decode(bytes.toString())) }),
 };
 
 const config = loadConfig({

@@ -39,3 +39,35 @@ export function decodeMarket(text: string): Market {
   }
   return record as unknown as Market;
 }
+
+/**
+ * Decoded markets by their stored text, for the read paths that meet the same states over and
+ * over: a top-50 page asked a thousand times a second returns the same fifty texts until each
+ * market's next update, and parsing them was the largest single cost of serving the page.
+ * A text is its own key, so a market that changed is simply a new entry; looking a text up
+ * hashes and compares it, far cheaper than parsing and checking it.
+ *
+ * The markets handed out are shared by every caller and must not be modified (no resolver
+ * does). Memory: two generations of at most `capacity` entries each; a full generation
+ * becomes the old one and the one before it is dropped, so entries still in use survive and
+ * the rest go without any per-entry bookkeeping.
+ */
+export class DecodedMarkets {
+  private current = new Map<string, Market>();
+  private previous = new Map<string, Market>();
+
+  constructor(private readonly capacity = 20_000) {}
+
+  /** As `decodeMarket`, and throws the same way for a text that is not a Market. */
+  decode(text: string): Market {
+    let market = this.current.get(text);
+    if (market !== undefined) return market;
+    market = this.previous.get(text) ?? decodeMarket(text);
+    if (this.current.size >= this.capacity) {
+      this.previous = this.current;
+      this.current = new Map();
+    }
+    this.current.set(text, market);
+    return market;
+  }
+}

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Market } from '../market';
 import type { Keys, NumericIndexField } from './keys';
-import { decodeMarket } from './market-codec';
+import { DecodedMarkets } from './market-codec';
 import { callScript } from './scripts';
 
 export type SortField = NumericIndexField | 'symbol';
@@ -65,6 +65,9 @@ export function redisMarketSource(redis: Redis, keys: Keys): MarketSource {
  */
 export type QueryPlan = 'auto' | 'materialize';
 
+/** One per process: pages of different queries share most of their markets. */
+const decodedMarkets = new DecodedMarkets();
+
 /** Runs lua/queryMarkets-n.lua: one round trip for the page and its total. */
 export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery, plan: QueryPlan = 'auto'): Promise<MarketPageResult> {
   const { sort, filter } = query;
@@ -103,5 +106,5 @@ export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery,
   ];
   const reply = (await callScript(redis, 'queryMarkets', scriptKeys, args)) as [number, string, ...string[]];
   const [total, used, ...items] = reply;
-  return { total, plan: used, items: items.map(decodeMarket) };
+  return { total, plan: used, items: items.map((text) => decodedMarkets.decode(text)) };
 }
