@@ -295,8 +295,35 @@ end
 --[[ Stage 2: the page. `sorted` holds the candidates that have the sort field, in index
 order; the rest (nulls) follow by id. --]]
 
+-- Descending by score with ties by id ascending, for a numeric sort: the page's ranks read in
+-- one ZRANGE ... REV, whose runs of equal scores come in descending id order. A run inside
+-- the page is a whole tie group: reversed, it is in id order. A run at either edge of the
+-- page may continue beyond it: the ids at its ranks are read from its whole group, in id
+-- order. With distinct scores (prices, volumes) that is one to three commands, not three per
+-- market.
+local function descendingScorePage(sorted, from, count)
+  local chunk = redis.call('ZRANGE', sorted, from, from + count - 1, 'REV', 'WITHSCORES')
+  local out = {}
+  local i = 1 -- chunk[i] is a member, chunk[i + 1] its score
+  while i <= #chunk do
+    local score, j = chunk[i + 1], i
+    while j + 2 <= #chunk and chunk[j + 3] == score do j = j + 2 end
+    if i == 1 or j + 2 > #chunk then
+      local above = redis.call('ZCOUNT', sorted, '(' .. score, '+inf')
+      local rank = from + (i - 1) / 2
+      local group = redis.call('ZRANGE', sorted, score, score, 'BYSCORE', 'LIMIT', rank - above, (j - i) / 2 + 1)
+      for k = 1, #group do out[#out + 1] = group[k] end
+    else
+      for k = j, i, -2 do out[#out + 1] = chunk[k] end
+    end
+    i = j + 2
+  end
+  return out
+end
+
 -- Descending with ties by id ascending: walk tie groups from the rank `offset` on.
 local function descendingPage(sorted, from, count)
+  if sortKind == 'score' then return descendingScorePage(sorted, from, count) end
   local out = {}
   local pos = from
   while #out < count do
