@@ -225,10 +225,16 @@ describe('slow and stuck graphql-ws clients', () => {
       );
     }
 
-    // When they read again they find the close frame, with the code and the reason.
+    // When they read again they find the close frame, with the code and the reason; except a
+    // client whose close did not complete within the grace period and that the server then
+    // cut off (on a slow machine the first ones closed can wait that long for the last): it
+    // sees the connection end without a close frame (1006), and the server counted it.
     for (const sub of stuck) sub.ws.resume();
-    const closes = await Promise.all(stuck.map((sub) => sub.closed));
-    expect(new Set(closes.map((c) => JSON.stringify(c)))).toEqual(new Set([JSON.stringify({ code: 4008, reason: `Stuck: did not read for ${stuckClientMs} ms` })]));
+    const closes = (await Promise.all(stuck.map((sub) => sub.closed))).map((c) => JSON.stringify(c));
+    const stuckClose = JSON.stringify({ code: 4008, reason: `Stuck: did not read for ${stuckClientMs} ms` });
+    const cutOff = closes.filter((c) => c === JSON.stringify({ code: 1006, reason: '' })).length;
+    expect(closes.filter((c) => c !== stuckClose).length).toBe(cutOff);
+    expect(cutOff).toBeLessThanOrEqual(ws.slowClientStats.terminated);
     await waitFor(() => ws.wss.clients.size === 1, 'the stuck clients to be gone from the server');
     await waitFor(() => s.services.priceUpdates.stats().active === 1, 'their subscriptions to be released');
   }, 120_000);
