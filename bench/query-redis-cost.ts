@@ -1,47 +1,73 @@
 /**
- * Redis time of one `markets` script call per query shape: `npx tsx bench/query-redis-cost.ts`.
+ * Redis time of one `markets` script call per query shape, on the markets scenario's universe:
+ * `npx tsx bench/query-redis-cost.ts` (sizes in markets: `QUERY_COST_SIZES=10000,50000`, the
+ * default).
  *
- * Fills a private redis-server with 10,000 synthetic markets (the bench's usual universe,
- * bench/lib/synthetic-markets.ts) through the upsert script, then runs lua/queryMarkets-n.lua
- * CALLS times per shape, one call at a time, and prints the plan the script chose and Redis's
- * own microseconds per call (`INFO commandstats`, evalsha): the server's time, whatever the
- * client or the machine does meanwhile. No writes run during the calls.
+ * For each size it starts tickql as the markets scenario does (bench/lib/live-service.ts: five
+ * local exchanges listing an equal share, 5,000 ticker updates/s, the real process tree with
+ * WORKERS=1), then calls lua/queryMarkets-n.lua CALLS times per shape of that scenario, one
+ * call at a time, with the updates flowing and again with the exchanges paused, and prints the
+ * plan the script chose, the matches, and Redis's own microseconds per call: the server's time,
+ * whatever the client or the machine does meanwhile.
+ *
+ * tickql's ingest runs its scripts with EVALSHA, so to tell the query's time apart in `INFO
+ * commandstats` this tool loads the same script text as a Redis function of its own and calls
+ * it with FCALL (counted as `cmdstat_fcall`); the script runs unchanged.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createKeys } from '../src/redis/keys';
-import { startLocalRedis } from '../src/redis/local-server';
-import { queryMarkets, type MarketQuery } from '../src/redis/query-markets';
-import { defineScripts } from '../src/redis/scripts';
-import { upsertMarkets } from '../src/redis/upsert-markets';
-import { syntheticMarkets } from './lib/synthetic-markets';
+import { queryMarkets } from '../src/redis/query-markets';
+import { loadScripts } from '../src/redis/scripts';
+import { LiveService } from './lib/live-service';
+import { buildBundle } from './lib/service';
+import { shapesFor } from './scenarios/markets-query';
 
-const MARKETS = 10_000;
 const CALLS = 200;
+const UPDATES_PER_SECOND = 5000;
+const EXCHANGES = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'] as const;
+const sizes = (process.env.QUERY_COST_SIZES ?? '10000,50000').split(',').map(Number);
 
-const SHAPES: Record<string, MarketQuery> = {
-  'top 50 by quote volume': { sort: { field: 'quoteVolume24h', direction: 'desc' }, filter: {}, offset: 0, limit: 50 },
-  'USDT on binance+okx by change': { sort: { field: 'changePercent24h', direction: 'desc' }, filter: { quotes: ['USDT'], exchanges: ['binance', 'okx'] }, offset: 0, limit: 50 },
-  'search "BTC"': { sort: { field: 'quoteVolume24h', direction: 'desc' }, filter: { search: 'BTC' }, offset: 0, limit: 50 },
-  'deep page (price ascending, offset 5,000)': { sort: { field: 'price', direction: 'asc' }, filter: {}, offset: 5000, limit: 50 },
-};
+const FUNCTION = 'tickql_query_cost';
+const queryScript = loadScripts().find((s) => s.name === 'queryMarkets')!;
+const library = `#!lua name=${FUNCTION}\nredis.register_function('${FUNCTION}', function(KEYS, ARGV)\n${queryScript.source}\nend)`;
 
-const server = await startLocalRedis();
-const redis = new Redis(server.url);
-defineScripts(redis);
-const keys = createKeys('cost');
-try {
-  const markets = syntheticMarkets(MARKETS, 42);
-  for (let i = 0; i < markets.length; i += 2000) await upsertMarkets(redis, keys, markets.slice(i, i + 2000));
-  console.log(`| shape | plan | matching | Redis µs per call |\n|---|---|---|---|`);
-  for (const [name, query] of Object.entries(SHAPES)) {
-    await redis.config('RESETSTAT');
-    let last = await queryMarkets(redis, keys, query);
-    for (let i = 1; i < CALLS; i++) last = await queryMarkets(redis, keys, query);
-    const stats = (await redis.info('commandstats')).split('\n').find((line) => line.startsWith('cmdstat_evalsha'));
-    const usPerCall = Number(/usec_per_call=([\d.]+)/.exec(stats ?? '')?.[1]);
-    console.log(`| ${name} | ${last.plan} | ${last.total.toLocaleString('en')} | ${usPerCall.toFixed(0)} |`);
+/** A connection whose `queryMarkets` command is FCALL of the library above: the keys and arguments queryMarkets builds, passed on as they are. */
+function viaFunction(redis: Redis): Redis {
+  return new Proxy(redis, {
+    get(target, name, receiver) {
+      if (name !== 'queryMarkets') return Reflect.get(target, name, receiver);
+      return (...args: (string | number)[]) => target.call('FCALL', FUNCTION, ...args);
+    },
+  });
+}
+
+async function redisMicroseconds(redis: Redis, run: () => Promise<unknown>): Promise<number> {
+  await redis.config('RESETSTAT');
+  for (let i = 0; i < CALLS; i++) await run();
+  const line = (await redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_fcall:'));
+  return Number(/usec_per_call=([\d.]+)/.exec(line ?? '')?.[1]);
+}
+
+buildBundle();
+console.log(`| markets | shape | plan | matching | Redis µs per call, ${UPDATES_PER_SECOND.toLocaleString('en')} updates/s | Redis µs per call, no updates |\n|---|---|---|---|---|---|`);
+for (const size of sizes) {
+  const listings = Object.fromEntries(EXCHANGES.map((e) => [e, size / EXCHANGES.length]));
+  const live = await LiveService.start({ listings, updatesPerSecond: UPDATES_PER_SECOND, env: { WORKERS: '1' }, logPrefix: `/tmp/query-redis-cost-${size}`, servedTimeoutMs: 300_000 });
+  try {
+    await live.admin.call('FUNCTION', 'LOAD', 'REPLACE', library);
+    const redis = viaFunction(live.admin);
+    const keys = createKeys('tickql');
+    for (const shape of shapesFor(size)) {
+      if (shape.query === null) continue;
+      const query = shape.query;
+      const last = await queryMarkets(redis, keys, query);
+      const underWrites = await redisMicroseconds(live.admin, () => queryMarkets(redis, keys, query));
+      await live.pause();
+      const quiet = await redisMicroseconds(live.admin, () => queryMarkets(redis, keys, query));
+      await live.resume();
+      console.log(`| ${size.toLocaleString('en')} | ${shape.name} | ${last.plan} | ${last.total.toLocaleString('en')} | ${underWrites.toFixed(0)} | ${quiet.toFixed(0)} |`);
+    }
+  } finally {
+    await live.stop();
   }
-} finally {
-  redis.disconnect();
-  await server.stop();
 }

@@ -2,14 +2,17 @@
 queryMarkets: one page of markets, filtered and sorted, plus the total matching count, in one
 round trip. The plans and their costs are described in lua/README.md.
 
-Key count: variable (`-n`): 8 fixed keys, then the filter keys ARGV announces.
+Key count: variable (`-n`): 9 fixed keys, then the filter keys ARGV announces.
   KEYS[1]     market hash          id -> market JSON
   KEYS[2]     ids zset             every id, score 0
   KEYS[3]     sort index           a numeric index zset (sortKind "score") or the symbol
                                    index (sortKind "lex", members "<symbol>\0<id>")
   KEYS[4..7]  scratch zsets        this call's own; deleted before it returns
   KEYS[8]     search index zset    "<trigram>\0<id>" per 3-byte run of each symbol, score 0
-  KEYS[9..]   filter keys, in this order: the exchange zsets (ARGV[6] of them), base zsets
+  KEYS[9]     filter counts hash   "<key> <key> ..." -> markets in all those filter sets; the walk
+                                   plan's totals, kept here until a market joins or leaves a
+                                   filter set (upsertMarkets and removeMarkets delete the hash)
+  KEYS[10..]  filter keys, in this order: the exchange zsets (ARGV[6] of them), base zsets
               (ARGV[7]), quote zsets (ARGV[8]), then one numeric index per range (ARGV[9])
 
 ARGV:
@@ -45,10 +48,12 @@ local WALK_BUDGET = 3000 -- longest expected walk worth preferring to a material
 -- walk only when that reads fewer index entries than this many per match.
 local SEARCH_WALK_PER_MATCH = 4
 local MAX_COMBINATIONS = 64 -- filter combinations counted one ZINTERCARD each
+local MAX_FILTER_COUNTS = 4096 -- cached counts kept before the cache starts over
+local RANK_LIMIT = 2000 -- most search matches ordered in Lua rather than by walking or materializing
 
 local marketKey, idsKey, sortKey = KEYS[1], KEYS[2], KEYS[3]
 local candKey, unionKey, sortedKey, tailKey = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local searchIndexKey = KEYS[8]
+local searchIndexKey, filterCountsKey = KEYS[8], KEYS[9]
 
 local sortKind, direction = ARGV[1], ARGV[2]
 local offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -96,7 +101,7 @@ condition (any of its keys matches), `rangeSpecs` the numeric ranges, `idList` t
 when that filter is absent). --]]
 local groups, rangeSpecs, emptyGroup, idList = {}, {}, false, nil
 local function parseFilters()
-  local nextKey = 9
+  local nextKey = 10
   for g = 6, 8 do
     local n = tonumber(ARGV[g])
     if n == nil or n < -1 then return 'bad filter group size' end
@@ -156,9 +161,10 @@ local function indexedSearchMatches()
   searchMatches = {}
   if count > 0 then
     local members = redis.call('ZRANGE', searchIndexKey, '[' .. rarest .. '\0', '(' .. rarest .. '\1', 'BYLEX')
+    local exact = #search == 3 -- the text is the trigram: every entry holds it
     for i = 1, #members do
       local id = string.sub(members[i], #rarest + 2)
-      if hasText(id) then searchMatches[#searchMatches + 1] = id end
+      if exact or hasText(id) then searchMatches[#searchMatches + 1] = id end
     end
   end
   return searchMatches
@@ -187,30 +193,37 @@ local function boundValue(text)
   return tonumber(text)
 end
 
-local function idMatches()
-  -- The members of `list` for which keep(i) holds.
-  local function keepIf(list, keep)
-    local out = {}
-    for i = 1, #list do
-      if keep(i) then out[#out + 1] = list[i] end
-    end
-    return out
+-- The members of `list` for which keep(i) holds, in order.
+local function keepIf(list, keep)
+  local out = {}
+  for i = 1, #list do
+    if keep(i) then out[#out + 1] = list[i] end
   end
-  local alive = idList
-  local present = scoresOf(idsKey, alive)
-  alive = keepIf(alive, function(i) return present[i] ~= false end)
+  return out
+end
+
+-- The members of `list` found in some key of every exchange/base/quote group, in order: one
+-- ZMSCORE per key over the members still in the running, rather than a ZSCORE per member.
+local function inEveryGroup(list)
   for _, group in ipairs(groups) do
     local found = {}
     for _, key in ipairs(group) do
-      if #alive > 0 then
-        local scores = scoresOf(key, alive)
-        for i = 1, #alive do
+      if #list > 0 then
+        local scores = scoresOf(key, list)
+        for i = 1, #list do
           if scores[i] then found[i] = true end
         end
       end
     end
-    alive = keepIf(alive, function(i) return found[i] == true end)
+    list = keepIf(list, function(i) return found[i] == true end)
   end
+  return list
+end
+
+-- The members of `list` (market ids) that pass every exchange/base/quote group, every range
+-- and, unless `textChecked`, the search text.
+local function passingAmong(list, textChecked)
+  local alive = inEveryGroup(list)
   for _, range in ipairs(rangeSpecs) do
     if #alive > 0 then
       local low, high = boundValue(range[2]), boundValue(range[3])
@@ -222,8 +235,19 @@ local function idMatches()
       end)
     end
   end
-  if search ~= '' then alive = keepIf(alive, function(i) return hasText(alive[i]) end) end
+  if search ~= '' and not textChecked then alive = keepIf(alive, function(i) return hasText(alive[i]) end) end
   return alive
+end
+
+-- The watchlist's ids (each once) that are markets passing every other filter.
+local function idMatches()
+  local present, seen = scoresOf(idsKey, idList), {}
+  return passingAmong(keepIf(idList, function(i)
+    local id = idList[i]
+    if present[i] == false or seen[id] then return false end
+    seen[id] = true
+    return true
+  end))
 end
 
 --[[ Stage 1: the candidate set. `cand` is nil while no filter applies (every market), else
@@ -388,11 +412,107 @@ local function materializedPage()
   return page, total, used
 end
 
+--[[ Plans "ids" and "search" for a numeric sort, when the candidates are in hand as a list:
+a watchlist's ids, or the search index's matches when there are at most RANK_LIMIT of them.
+The list is narrowed by lookups (passingAmong), then ordered in Lua instead of being written to
+a scratch set and intersected with the sort index: one ZMSCORE per 1000 candidates against the
+index, the values compared as plain numbers, runs of equal values put in id order byte by
+byte, and markets without the field, when the page reaches them, put in id order by Redis (a
+scratch set). --]]
+
+-- Whether id a comes before id b in byte order (Lua's own `<` on strings follows the server's
+-- collation locale, which need not be byte order).
+local function bytesBefore(a, b)
+  for k = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, k), string.byte(b, k)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+local function rankedPage(list)
+  local scores = scoresOf(sortKey, list)
+  local values, ids, missing = {}, {}, {} -- missing: ids without the field
+  for i = 1, #list do
+    if scores[i] then
+      values[#values + 1] = tonumber(scores[i])
+      ids[#ids + 1] = list[i]
+    else
+      missing[#missing + 1] = list[i]
+    end
+  end
+  local withField = #values
+  local asc = direction == 'asc'
+
+  -- Only the best offset + limit values (and every tie of the last of them) can reach the
+  -- page: find that value on a sorted copy of plain numbers, then order only those entries.
+  local wanted = offset + limit
+  local cut = nil
+  if withField > wanted then
+    local sorted = {}
+    for i = 1, withField do sorted[i] = values[i] end
+    table.sort(sorted)
+    cut = asc and sorted[wanted] or sorted[withField - wanted + 1]
+  end
+  local entries = {} -- { value, id }
+  for i = 1, withField do
+    local v = values[i]
+    if cut == nil or (asc and v <= cut) or (not asc and v >= cut) then entries[#entries + 1] = { v, ids[i] } end
+  end
+  if asc then
+    table.sort(entries, function(a, b) return a[1] < b[1] end)
+  else
+    table.sort(entries, function(a, b) return a[1] > b[1] end)
+  end
+  -- Ties by id ascending: each run of equal values sorted by id.
+  local i = 1
+  while i <= #entries and i <= wanted do
+    local j = i
+    while j < #entries and entries[j + 1][1] == entries[i][1] do j = j + 1 end
+    if j > i then
+      local run = {}
+      for k = i, j do run[#run + 1] = entries[k] end
+      table.sort(run, function(a, b) return bytesBefore(a[2], b[2]) end)
+      for k = i, j do entries[k] = run[k - i + 1] end
+    end
+    i = j + 1
+  end
+
+  local page = {}
+  for k = offset + 1, math.min(wanted, #entries) do page[#page + 1] = entries[k][2] end
+  if #page < limit and #missing > 0 then
+    storeMembers(tailKey, missing)
+    local start = math.max(0, offset - withField)
+    local tail = redis.call('ZRANGE', tailKey, start, start + (limit - #page) - 1)
+    for k = 1, #tail do page[#page + 1] = tail[k] end
+  end
+  return page
+end
+
+local function listedPage()
+  if plan ~= 'auto' or sortKind ~= 'score' then return nil end
+  local list, used
+  if idList then
+    list, used = idMatches(), 'ids'
+    if #list == 0 then return {}, 0, 'none' end
+  elseif search ~= '' then
+    local matches = indexedSearchMatches()
+    if matches == nil or #matches > RANK_LIMIT then return nil end
+    if #matches == 0 then return {}, 0, 'none' end
+    list, used = passingAmong(matches, true), 'search'
+  else
+    return nil
+  end
+  if #list == 0 then return {}, 0, used end
+  return rankedPage(list), #list, used
+end
+
 --[[ Plan "walk": for a numeric sort whose filters are exchange/base/quote sets and a search
 (no numeric range, no ids: those start from the ids), count the matches and read the page by walking the sort index in order,
-testing each id, instead of materializing the intersection. Without a search the count is
-ZINTERCARD's and the test a ZSCORE per filter; with one, the search index's matches (narrowed
-by the filters) are counted and kept as a Lua set, so the walk reads no key but the index.
+testing the ids of each chunk read, instead of materializing the intersection. Without a
+search the count is ZINTERCARD's and the test one ZMSCORE per filter key and chunk; with one,
+the search index's matches (narrowed by the filters the same way) are counted and kept as a
+Lua set, so the walk reads no key but the index.
 Returns nil when the plan does not apply or would walk too far (the materialized plan then
 runs). --]]
 
@@ -405,7 +525,18 @@ local function countMatches()
   local total, pick = 0, {}
   local function count(g)
     if g > #groups then
-      total = total + redis.call('ZINTERCARD', #pick, unpack(pick))
+      -- Memberships change only when a market is new or removed, and those scripts delete
+      -- the cache, so a cached count is exact; ZINTERCARD costs O(smallest set) otherwise.
+      local field = table.concat(pick, ' ')
+      local cached = redis.call('HGET', filterCountsKey, field)
+      if cached then
+        total = total + tonumber(cached)
+      else
+        local n = redis.call('ZINTERCARD', #pick, unpack(pick))
+        if redis.call('HLEN', filterCountsKey) >= MAX_FILTER_COUNTS then redis.call('DEL', filterCountsKey) end
+        redis.call('HSET', filterCountsKey, field, n)
+        total = total + n
+      end
       return
     end
     for _, key in ipairs(groups[g]) do
@@ -417,57 +548,53 @@ local function countMatches()
   return total
 end
 
-local function inGroups(id)
-  for _, group in ipairs(groups) do
-    local found = false
-    for _, key in ipairs(group) do
-      if redis.call('ZSCORE', key, id) then found = true; break end
-    end
-    if not found then return false end
-  end
-  return true
+-- The members of a list whose symbol holds the search text, in order.
+local function withText(list)
+  return keepIf(list, function(i) return hasText(list[i]) end)
 end
 
--- The total and the test of one id, for the walk; nil when counting would cost too much.
+-- The total and the test the walk applies to each list of index entries it reads (returning
+-- the members that match, in order); nil when the plan does not fit.
 local function walkFilter()
   if search == '' then
     local total = countMatches()
-    return total, inGroups
+    return total, inEveryGroup
   end
   if #groups == 0 and #search == 3 then
     -- The text is a trigram: its entries in the search index are the matches, counted natively.
     local _, count = rarestTrigram()
-    return count, hasText
+    return count, withText
   end
   local matches = indexedSearchMatches()
   if matches == nil then return nil end
-  if #groups == 0 then return #matches, hasText end
-  -- A ZSCORE per match and filter: beyond the walk budget, the native intersection is cheaper.
-  if #matches * #groups > WALK_BUDGET then return nil end
-  local wanted, total = {}, 0
-  for _, id in ipairs(matches) do
-    if inGroups(id) then
-      wanted[id] = true
-      total = total + 1
-    end
-  end
-  return total, function(id) return wanted[id] == true end
+  if #groups == 0 then return #matches, withText end
+  local wanted = {}
+  local narrowed = inEveryGroup(matches)
+  for _, id in ipairs(narrowed) do wanted[id] = true end
+  return #narrowed, function(list) return keepIf(list, function(i) return wanted[list[i]] == true end) end
 end
 
 local function walkPage()
   if plan ~= 'auto' or sortKind ~= 'score' or #rangeSpecs > 0 or idList or (#groups == 0 and search == '') then return nil end
-  local total, passes = walkFilter()
+  local total, matching = walkFilter()
   if total == nil then return nil end
   if total == 0 then return {}, 0, 'walk' end
   local expectedWalk = (offset + limit) * redis.call('ZCARD', idsKey) / total
   if expectedWalk > WALK_BUDGET then return nil end
   if search ~= '' and expectedWalk > SEARCH_WALK_PER_MATCH * total then return nil end
+  -- The estimate takes the matches to be spread evenly over the index; they may cluster at its
+  -- far end (BTC-quoted markets sort last by quote volume). A walk that reads past twice the
+  -- estimate gives up for the materialized plan, so a wrong guess costs at most that much.
+  local walkLimit = math.max(2 * expectedWalk, WALK_CHUNK)
 
   local page, matched = {}, 0
-  -- Offers the members of one tie group, already in id order; true once the page is full.
+  -- Offers index entries in order (whole tie groups, each in id order), tested WALK_CHUNK at a
+  -- time so that a large tie group is read no further than the page needs; true once the page
+  -- is full.
   local function offer(members)
-    for _, id in ipairs(members) do
-      if passes(id) then
+    for from = 1, #members, WALK_CHUNK do
+      local slice = { unpack(members, from, math.min(from + WALK_CHUNK - 1, #members)) }
+      for _, id in ipairs(matching(slice)) do
         matched = matched + 1
         if matched > offset then
           page[#page + 1] = id
@@ -480,6 +607,7 @@ local function walkPage()
 
   local pos, size = 0, redis.call('ZCARD', sortKey)
   while pos < size do
+    if pos >= walkLimit then return nil end
     local chunk
     if direction == 'asc' then
       -- Ascending index order already breaks ties by id.
@@ -489,25 +617,26 @@ local function walkPage()
     else
       -- Descending: runs of equal scores come in descending id order; reverse each run, and
       -- read a run that reaches the end of the chunk whole, as it may continue beyond it.
+      -- The chunk's entries are put in order first and tested together.
       -- Invariant: pos is the first element of a tie group.
       chunk = redis.call('ZRANGE', sortKey, pos, pos + WALK_CHUNK - 1, 'REV', 'WITHSCORES')
+      local ordered = {}
       local i = 1 -- chunk[i] is a member, chunk[i + 1] its score
       while i <= #chunk do
         local score, j = chunk[i + 1], i
         while j + 2 <= #chunk and chunk[j + 3] == score do j = j + 2 end
         local runLength = (j - i) / 2 + 1
-        local run = {}
         if j + 2 > #chunk and pos + runLength < size then
-          run = redis.call('ZRANGE', sortKey, score, score, 'BYSCORE')
-          pos = pos + #run
-          if offer(run) then return page, total, 'walk' end
+          local group = redis.call('ZRANGE', sortKey, score, score, 'BYSCORE')
+          for _, id in ipairs(group) do ordered[#ordered + 1] = id end
+          pos = pos + #group
           break -- the next chunk starts after this whole tie group
         end
-        for k = j, i, -2 do run[#run + 1] = chunk[k] end
+        for k = j, i, -2 do ordered[#ordered + 1] = chunk[k] end
         pos = pos + runLength
-        if offer(run) then return page, total, 'walk' end
         i = j + 2
       end
+      if offer(ordered) then return page, total, 'walk' end
     end
   end
   -- The index ran out first: some matches lack the sort field. Those come last by id,
@@ -520,7 +649,8 @@ local function run()
   if err then return fail(err) end
   if emptyGroup then return { 0, 'none' } end
 
-  local page, total, used = walkPage()
+  local page, total, used = listedPage()
+  if page == nil then page, total, used = walkPage() end
   if page == nil then
     page, total, used = materializedPage()
     if page == nil then return { 0, 'none' } end

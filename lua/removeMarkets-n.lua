@@ -18,7 +18,7 @@ the lease or died, and a standby has not taken it over yet). Such a feed's marke
 decided by its next holder's coverage. Markets of a feed with neither lease nor trace (no
 process has ingested it for a while) are leftovers like any other.
 
-Key count: variable (`-n`): 11 fixed keys, then with a guard 1 + 2 per process + 2 per
+Key count: variable (`-n`): 12 fixed keys, then with a guard 1 + 2 per process + 2 per
 exchange, then 3 per market.
   KEYS[1]        market hash            id -> market JSON
   KEYS[2]        ids zset               every id, score 0
@@ -26,9 +26,10 @@ exchange, then 3 per market.
   KEYS[9]        symbol index zset      "<symbol>\0<id>", score 0
   KEYS[10]       exchanges set          exchange ids with markets or health reports
   KEYS[11]       search index zset      "<trigram>\0<id>" per 3-byte run of the symbol, score 0
+  KEYS[12]       filter counts hash     queryMarkets' cached filter-set counts; deleted with any removal
   with a guard of g processes:
-  KEYS[12]       ingesters set          the registry of ingesting processes
-  KEYS[11+2j], KEYS[12+2j]              for process j (1-based): its marker key, its coverage set
+  KEYS[13]       ingesters set          the registry of ingesting processes
+  KEYS[12+2j], KEYS[13+2j]              for process j (1-based): its marker key, its coverage set
   and after them, for exchange x (1-based) of the guard: its lease, its holder trace
   then for market i (0-based), at KEYS[c+3i+1..c+3i+3] (c = the keys above): its exchange
   zset, base zset, quote zset
@@ -56,7 +57,7 @@ Errors:  "ERR removeMarkets: ..." when KEYS and ARGV do not describe a guard and
          or describe more than 1,000 markets.
 --]]
 
-local FIXED_KEYS = 11
+local FIXED_KEYS = 12
 local INDEXES = 6
 local STRIDE = 3
 local MAX_MARKETS = 1000
@@ -85,6 +86,7 @@ if count > MAX_MARKETS then
 end
 
 local marketKey, idsKey, symbolIndexKey, exchangesKey, searchIndexKey = KEYS[1], KEYS[2], KEYS[9], KEYS[10], KEYS[11]
+local filterCountsKey = KEYS[12]
 
 -- The guard: refuse if the registry holds a process the caller did not pass; otherwise keep
 -- the coverage sets of the live ones and drop the dead ones.
@@ -184,6 +186,7 @@ if #removed == 0 then
 end
 
 redis.call('HDEL', marketKey, unpack(removed))
+redis.call('DEL', filterCountsKey) -- the filter sets' intersections changed
 redis.call('ZREM', idsKey, unpack(removed))
 for j = 1, INDEXES do
   redis.call('ZREM', KEYS[2 + j], unpack(removed))

@@ -3,7 +3,7 @@ upsertMarkets: writes a batch of full market states, keeps every index in step a
 each applied state on the market's channel. One call per ingest batch. Fenced: a market of a
 feed whose lease the caller no longer holds is not written.
 
-Key count: variable (`-n`): 11 fixed keys, then 1 per fenced feed, then 3 per market.
+Key count: variable (`-n`): 12 fixed keys, then 1 per fenced feed, then 3 per market.
   KEYS[1]        market hash            id -> market JSON
   KEYS[2]        ids zset               every id, score 0
   KEYS[3..8]     numeric index zsets    price, changePercent24h, volume24h, quoteVolume24h,
@@ -11,8 +11,10 @@ Key count: variable (`-n`): 11 fixed keys, then 1 per fenced feed, then 3 per ma
   KEYS[9]        symbol index zset      "<symbol>\0<id>", score 0
   KEYS[10]       exchanges set          exchange ids with markets
   KEYS[11]       search index zset      "<trigram>\0<id>" per 3-byte run of the symbol, score 0
-  KEYS[11+j]     for fenced feed j (1-based, f of them): its lease (lua/acquireLease-3.lua)
-  KEYS[12+f+3i..] for market i (0-based): its exchange zset, base zset, quote zset
+  KEYS[12]       filter counts hash     queryMarkets' cached filter-set counts; deleted when a
+                                         market new to Redis joins its filter sets
+  KEYS[12+j]     for fenced feed j (1-based, f of them): its lease (lua/acquireLease-3.lua)
+  KEYS[13+f+3i..] for market i (0-based): its exchange zset, base zset, quote zset
 
 ARGV:
   ARGV[1]        f, the number of fenced feeds (0: nothing is fenced)
@@ -45,7 +47,7 @@ Errors:  "ERR upsertMarkets: ..." when KEYS and ARGV do not describe fenced feed
          markets, or describe more than 1,000 markets.
 --]]
 
-local FIXED_KEYS = 11
+local FIXED_KEYS = 12
 local INDEXES = 6
 local STRIDE = 5 + INDEXES
 local UPDATED_AT = 6 -- position of updatedAt among the index values
@@ -86,6 +88,7 @@ if fencedFeeds > 0 then
 end
 
 local marketKey, idsKey, symbolIndexKey, exchangesKey, searchIndexKey = KEYS[1], KEYS[2], KEYS[9], KEYS[10], KEYS[11]
+local filterCountsKey = KEYS[12]
 local updatedAtKey = KEYS[2 + UPDATED_AT]
 local applied, skipped, fencedMarkets = 0, 0, 0
 -- id -> event time applied earlier in this call
@@ -206,6 +209,7 @@ if #newMarkets > 0 then
   redis.call('ZADD', symbolIndexKey, unpack(symbolMembers))
   redis.call('SADD', exchangesKey, unpack(exchanges))
   addMembers(searchIndexKey, trigrams)
+  redis.call('DEL', filterCountsKey) -- the filter sets' intersections changed
 end
 
 for n = 1, #publish do

@@ -15,6 +15,9 @@
  *   {tickql}:exchange:<id>       zset    market ids of one exchange, score 0
  *   {tickql}:base:<ASSET>        zset    market ids with this base asset, score 0
  *   {tickql}:quote:<ASSET>       zset    market ids with this quote asset, score 0
+ *   {tickql}:filter-counts       hash    "<filter key> <filter key> ..." -> markets in all of them: the
+ *                                        walk plan's totals, kept by queryMarkets and deleted whenever
+ *                                        a market joins or leaves a filter set (upsert, removal)
  *   {tickql}:exchanges           set     exchange ids with markets or a recent health report (an id
  *                                        leaves with its last market, or when `feeds` finds neither)
  *   {tickql}:feed:<id>           hash    a feed's health, written by the process ingesting it (expires)
@@ -61,6 +64,8 @@ export interface Keys {
   /** Substring search: `<trigram>\0<id>` for every three-byte run of each market's symbol. */
   readonly searchIndex: string;
   readonly exchanges: string;
+  /** Cached intersection counts of filter sets (the walk plan's totals); see the layout above. */
+  readonly filterCounts: string;
   index(field: NumericIndexField): string;
   exchange(exchangeId: string): string;
   base(asset: string): string;
@@ -92,10 +97,10 @@ export interface Keys {
 
 /**
  * The market state and its indexes, in the order lua/upsertMarkets-n.lua and
- * lua/removeMarkets-n.lua take them as KEYS[1..11].
+ * lua/removeMarkets-n.lua take them as KEYS[1..12].
  */
 export function marketStateKeys(keys: Keys): string[] {
-  return [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges, keys.searchIndex];
+  return [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges, keys.searchIndex, keys.filterCounts];
 }
 
 /** The filter sets one market belongs to: its exchange, base and quote zsets, in this order. */
@@ -119,6 +124,7 @@ export function createKeys(prefix: string): Keys {
     symbolIndex: `${tag}:idx:symbol`,
     searchIndex: `${tag}:idx:search`,
     exchanges: `${tag}:exchanges`,
+    filterCounts: `${tag}:filter-counts`,
     index: (field) => `${tag}:idx:${field}`,
     exchange: (exchangeId) => `${tag}:exchange:${exchangeId.toLowerCase()}`,
     base: (asset) => `${tag}:base:${asset.toUpperCase()}`,

@@ -143,8 +143,17 @@ describe('compression', () => {
       expect(stream.headers['content-type']).toContain('text/event-stream');
       // yoga marks the stream `Content-Encoding: none` for proxies; this process must not compress it either.
       expect([undefined, 'none']).toContain(stream.headers['content-encoding']);
-      await upsertMarkets(t.redis, t.keys, [makeMarket({ base: 'C1', price: 4242 })]);
-      await expect.poll(() => stream.text(), { timeout: 2000 }).toContain('4242');
+      // The response head can arrive before the subscription reaches Redis: write (and so
+      // publish) again until an event arrives.
+      await expect
+        .poll(
+          async () => {
+            await upsertMarkets(t.redis, t.keys, [makeMarket({ base: 'C1', price: 4242 })]);
+            return stream.text();
+          },
+          { timeout: 5000 },
+        )
+        .toContain('4242');
     } finally {
       stream.close();
     }
