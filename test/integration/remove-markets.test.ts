@@ -78,6 +78,23 @@ describe('removeMarkets', () => {
     expect(await total({ search: 'BTC/USD' })).toBe(1);
   });
 
+  it("keeps the walk plan's cached filter totals exact as markets join and leave the filter sets", async () => {
+    await writeAll(t, MARKETS);
+    const query: MarketQuery = { ...BY_VOLUME, filter: { exchanges: ['binance', 'okx'], quotes: ['USDT'] } };
+    const first = await queryMarkets(t.redis, t.keys, query);
+    expect(first.plan).toBe('walk');
+    expect(first.total).toBe(5);
+    expect(await t.redis.hlen(t.keys.filterCounts)).toBeGreaterThan(0); // the totals are cached
+
+    await upsertMarkets(t.redis, t.keys, [makeMarket({ exchange: 'okx', base: 'NEW', quote: 'USDT' })]);
+    expect((await queryMarkets(t.redis, t.keys, query)).total).toBe(6);
+    await removeMarkets(t.redis, t.keys, ['binance:ETH/USDT', 'okx:XRP/USDT']);
+    const last = await queryMarkets(t.redis, t.keys, query);
+    expect(last.plan).toBe('walk');
+    expect(last.total).toBe(4);
+    expect(last.items.map((m) => m.id).sort()).toEqual(['binance:1000SHIB/USDT', 'binance:BTC/USDT', 'binance:SOL/USDT', 'okx:NEW/USDT']);
+  });
+
   it('does nothing for an id it does not know', async () => {
     await writeAll(t, MARKETS);
     const before = await prefixContents(t.redis, t.prefix);
