@@ -49,7 +49,7 @@ local WALK_BUDGET = 3000 -- longest expected walk worth preferring to a material
 local SEARCH_WALK_PER_MATCH = 4
 local MAX_COMBINATIONS = 64 -- filter combinations counted one ZINTERCARD each
 local MAX_FILTER_COUNTS = 4096 -- cached counts kept before the cache starts over
-local RANK_LIMIT = 2000 -- most search matches ordered in Lua rather than by walking or materializing
+local RANK_LIMIT = 10000 -- most search matches ordered in Lua rather than by walking or materializing
 
 local marketKey, idsKey, sortKey = KEYS[1], KEYS[2], KEYS[3]
 local candKey, unionKey, sortedKey, tailKey = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
