@@ -3,16 +3,21 @@
  * `ids` looks each id up (ZMSCORE per key) and never reads a filter set, an index or the ids
  * zset whole, so among 20,000 markets it costs about what its own length does. Redis's MONITOR
  * shows every command a script runs; the test lists those the query ran on the live state
- * (scratch keys aside) and requires that each one reads at most the watchlist's worth.
+ * (scratch keys aside) and requires that each one reads at most the watchlist's worth. The file
+ * has a redis-server of its own: ioredis's MONITOR connection can lose track of its replies
+ * when other files' traffic floods the stream.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Market } from '../../src/market';
+import { createKeys, type Keys } from '../../src/redis/keys';
+import { startLocalRedis, type LocalRedis } from '../../src/redis/local-server';
 import { queryMarkets, type MarketQuery } from '../../src/redis/query-markets';
+import { defineScripts } from '../../src/redis/scripts';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
 import { makeMarket } from '../support/market-factory';
 import { referenceQuery } from '../support/reference-query';
-import { openTestRedis, type TestRedis } from '../support/redis';
+import { uniquePrefix } from '../support/redis';
 import { waitFor } from '../support/wait-for';
 
 const SIZE = 20_000;
@@ -43,22 +48,30 @@ interface Seen {
 }
 
 describe('watchlist queries', () => {
-  let t: TestRedis;
+  let server: LocalRedis;
+  let t: { readonly redis: Redis; readonly prefix: string; readonly keys: Keys };
+  let monitored: Redis;
   let monitor: Redis;
   const seen: Seen[] = [];
 
   beforeAll(async () => {
-    t = await openTestRedis();
+    server = await startLocalRedis();
+    const prefix = uniquePrefix();
+    t = { redis: new Redis(server.url), prefix, keys: createKeys(prefix) };
+    defineScripts(t.redis);
     await upsertMarkets(t.redis, t.keys, MARKETS);
-    monitor = await new Redis(t.url).monitor();
-    // Commands of this file's scripts only: the server is shared with other test files.
+    monitored = new Redis(server.url);
+    monitor = await monitored.monitor();
+    // Commands of the scripts only.
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (source.includes('lua') && args.some((a) => a.startsWith(`{${t.prefix}}`))) seen.push({ command: args[0]!.toLowerCase(), args });
     });
   });
   afterAll(async () => {
-    monitor.disconnect();
-    await t.close();
+    monitor?.disconnect();
+    monitored?.disconnect();
+    t?.redis.disconnect();
+    await server?.stop();
   });
 
   it.each(Object.entries(QUERIES))('%s: the right page, from lookups of the ids alone', async (_name, query) => {
