@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startIpcChild, type IpcChild } from './ipc-child';
 import { wallClockMs } from './clock';
-import { coreShare, cpuSeconds, machineBusySeconds } from './cpu';
+import { coreShare, cpuSeconds, machineBusySeconds, runDelaySeconds } from './cpu';
 import { LatencyHistogram, type LatencySummary } from './histogram';
 import { LIFTED_LIMITS } from './lifted-limits';
 import { waitServed } from './live-service';
@@ -350,10 +350,17 @@ export interface DeliveryResult {
    * Cores kept busy during the window, per process group: `server` (the processes serving the
    * subscribers: tickql's serving processes, or the relay), `ingest` and `supervisor` (tickql's
    * tree), `tickql` (every tickql process), `redis`, `simulator`, `subscribers`, `monitor`
-   * (the publish monitor's process, when it has one) and `machine` (every core's busy time, all
-   * processes of the machine).
+   * (the publish monitor's process, when it has one), `machine` (every core's busy time, all
+   * processes of the machine) and `other` (`machine` minus all of the above: this process and
+   * whatever else ran).
    */
   readonly cpu: Readonly<Record<string, number>>;
+  /**
+   * Per process group as in `cpu`: seconds per second of the window the groups' main threads
+   * were ready to run but waiting for a core (/proc/<pid>/schedstat; summed over the group's
+   * processes, so a group of two can reach 2).
+   */
+  readonly waiting: Readonly<Record<string, number>>;
   /** Cores of each serving process (or the relay), in pid order. */
   readonly serverCpuEach: readonly number[];
   /** Resident memory of the serving processes (or the relay) after connecting, together. */
@@ -473,13 +480,16 @@ async function waitForFile(path: string): Promise<void> {
   }
 }
 
-/** CPU seconds so far of each group's processes together (a process gone meanwhile counts 0). */
-async function cpuTimes(groups: Readonly<Record<string, readonly number[]>>): Promise<Record<string, number>> {
+/** `read` of each group's processes together, so far (a process gone meanwhile counts 0). */
+async function perGroup(groups: Readonly<Record<string, readonly number[]>>, read: (pid: number) => Promise<number | null>): Promise<Record<string, number>> {
   const entries = await Promise.all(
-    Object.entries(groups).map(async ([name, pids]) => [name, (await Promise.all(pids.map((p) => cpuSeconds(p)))).reduce<number>((a, s) => a + (s ?? 0), 0)] as const),
+    Object.entries(groups).map(async ([name, pids]) => [name, (await Promise.all(pids.map(read))).reduce<number>((a, s) => a + (s ?? 0), 0)] as const),
   );
   return Object.fromEntries(entries);
 }
+
+const cpuTimes = (groups: Readonly<Record<string, readonly number[]>>) => perGroup(groups, cpuSeconds);
+const runDelays = (groups: Readonly<Record<string, readonly number[]>>) => perGroup(groups, runDelaySeconds);
 
 function isAppRig(rig: Rig): rig is AppRig {
   return 'app' in rig;
@@ -512,12 +522,12 @@ export async function measureDelivery(options: DeliveryRunOptions): Promise<Deli
   };
   servers.forEach((p, i) => (groups[`server ${i}`] = [p]));
   const loadAverage = loadavg()[0]!;
-  const [cpuBefore, machineBefore] = await Promise.all([cpuTimes(groups), machineBusySeconds()]);
+  const [cpuBefore, waitBefore, machineBefore] = await Promise.all([cpuTimes(groups), runDelays(groups), machineBusySeconds()]);
   const started = wallClockMs();
   const [replies, window] = await Promise.all([fleet.measure(options.measureMs), monitor.measure(options.measureMs)]);
   const seconds = (wallClockMs() - started) / 1000;
   for (const { pid } of profiled) process.kill(pid, 'SIGUSR2');
-  const [cpuAfter, machineAfter] = await Promise.all([cpuTimes(groups), machineBusySeconds()]);
+  const [cpuAfter, waitAfter, machineAfter] = await Promise.all([cpuTimes(groups), runDelays(groups), machineBusySeconds()]);
   const published = new Map(Object.entries(window.published));
   const ingestHistogram = new LatencyHistogram();
   ingestHistogram.addEncoded(window.fromSent);
@@ -562,6 +572,10 @@ export async function measureDelivery(options: DeliveryRunOptions): Promise<Deli
     if (!name.startsWith('server ')) cpuOut[name] = coreShare(cpuBefore[name] ?? null, cpuAfter[name] ?? null, seconds) ?? NaN;
   }
   cpuOut.machine = coreShare(machineBefore, machineAfter, seconds) ?? NaN;
+  const known = ['tickql', 'redis', 'simulator', 'subscribers', 'monitor', ...(options.relayPid === undefined ? [] : ['server'])];
+  cpuOut.other = cpuOut.machine - known.reduce((sum, name) => sum + (cpuOut[name] ?? 0), 0);
+  const waiting: Record<string, number> = {};
+  for (const name of Object.keys(groups)) waiting[name] = coreShare(waitBefore[name] ?? null, waitAfter[name] ?? null, seconds) ?? NaN;
   const serverCpuEach = servers.map((_, i) => coreShare(cpuBefore[`server ${i}`] ?? null, cpuAfter[`server ${i}`] ?? null, seconds) ?? NaN);
   return {
     receiving: connect.receiving,
@@ -576,6 +590,7 @@ export async function measureDelivery(options: DeliveryRunOptions): Promise<Deli
     framesPerSecond,
     ingest,
     cpu: cpuOut,
+    waiting,
     serverCpuEach,
     serverRss: serverRssEach.reduce((a, b) => a + b, 0),
     serverRssEach,

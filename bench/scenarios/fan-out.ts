@@ -221,6 +221,7 @@ function stepRow(s: Series, step: Step): Array<string | number> {
     cores(r.cpu.ingest),
     cores(r.cpu.subscribers),
     cores(r.cpu.machine),
+    `${cores(r.waiting.server)} / ${cores(r.waiting.ingest)}`,
     (r.serverRss / 2 ** 20).toFixed(0),
     (step.bytesPerConnection / 1024).toFixed(1),
     r.failed,
@@ -239,7 +240,7 @@ function report(
   const perSubscriberRate = (sizes.perSubscriber * sizes.rate) / sizes.markets;
   const all = [...series, ...(relay ? [relay] : [])];
   const steps: Table = {
-    caption: `Subscribers added in steps, each watching ${sizes.perSubscriber} markets (${perSubscriberRate.toFixed(0)} messages/s offered per subscriber); ${sizes.rate.toLocaleString('en')} frames/s over ${sizes.markets.toLocaleString('en')} markets; CPU in cores of the 2`,
+    caption: `Subscribers added in steps, each watching ${sizes.perSubscriber} markets (${perSubscriberRate.toFixed(0)} messages/s offered per subscriber); ${sizes.rate.toLocaleString('en')} frames/s over ${sizes.markets.toLocaleString('en')} markets; CPU in cores of the 2; "waiting for a core": seconds per second the main threads were ready to run but had no core (/proc/<pid>/schedstat)`,
     columns: [
       'path',
       'subscribers',
@@ -255,6 +256,7 @@ function report(
       'CPU: tickql ingest',
       'CPU: subscribers',
       'CPU: all processes',
+      'waiting for a core: serving / ingest',
       'serving RSS MB',
       'RSS per connection KB',
       'failed',
