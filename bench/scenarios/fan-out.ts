@@ -131,6 +131,7 @@ export async function fanOut(context: ScenarioContext): Promise<ScenarioReport> 
   } finally {
     await Promise.all([fleet.stop(), monitor.stop()]);
     rmSync(profileDir, { recursive: true, force: true });
+    if (context.smoke) rmSync(logDir, { recursive: true, force: true });
   }
   return report(context, sizes, series, relay, profiles, { ...load, after: loadavg()[0]!, logDir });
 }

@@ -121,6 +121,7 @@ export async function tickToSubscriber(context: ScenarioContext): Promise<Scenar
   } finally {
     await Promise.all([fleet.stop(), monitor.stop()]);
     rmSync(profileDir, { recursive: true, force: true });
+    if (context.smoke) rmSync(logDir, { recursive: true, force: true });
   }
   return report(context, sizes, runs, profiles, { ...load, after: loadavg()[0]!, logDir });
 }
