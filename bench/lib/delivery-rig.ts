@@ -100,7 +100,9 @@ export async function startRig(context: ScenarioContext, options: RigOptions): P
       env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${PRELOAD}`.trim();
       env[PROFILE_DIR_ENV] = options.profileDir;
     }
-    service = startService(serviceEnv(env), join(options.logDir, options.prefix), { bundle: true });
+    // A process group of its own: stopping it needs no watcher scanning /proc every 200 ms (a
+    // good part of a core on a busy machine, in the bench process, during the windows).
+    service = startService(serviceEnv(env), join(options.logDir, options.prefix), { bundle: true, processGroup: true });
     const url = `http://127.0.0.1:${port}/graphql`;
     await waitServed(url, service, options.markets, options.servedTimeoutMs ?? 60_000);
     const running = service;
@@ -350,9 +352,9 @@ export interface DeliveryResult {
    * Cores kept busy during the window, per process group: `server` (the processes serving the
    * subscribers: tickql's serving processes, or the relay), `ingest` and `supervisor` (tickql's
    * tree), `tickql` (every tickql process), `redis`, `simulator`, `subscribers`, `monitor`
-   * (the publish monitor's process, when it has one), `machine` (every core's busy time, all
-   * processes of the machine) and `other` (`machine` minus all of the above: this process and
-   * whatever else ran).
+   * (the publish monitor's process, when it has one), `bench` (this process), `machine` (every
+   * core's busy time, all processes of the machine) and `other` (`machine` minus all of the
+   * above: whatever else ran).
    */
   readonly cpu: Readonly<Record<string, number>>;
   /**
@@ -518,6 +520,7 @@ export async function measureDelivery(options: DeliveryRunOptions): Promise<Deli
     redis: [rig.redisPid],
     simulator: [rig.simPid],
     subscribers: fleet.children.map((c) => c.pid),
+    bench: [process.pid],
     ...(options.monitorPid === undefined ? {} : { monitor: [options.monitorPid] }),
   };
   servers.forEach((p, i) => (groups[`server ${i}`] = [p]));
@@ -572,7 +575,7 @@ export async function measureDelivery(options: DeliveryRunOptions): Promise<Deli
     if (!name.startsWith('server ')) cpuOut[name] = coreShare(cpuBefore[name] ?? null, cpuAfter[name] ?? null, seconds) ?? NaN;
   }
   cpuOut.machine = coreShare(machineBefore, machineAfter, seconds) ?? NaN;
-  const known = ['tickql', 'redis', 'simulator', 'subscribers', 'monitor', ...(options.relayPid === undefined ? [] : ['server'])];
+  const known = ['tickql', 'redis', 'simulator', 'subscribers', 'monitor', 'bench', ...(options.relayPid === undefined ? [] : ['server'])];
   cpuOut.other = cpuOut.machine - known.reduce((sum, name) => sum + (cpuOut[name] ?? 0), 0);
   const waiting: Record<string, number> = {};
   for (const name of Object.keys(groups)) waiting[name] = coreShare(waitBefore[name] ?? null, waitAfter[name] ?? null, seconds) ?? NaN;

@@ -162,7 +162,7 @@ function report(
   };
   const resources: Table = {
     caption:
-      'Load during each measured window (CPU in cores of the 2, from /proc; "serving" is tickql\'s serving processes together, or the relay; "all processes" is every core\'s busy time, whatever ran it, and "everything else" that minus the processes named here: the bench\'s own process and other work on the machine; "waiting for a core" is the share of the window each main thread was ready to run but had no core, from /proc/<pid>/schedstat; RSS of the serving processes together)',
+      'Load during each measured window (CPU in cores of the 2, from /proc; "serving" is tickql\'s serving processes together, or the relay; "all processes" is every core\'s busy time, whatever ran it, and "everything else" that minus the processes named here: other work on the machine; "waiting for a core" is the share of the window each main thread was ready to run but had no core, from /proc/<pid>/schedstat; RSS of the serving processes together)',
     columns: [
       'path',
       'frames/s into tickql',
@@ -176,6 +176,7 @@ function report(
       'CPU: simulator',
       'CPU: subscribers',
       'CPU: publish monitor',
+      'CPU: bench process',
       'CPU: everything else',
       'CPU: all processes',
       'waiting for a core: serving / ingest / simulator',
@@ -199,6 +200,7 @@ function report(
         cores(r.cpu.simulator),
         cores(r.cpu.subscribers),
         cores(r.cpu.monitor),
+        cores(r.cpu.bench),
         cores(r.cpu.other),
         cores(r.cpu.machine),
         [r.waiting.server, r.waiting.ingest, r.waiting.simulator].map(cores).join(' / '),
@@ -225,7 +227,7 @@ function report(
   const rate = (n: number) => `${n.toLocaleString('en')} frames/s`;
   const met = (r: DeliveryResult) => (r.all.p99 <= TARGET_P99_MS ? 'met' : 'missed');
   const where = (r: DeliveryResult) =>
-    `the cores were ${cores(r.cpu.machine)} of 2 busy: tickql's ingest process ${cores(r.cpu.ingest)}, its serving process${r.serverCpuEach.length > 1 ? 'es' : ''} ${r.serverCpuEach.map(cores).join(' + ')}, Redis ${cores(r.cpu.redis)}, the simulator ${cores(r.cpu.simulator)}, the subscribers' clients ${cores(r.cpu.subscribers)}, the publish monitor ${cores(r.cpu.monitor)}, everything else ${cores(r.cpu.other)}; the serving process${r.serverCpuEach.length > 1 ? 'es\' main threads were' : '\'s main thread was'} ready to run but waiting for a core ${cores(r.waiting.server)} s per second, the ingest process's ${cores(r.waiting.ingest)}`;
+    `the cores were ${cores(r.cpu.machine)} of 2 busy: tickql's ingest process ${cores(r.cpu.ingest)}, its serving process${r.serverCpuEach.length > 1 ? 'es' : ''} ${r.serverCpuEach.map(cores).join(' + ')}, Redis ${cores(r.cpu.redis)}, the simulator ${cores(r.cpu.simulator)}, the subscribers' clients ${cores(r.cpu.subscribers)}, the publish monitor ${cores(r.cpu.monitor)}, the bench's own process ${cores(r.cpu.bench)}, everything else ${cores(r.cpu.other)}; the serving process${r.serverCpuEach.length > 1 ? 'es\' main threads were' : '\'s main thread was'} ready to run but waiting for a core ${cores(r.waiting.server)} s per second, the ingest process's ${cores(r.waiting.ingest)}`;
   const findings: string[] = [];
   if (one && two && relay && light) {
     findings.push(
