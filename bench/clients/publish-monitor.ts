@@ -9,18 +9,10 @@
  * `ms` (the exchanges were paused: tickql has written everything it received), with how long
  * that took, or fails after `timeoutMs`; `close` unsubscribes. Exits when the parent disconnects.
  */
-import { PublishMonitor } from '../lib/delivery-rig';
+import { PublishMonitor, type PublishWindow } from '../lib/delivery-rig';
 import { serveRequests } from '../lib/ipc-child';
 
-export interface PublishWindow {
-  readonly seconds: number;
-  /** Messages per market id in the window. */
-  readonly published: Record<string, number>;
-  /** Frame sent by the exchange (`updatedAt`) -> message here, encoded histogram. */
-  readonly fromSent: string;
-  /** Frame received by tickql (`receivedAt`) -> message here, encoded histogram. */
-  readonly fromReceipt: string;
-}
+export type { PublishWindow };
 
 let monitor: PublishMonitor | null = null;
 
@@ -31,16 +23,7 @@ serveRequests({
   },
   measure: async ({ ms }: { readonly ms: number }): Promise<PublishWindow> => {
     if (!monitor) throw new Error('measure before start');
-    monitor.reset();
-    const started = performance.now();
-    await new Promise((r) => setTimeout(r, ms));
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      seconds,
-      published: Object.fromEntries(monitor.published()),
-      fromSent: monitor.latency.encode(),
-      fromReceipt: monitor.fromReceipt.encode(),
-    };
+    return monitor.measure(ms);
   },
   quiet: async ({ ms, timeoutMs }: { readonly ms: number; readonly timeoutMs: number }): Promise<{ readonly waitedMs: number }> => {
     if (!monitor) throw new Error('quiet before start');

@@ -5,14 +5,25 @@
  * modules, or V8's `(garbage collector)` and `(program)`) and by function (self time).
  *
  * Node refuses `--cpu-prof` in NODE_OPTIONS, so bench children profile themselves through
- * `node:inspector` (`Profiler.start` / `Profiler.stop`) and write the profile to a file.
+ * `node:inspector` (`Profiler.start` / `Profiler.stop`) and write the profile to a file;
+ * tickql's own processes do it through bench/lib/cpu-profile-preload.cjs. Their frames point
+ * into the esbuild bundle (dist/main.js); `mapToSources` turns them back into src/ files with
+ * the bundle's source map, so the areas read as they do for a profile of the TypeScript.
  */
+import { readFileSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT } from './processes';
+
+/** The bundle `npm start` runs, as the profiles of tickql's processes name it. */
+const BUNDLE_URL = pathToFileURL(join(ROOT, 'dist', 'main.js')).href;
 
 /** The parts of a `.cpuprofile` read here. */
 export interface CpuProfile {
   readonly nodes: ReadonlyArray<{
     readonly id: number;
-    readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+    readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number; readonly columnNumber?: number };
   }>;
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -60,6 +71,26 @@ export function summarizeProfile(profile: CpuProfile, top = 10): ProfileSummary 
     [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => ({ name, share: busyUs > 0 ? us / busyUs : 0 }));
   const total = idleUs + busyUs;
   return { idle: total > 0 ? idleUs / total : 0, busySeconds: busyUs / 1e6, byArea: sorted(byArea), byFunction: sorted(byFunction) };
+}
+
+/** Reads a profile of one of tickql's processes (the bundle) and summarizes it by source file. */
+export function summarizeBundleProfile(path: string, top = 10): ProfileSummary {
+  return summarizeProfile(mapToSources(JSON.parse(readFileSync(path, 'utf8')) as CpuProfile, BUNDLE_URL), top);
+}
+
+/** The profile with every frame in `bundleUrl` (a `file://` URL) moved to its original source and line, read from `<bundle>.map`. */
+export function mapToSources(profile: CpuProfile, bundleUrl: string): CpuProfile {
+  const map = new SourceMap(JSON.parse(readFileSync(new URL(`${bundleUrl}.map`), 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
+  return {
+    ...profile,
+    nodes: profile.nodes.map((node) => {
+      const { url, lineNumber, columnNumber } = node.callFrame;
+      if (url !== bundleUrl) return node;
+      const entry = map.findEntry(lineNumber, columnNumber ?? 0);
+      if (!('originalSource' in entry)) return node;
+      return { ...node, callFrame: { ...node.callFrame, url: entry.originalSource, lineNumber: entry.originalLine, columnNumber: entry.originalColumn } };
+    }),
+  };
 }
 
 /** `name 41 %, name 12 %, ...` for the first `count` shares. */

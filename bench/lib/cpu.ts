@@ -44,3 +44,17 @@ export async function machineBusySeconds(): Promise<number | null> {
     return null;
   }
 }
+
+/**
+ * Seconds a process's main thread has spent runnable but waiting for a core so far (the
+ * scheduler's run-queue delay, /proc/<pid>/schedstat), or null when /proc cannot tell. Over a
+ * window, divided by it: the share of the window the thread was ready to run and did not.
+ */
+export async function runDelaySeconds(pid: number): Promise<number | null> {
+  try {
+    const waitedNs = Number((await readFile(`/proc/${pid}/schedstat`, 'utf8')).split(' ')[1]);
+    return Number.isFinite(waitedNs) ? waitedNs / 1e9 : null;
+  } catch {
+    return null;
+  }
+}

@@ -18,7 +18,7 @@
  */
 import { loadavg } from 'node:os';
 import type { ScenarioContext } from '../lib/context';
-import { PublishMonitor, SubscriberFleet, appStats, measureDelivery, startRig, type DeliveryResult, type Rig } from '../lib/delivery-rig';
+import { PublishMonitor, SubscriberFleet, appStats, measureDelivery, startAppRig, type AppRig as Rig, type DeliveryResult } from '../lib/delivery-rig';
 import { rssBytes } from '../lib/processes';
 import { ms, ratio, type ScenarioReport, type Table } from '../lib/report';
 import { watchlists, type PlannedSubscriber } from '../lib/subscriber-plan';
@@ -185,7 +185,7 @@ async function withRig<T>(
   body: (rig: Rig, plan: PlannedSubscriber[], monitor: PublishMonitor) => Promise<T>,
 ): Promise<T> {
   context.log(`stuck: starting the simulator (${sizes.rate} frames/s over ${sizes.markets} markets) and tickql (${prefix}, WS_STUCK_CLIENT_MS=${stuckClientMs})`);
-  const rig = await startRig(context, { markets: sizes.markets, rate: sizes.rate, batchMs: 0, prefix, env: { WS_STUCK_CLIENT_MS: String(stuckClientMs) } });
+  const rig = await startAppRig(context, { markets: sizes.markets, rate: sizes.rate, batchMs: 0, prefix, env: { WS_STUCK_CLIENT_MS: String(stuckClientMs) } });
   const monitor = await PublishMonitor.start(context.redisUrl, prefix);
   try {
     const plan: PlannedSubscriber[] = [
@@ -211,9 +211,8 @@ async function heldRun(
 ): Promise<HeldRun> {
   const measureMs = context.durationS * 1000;
   const url = rig.app.info.wsUrl;
-  const serverPid = rig.app.process.pid!;
   context.log(`stuck: run A, ${plan.length} live subscribers, measuring ${context.durationS} s`);
-  const baseline = await measureDelivery({ rig, fleet: live, monitor, protocol: 'graphql-ws', url, serverPid, connected: plan, add: plan, measureMs, settleMs: context.smoke ? 500 : 2000 });
+  const baseline = await measureDelivery({ rig, fleet: live, monitor, protocol: 'graphql-ws', url, connected: plan, add: plan, measureMs, settleMs: context.smoke ? 500 : 2000 });
   const baselineMemory = await memory(rig);
 
   context.log(`stuck: run B, connecting ${sizes.stuck} subscribers that stop reading`);
@@ -223,7 +222,7 @@ async function heldRun(
   let before = await counters(rig);
   for (let i = 0; i < sizes.windows; i++) {
     context.log(`stuck: run B, window ${i + 1} of ${sizes.windows}`);
-    const result = await measureDelivery({ rig, fleet: live, monitor, protocol: 'graphql-ws', url, serverPid, connected: plan, add: [], measureMs, settleMs: 0 });
+    const result = await measureDelivery({ rig, fleet: live, monitor, protocol: 'graphql-ws', url, connected: plan, add: [], measureMs, settleMs: 0 });
     const ended = Date.now();
     const after = await counters(rig);
     const seconds = measureMs / 1000;
@@ -269,7 +268,7 @@ async function closeRun(
     await stuck.connect('graphql-ws-stuck', url, stuckPlan);
     const status = await stuckStatus(stuck);
     context.log(`stuck: run C, measuring the live subscribers for ${sizes.closeWindowS} s`);
-    const result = await measureDelivery({ rig, fleet: live, monitor, protocol: 'graphql-ws', url, serverPid: rig.app.process.pid!, connected: plan, add: [], measureMs: sizes.closeWindowS * 1000, settleMs: 0 });
+    const result = await measureDelivery({ rig, fleet: live, monitor, protocol: 'graphql-ws', url, connected: plan, add: [], measureMs: sizes.closeWindowS * 1000, settleMs: 0 });
     // The longest a stuck client may take: a ping sent up to half the limit after it stopped,
     // the limit, a check a quarter limit later, then up to 5 s for the close before terminating.
     const deadline = Date.now() + 2 * sizes.shortStuckMs + 5000;

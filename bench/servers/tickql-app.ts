@@ -1,6 +1,8 @@
 /**
- * Bench child: the whole service, as `npm start` runs it (`buildApp` from src/app.ts: feeds,
- * batch writer, Lua upsert and publish, yoga, graphql-ws), configured by the same environment
+ * Bench child: the whole service in one process (`buildApp` from src/app.ts: feeds, batch
+ * writer, Lua upsert and publish, yoga, graphql-ws), the shape `npm start` ran before the
+ * process split; only the stuck-subscribers scenario still uses it (`startAppRig` in
+ * bench/lib/delivery-rig.ts; tick and fan-out run the real tree). Configured by the same environment
  * variables (src/config.ts): FEEDS, BINANCE_WS_URL, BINANCE_REST_URL, BINANCE_SYMBOLS,
  * INGEST_BATCH_MS, REDIS_URL, REDIS_PREFIX, PORT (0 = a free one), LOG_LEVEL (default warn).
  *
