@@ -42,7 +42,7 @@ describe('Feed against the local Kraken v2 server', () => {
       high24h: 97244.9,
       low24h: 94950,
       volume24h: 1183.51229014,
-      quoteVolume24h: null,
+      quoteVolume24h: 96110.7 * 1183.51229014, // vwap × volume
       change24h: 96858.5 - 95322.8,
       changePercent24h: ((96858.5 - 95322.8) / 95322.8) * 100,
     });
@@ -52,7 +52,7 @@ describe('Feed against the local Kraken v2 server', () => {
     expect(delivered).toBe(1);
     await waitFor(() => marketsOf(t, 'kraken:BTC/USD').length === 2, 'the update');
     const updated = marketsOf(t, 'kraken:BTC/USD')[1]!;
-    expect(updated).toMatchObject({ price: 97000.1, bid: 97000, ask: 97000.1, open24h: 95322.8, volume24h: 1184, quoteVolume24h: null });
+    expect(updated).toMatchObject({ price: 97000.1, bid: 97000, ask: 97000.1, open24h: 95322.8, volume24h: 1184, quoteVolume24h: Number(entry.vwap) * 1184 });
     // The event time is the frame's microsecond timestamp, fraction kept.
     expect(updated.updatedAt).toBe(parseKrakenTimestamp(String(entry.timestamp)));
     expect(Number.isInteger(updated.updatedAt * 1000)).toBe(true);

@@ -61,7 +61,7 @@ describe('Kraken adapter: replaying the fixture', () => {
     ]);
   });
 
-  it('maps the BTC/USD snapshot exactly: open = last - change, no quote volume, µs kept', () => {
+  it('maps the BTC/USD snapshot exactly: open = last - change, quote volume = vwap × volume, µs kept', () => {
     expect(patchesOf(events[3])).toEqual([
       {
         nativeSymbol: 'BTC/USD',
@@ -74,7 +74,7 @@ describe('Kraken adapter: replaying the fixture', () => {
           high24h: 97244.9,
           low24h: 94950,
           volume24h: 1183.51229014,
-          quoteVolume24h: null,
+          quoteVolume24h: 96110.7 * 1183.51229014,
           change24h: 1535.7,
           changePercent24h: 1.61,
         },
@@ -95,7 +95,7 @@ describe('Kraken adapter: replaying the fixture', () => {
           high24h: 3421,
           low24h: 3317.2,
           volume24h: 24418.77401122,
-          quoteVolume24h: null,
+          quoteVolume24h: 3369.58 * 24418.77401122,
           change24h: -47.09,
           changePercent24h: -1.39,
         },
@@ -107,18 +107,18 @@ describe('Kraken adapter: replaying the fixture', () => {
     expect(patchesOf(events[6])[0]).toEqual({
       nativeSymbol: 'BTC/USD',
       eventTime: 1785300001434.882,
-      fields: { price: 96862.1, bid: 96862, ask: 96862.1, open24h: 95322.8, high24h: 97244.9, low24h: 94950, volume24h: 1183.53729014, quoteVolume24h: null, change24h: 1539.3, changePercent24h: 1.61 },
+      fields: { price: 96862.1, bid: 96862, ask: 96862.1, open24h: 95322.8, high24h: 97244.9, low24h: 94950, volume24h: 1183.53729014, quoteVolume24h: 96110.7 * 1183.53729014, change24h: 1539.3, changePercent24h: 1.61 },
     });
     expect(patchesOf(events[7])[0]).toEqual({
       nativeSymbol: 'ETH/USD',
       eventTime: 1785300001625.014,
-      fields: { price: 3352.04, bid: 3352.04, ask: 3352.05, open24h: 3398.7, high24h: 3421, low24h: 3317.2, volume24h: 24419.27401122, quoteVolume24h: null, change24h: -46.66, changePercent24h: -1.37 },
+      fields: { price: 3352.04, bid: 3352.04, ask: 3352.05, open24h: 3398.7, high24h: 3421, low24h: 3317.2, volume24h: 24419.27401122, quoteVolume24h: 3369.58 * 24419.27401122, change24h: -46.66, changePercent24h: -1.37 },
     });
     expect(96859.9 - 1537.1).not.toBe(95322.8); // why the decimal subtraction exists
     expect(patchesOf(events[10])[0]).toEqual({
       nativeSymbol: 'BTC/USD',
       eventTime: 1785300030535.65,
-      fields: { price: 96859.9, bid: 96859.9, ask: 96860, open24h: 95322.8, high24h: 97244.9, low24h: 94950, volume24h: 1183.6421493, quoteVolume24h: null, change24h: 1537.1, changePercent24h: 1.61 },
+      fields: { price: 96859.9, bid: 96859.9, ask: 96860, open24h: 95322.8, high24h: 97244.9, low24h: 94950, volume24h: 1183.6421493, quoteVolume24h: 96110.7 * 1183.6421493, change24h: 1537.1, changePercent24h: 1.61 },
     });
   });
 
@@ -149,7 +149,7 @@ describe('Kraken adapter: replaying the fixture', () => {
       high24h: 97244.9,
       low24h: 94950,
       volume24h: 1183.6421493,
-      quoteVolume24h: null,
+      quoteVolume24h: 96110.7 * 1183.6421493,
       change24h: 96859.9 - 95322.8,
       changePercent24h: ((96859.9 - 95322.8) / 95322.8) * 100,
       spreadPercent: ((96860 - 96859.9) / ((96860 + 96859.9) / 2)) * 100,
@@ -161,7 +161,7 @@ describe('Kraken adapter: replaying the fixture', () => {
     expect(btc.change24h).toBeCloseTo(1537.1, 9);
 
     const eth = markets[3]!;
-    expect(eth).toMatchObject({ id: 'kraken:ETH/USD', price: 3352.04, open24h: 3398.7, quoteVolume24h: null });
+    expect(eth).toMatchObject({ id: 'kraken:ETH/USD', price: 3352.04, open24h: 3398.7, quoteVolume24h: 3369.58 * 24419.27401122 });
     expect(eth.changePercent24h).toBe(((3352.04 - 3398.7) / 3398.7) * 100);
     expect(eth.changePercent24h).toBeCloseTo(-1.37, 2);
   });
@@ -267,11 +267,19 @@ describe('Kraken adapter: malformed frames are invalid with a reason', () => {
     expect(patch?.fields).not.toHaveProperty('change24h');
     expect(patch?.fields).not.toHaveProperty('open24h');
     expect(patch?.fields.changePercent24h).toBe(1.61); // then the exchange's own percent is used
-    expect(patch?.fields.quoteVolume24h).toBeNull();
   });
 
-  it('ignores fields it does not map (vwap, quantities), whatever they hold', () => {
-    expect(patchesOf(parseKrakenFrame(withFields({ vwap: 'n/a', bid_qty: null, extra: {} })))).toHaveLength(1);
+  it('has no quote volume without vwap or without volume', () => {
+    for (const missing of ['vwap', 'volume']) expect(patchesOf(parseKrakenFrame(without(missing)))[0]?.fields.quoteVolume24h, missing).toBeNull();
+  });
+
+  it('rejects a vwap that is not a finite number, or a product that overflows', () => {
+    expect(parseKrakenFrame(withFields({ vwap: 'n/a' }))).toMatchObject({ kind: 'invalid' });
+    expect(parseKrakenFrame(withFields({ vwap: 1e200, volume: 1e200 }))).toMatchObject({ kind: 'invalid' });
+  });
+
+  it('ignores fields it does not map (quantities, unknown fields), whatever they hold', () => {
+    expect(patchesOf(parseKrakenFrame(withFields({ bid_qty: null, ask_qty: 'x', extra: {} })))).toHaveLength(1);
   });
 
   it('never throws, whatever the text', () => {

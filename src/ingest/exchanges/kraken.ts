@@ -42,9 +42,10 @@
  *
  * Field meanings: `volume` is base volume; `change_pct` is already percent; `open24h` is
  * derived as `last - change`, computed in decimal so it is the double nearest the exact
- * difference of the two wire values. Quote volume is not sent; `vwap * volume` would only be an
- * estimate (the window's VWAP times its volume equals the quote volume only if both cover the
- * same trades exactly, which Kraken does not promise), so `quoteVolume24h` is null.
+ * difference of the two wire values. Quote volume is not sent, but `vwap` is the volume-weighted
+ * average price of the same rolling 24 h whose base volume is `volume`, and a VWAP is by
+ * definition quote volume over base volume, so `quoteVolume24h` is `vwap * volume` (the double
+ * nearest the product of the two wire values); null when either is absent.
  */
 import {
   symbolsPerConnection,
@@ -333,10 +334,18 @@ function readTicker(item: unknown): Result<TickerPatch> {
   if (last.value === undefined) return fail(`${symbol}: required field "last" (last trade price) is missing`);
   if (last.value <= 0) return fail(`${symbol}: "last" (last trade price) must be positive, got ${describe(item.last)}`);
 
-  // Quote volume is never sent, and each ticker is complete, so say so explicitly.
+  const vwap = readNumber(item, 'vwap', '24h volume-weighted average price', symbol);
+  if (!vwap.ok) return vwap;
+  // Quote volume is never sent and each ticker is complete: null unless derived below.
   const read = readTickerFields(TICKER_FIELDS, { price: last.value, quoteVolume24h: null }, (wire, meaning) => readNumber(item, wire, meaning, symbol));
   if (!read.ok) return read;
   const fields = read.value;
+  const volume = fields.volume24h;
+  if (vwap.value !== undefined && volume !== undefined && volume !== null) {
+    const quoteVolume = vwap.value * volume;
+    if (!Number.isFinite(quoteVolume)) return fail(`${symbol}: "vwap" ${vwap.value} times "volume" ${volume} overflows, so the 24h quote volume would not be finite`);
+    fields.quoteVolume24h = quoteVolume;
+  }
   const change = fields.change24h;
   if (change !== undefined && change !== null) {
     const open = decimalDifference(last.value, change);
