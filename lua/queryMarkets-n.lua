@@ -8,7 +8,8 @@ Key count: variable (`-n`): 9 fixed keys, then the filter keys ARGV announces.
   KEYS[3]     sort index           a numeric index zset (sortKind "score") or the symbol
                                    index (sortKind "lex", members "<symbol>\0<id>")
   KEYS[4..7]  scratch zsets        this call's own; deleted before it returns
-  KEYS[8]     search index zset    "<trigram>\0<id>" per 3-byte run of each symbol, score 0
+  KEYS[8]     search index zset    "<run>\0<id>" per 3-byte and 2-byte run of each symbol, and
+                                   "\1\0<id>" marking a market whose 2-byte runs are there; score 0
   KEYS[9]     filter counts hash   "<key> <key> ..." -> markets in all those filter sets; the walk
                                    plan's totals, kept here until a market joins or leaves a
                                    filter set (upsertMarkets and removeMarkets delete the hash)
@@ -133,35 +134,44 @@ local function hasText(id)
   return string.find(symbolOf(id), search, 1, true) ~= nil
 end
 
---[[ The search text's rarest trigram and the number of markets filed under it: every symbol
-holding the text holds that trigram, and a text of exactly three bytes IS its trigram, so
-for it the count is the number of matches. Nil when the search index cannot answer: a text
-shorter than three bytes, or the plan forced to "materialize" (the candidates are then
-scanned). One ZLEXCOUNT per trigram of the text (the API caps it at 64 characters). --]]
-local function rarestTrigram()
-  if plan ~= 'auto' or #search < 3 then return nil end
+--[[ The search text's rarest run in the search index and the number of markets filed under
+it: every symbol holding the text holds each of its 3-byte runs, and a text of exactly three
+bytes IS its run, so for it the count is the number of matches. A text of two bytes is its own
+2-byte run, once every market has its 2-byte runs in the index (upsertMarkets marks each
+market that has them; markets written by an older version get them at their next write). Nil
+when the index cannot answer: a text of one byte, two bytes while some market lacks its 2-byte
+runs, or the plan forced to "materialize" (the candidates are then scanned). One ZLEXCOUNT per
+run of the text (the API caps it at 64 characters). --]]
+local SHORT_RUNS_MARK = '\1'
+local function rarestRun()
+  if plan ~= 'auto' or #search < 2 then return nil end
+  if #search == 2 then
+    local marked = redis.call('ZLEXCOUNT', searchIndexKey, '[' .. SHORT_RUNS_MARK .. '\0', '(' .. SHORT_RUNS_MARK .. '\1')
+    if marked < redis.call('ZCARD', idsKey) then return nil end
+    return search, redis.call('ZLEXCOUNT', searchIndexKey, '[' .. search .. '\0', '(' .. search .. '\1')
+  end
   local rarest, rarestCount = nil, nil
   for from = 1, #search - 2 do
-    local gram = string.sub(search, from, from + 2)
-    local count = redis.call('ZLEXCOUNT', searchIndexKey, '[' .. gram .. '\0', '(' .. gram .. '\1')
-    if rarestCount == nil or count < rarestCount then rarest, rarestCount = gram, count end
+    local run = string.sub(search, from, from + 2)
+    local count = redis.call('ZLEXCOUNT', searchIndexKey, '[' .. run .. '\0', '(' .. run .. '\1')
+    if rarestCount == nil or count < rarestCount then rarest, rarestCount = run, count end
     if count == 0 then break end
   end
   return rarest, rarestCount
 end
 
 --[[ The markets whose symbol holds the search text, read off the search index: the ids filed
-under its rarest trigram, each checked with a plain find. Nil when the index cannot answer
-(see rarestTrigram). Computed once per call. --]]
+under its rarest run, each checked with a plain find. Nil when the index cannot answer (see
+rarestRun). Computed once per call. --]]
 local searchMatches = nil
 local function indexedSearchMatches()
   if searchMatches then return searchMatches end
-  local rarest, count = rarestTrigram()
+  local rarest, count = rarestRun()
   if rarest == nil then return nil end
   searchMatches = {}
   if count > 0 then
     local members = redis.call('ZRANGE', searchIndexKey, '[' .. rarest .. '\0', '(' .. rarest .. '\1', 'BYLEX')
-    local exact = #search == 3 -- the text is the trigram: every entry holds it
+    local exact = #search == #rarest -- the text is the run: every entry holds it
     for i = 1, #members do
       local id = string.sub(members[i], #rarest + 2)
       if exact or hasText(id) then searchMatches[#searchMatches + 1] = id end
@@ -560,10 +570,10 @@ local function walkFilter()
     local total = countMatches()
     return total, inEveryGroup
   end
-  if #groups == 0 and #search == 3 then
-    -- The text is a trigram: its entries in the search index are the matches, counted natively.
-    local _, count = rarestTrigram()
-    return count, withText
+  if #groups == 0 then
+    -- A text that is its own run: its entries in the search index are the matches, counted natively.
+    local run, count = rarestRun()
+    if run ~= nil and #run == #search then return count, withText end
   end
   local matches = indexedSearchMatches()
   if matches == nil then return nil end

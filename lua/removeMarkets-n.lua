@@ -25,7 +25,8 @@ exchange, then 3 per market.
   KEYS[3..8]     numeric index zsets    in upsertMarkets' order
   KEYS[9]        symbol index zset      "<symbol>\0<id>", score 0
   KEYS[10]       exchanges set          exchange ids with markets or health reports
-  KEYS[11]       search index zset      "<trigram>\0<id>" per 3-byte run of the symbol, score 0
+  KEYS[11]       search index zset      "<run>\0<id>" per 3-byte and 2-byte run of the symbol,
+                                         and "\1\0<id>" (upsertMarkets writes them), score 0
   KEYS[12]       filter counts hash     queryMarkets' cached filter-set counts; deleted with any removal
   with a guard of g processes:
   KEYS[13]       ingesters set          the registry of ingesting processes
@@ -153,7 +154,16 @@ for n = 1, #coverageKeys do
   end
 end
 
-local removed, symbolMembers, trigrams, taken = {}, {}, {}, {}
+-- The search index's entries of one market, as upsertMarkets writes them: every 3-byte and
+-- 2-byte run of its symbol, and the mark that its 2-byte runs are there. Removing an entry a
+-- market written by an older version never had is harmless.
+local function addSearchEntries(out, symbol, id)
+  for from = 1, #symbol - 2 do out[#out + 1] = string.sub(symbol, from, from + 2) .. '\0' .. id end
+  for from = 1, #symbol - 1 do out[#out + 1] = string.sub(symbol, from, from + 1) .. '\0' .. id end
+  out[#out + 1] = '\1\0' .. id
+end
+
+local removed, symbolMembers, searchEntries, taken = {}, {}, {}, {}
 -- Exchanges that lost a market, each once, with its exchange zset.
 local exchanges, exchangeKeys = {}, {}
 for i = 0, count - 1 do
@@ -164,11 +174,8 @@ for i = 0, count - 1 do
     removed[#removed + 1] = id
     local member = ARGV[a + 2]
     symbolMembers[#symbolMembers + 1] = member
-    -- The search index entries upsertMarkets derived from the symbol (the member up to "\0").
-    local symbol = string.sub(member, 1, (string.find(member, '\0', 1, true) or (#member + 1)) - 1)
-    for from = 1, #symbol - 2 do
-      trigrams[#trigrams + 1] = string.sub(symbol, from, from + 2) .. '\0' .. id
-    end
+    -- The symbol is the member up to "\0".
+    addSearchEntries(searchEntries, string.sub(member, 1, (string.find(member, '\0', 1, true) or (#member + 1)) - 1), id)
     local k = FIXED_KEYS + guardKeys + 3 * i
     redis.call('ZREM', KEYS[k + 1], id)
     redis.call('ZREM', KEYS[k + 2], id)
@@ -192,8 +199,8 @@ for j = 1, INDEXES do
   redis.call('ZREM', KEYS[2 + j], unpack(removed))
 end
 redis.call('ZREM', symbolIndexKey, unpack(symbolMembers))
-for from = 1, #trigrams, CHUNK do
-  redis.call('ZREM', searchIndexKey, unpack(trigrams, from, math.min(from + CHUNK - 1, #trigrams)))
+for from = 1, #searchEntries, CHUNK do
+  redis.call('ZREM', searchIndexKey, unpack(searchEntries, from, math.min(from + CHUNK - 1, #searchEntries)))
 end
 for n = 1, #exchanges do
   if redis.call('ZCARD', exchangeKeys[exchanges[n]]) == 0 then

@@ -10,7 +10,9 @@ Key count: variable (`-n`): 12 fixed keys, then 1 per fenced feed, then 3 per ma
                                          spreadPercent, updatedAt (this order)
   KEYS[9]        symbol index zset      "<symbol>\0<id>", score 0
   KEYS[10]       exchanges set          exchange ids with markets
-  KEYS[11]       search index zset      "<trigram>\0<id>" per 3-byte run of the symbol, score 0
+  KEYS[11]       search index zset      "<run>\0<id>" per 3-byte and 2-byte run of the symbol,
+                                         and "\1\0<id>" marking a market that has its 2-byte runs;
+                                         score 0
   KEYS[12]       filter counts hash     queryMarkets' cached filter-set counts; deleted when a
                                          market new to Redis joins its filter sets
   KEYS[12+j]     for fenced feed j (1-based, f of them): its lease (lua/acquireLease-3.lua)
@@ -171,7 +173,24 @@ for j = 1, INDEXES do
   end
 end
 
--- ZADD of score-0 members, CHUNK at a time (a market adds one member per symbol byte).
+-- The search index's entries of one market (lua/README.md, "Search index"): every 3-byte and
+-- 2-byte run of its symbol, and the mark that its 2-byte runs are there. removeMarkets derives
+-- the same entries.
+local SHORT_RUNS_MARK = '\1'
+local function addSearchEntries(out, symbol, id)
+  for from = 1, #symbol - 2 do out[#out + 1] = string.sub(symbol, from, from + 2) .. '\0' .. id end
+  for from = 1, #symbol - 1 do out[#out + 1] = string.sub(symbol, from, from + 1) .. '\0' .. id end
+  out[#out + 1] = SHORT_RUNS_MARK .. '\0' .. id
+end
+
+-- The symbol of the market whose arguments start at ARGV[a + 1]: its symbol-index member up to
+-- the "\0" separator.
+local function symbolAt(a)
+  local member = ARGV[a + 3]
+  return string.sub(member, 1, (string.find(member, '\0', 1, true) or (#member + 1)) - 1)
+end
+
+-- ZADD of score-0 members, CHUNK at a time (a market adds two members per symbol byte).
 local function addMembers(key, members)
   for from = 1, #members, CHUNK do
     local args = {}
@@ -184,7 +203,7 @@ local function addMembers(key, members)
 end
 
 if #newMarkets > 0 then
-  local idMembers, symbolMembers, exchanges, trigrams = {}, {}, {}, {}
+  local idMembers, symbolMembers, exchanges, searchEntries = {}, {}, {}, {}
   for n = 1, #newMarkets do
     local i = newMarkets[n]
     local a = FIRST - 1 + i * STRIDE
@@ -195,12 +214,7 @@ if #newMarkets > 0 then
     symbolMembers[#symbolMembers + 1] = 0
     symbolMembers[#symbolMembers + 1] = ARGV[a + 3]
     exchanges[#exchanges + 1] = ARGV[a + 2]
-    -- The symbol is the symbol-index member up to its "\0" separator.
-    local member = ARGV[a + 3]
-    local symbol = string.sub(member, 1, (string.find(member, '\0', 1, true) or (#member + 1)) - 1)
-    for from = 1, #symbol - 2 do
-      trigrams[#trigrams + 1] = string.sub(symbol, from, from + 2) .. '\0' .. id
-    end
+    addSearchEntries(searchEntries, symbolAt(a), id)
     redis.call('ZADD', KEYS[k + 1], 0, id)
     redis.call('ZADD', KEYS[k + 2], 0, id)
     redis.call('ZADD', KEYS[k + 3], 0, id)
@@ -208,8 +222,22 @@ if #newMarkets > 0 then
   redis.call('ZADD', idsKey, unpack(idMembers))
   redis.call('ZADD', symbolIndexKey, unpack(symbolMembers))
   redis.call('SADD', exchangesKey, unpack(exchanges))
-  addMembers(searchIndexKey, trigrams)
+  addMembers(searchIndexKey, searchEntries)
   redis.call('DEL', filterCountsKey) -- the filter sets' intersections changed
+end
+
+-- Markets written before the search index held 2-byte runs lack them (and the mark); each gets
+-- them at its next write, while the marks count fewer markets than `ids` (queryMarkets scans
+-- for 2-byte searches until they are equal).
+if #order > 0 and redis.call('ZLEXCOUNT', searchIndexKey, '[' .. SHORT_RUNS_MARK .. '\0', '(' .. SHORT_RUNS_MARK .. '\1') < redis.call('ZCARD', idsKey) then
+  local marks = {}
+  for n = 1, #order do marks[n] = SHORT_RUNS_MARK .. '\0' .. order[n] end
+  local present = redis.call('ZMSCORE', searchIndexKey, unpack(marks))
+  local searchEntries = {}
+  for n = 1, #order do
+    if not present[n] then addSearchEntries(searchEntries, symbolAt(FIRST - 1 + chosen[order[n]] * STRIDE), order[n]) end
+  end
+  addMembers(searchIndexKey, searchEntries)
 end
 
 for n = 1, #publish do

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { BYBIT_MAX_ARGS_PER_REQUEST, BYBIT_MAX_MESSAGES_PER_SECOND } from '../../src/ingest/exchanges/bybit';
 import { WINDOW_MARGIN } from '../../src/ingest/rate-window';
 import { createAdapter } from '../../src/ingest/registry';
+import { createKeys } from '../../src/redis/keys';
 import type { LocalExchangeId } from '../lib/exchange-listing';
 import type { ScenarioContext } from '../lib/context';
 import { coreShare, cpuSeconds, machineBusySeconds } from '../lib/cpu';
@@ -101,6 +102,8 @@ interface RunResult {
   readonly feeds: readonly FeedResult[];
   /** INFO memory `used_memory` and `used_memory_dataset`, bytes: after FLUSHALL, once served, at the end of the window. */
   readonly memory: { readonly empty: RedisMemory; readonly served: RedisMemory; readonly loaded: RedisMemory };
+  /** `MEMORY USAGE` of the search index key at the end of the window, bytes. */
+  readonly searchIndexBytes: number;
   readonly seconds: number;
   /** Shares of one core over the window. */
   readonly cpu: { readonly tickql: number | null; readonly servers: number | null; readonly redis: number; readonly bench: number; readonly others: number | null };
@@ -194,6 +197,8 @@ async function measureRun(context: ScenarioContext, spec: RunSpec, logDir: strin
     const after = await snapshot(url, admin, service, servers);
     const loadEnd = loadavg()[0]!;
     const memoryLoaded = usedMemory(await admin.info('memory'));
+    // tickql's default REDIS_PREFIX (the service's environment has none); SAMPLES 0 counts every member.
+    const searchIndexBytes = Number(await admin.call('MEMORY', 'USAGE', createKeys('tickql').searchIndex, 'SAMPLES', '0'));
     const seconds = (after.at - before.at) / 1000;
 
     const health = await feedsNow(url);
@@ -246,6 +251,7 @@ async function measureRun(context: ScenarioContext, spec: RunSpec, logDir: strin
       servedAfterS: served.afterS,
       feeds,
       memory: { empty: memoryEmpty, served: memoryServed, loaded: memoryLoaded },
+      searchIndexBytes,
       seconds,
       cpu: { ...ours, others },
       updatesPerS: updates / seconds,
@@ -723,7 +729,7 @@ function findingsOf(context: ScenarioContext, u: RunResult, b: RunResult, load: 
   );
   findings.push(
     `Redis: ${mb(memoryDelta(u, 'used'))} MB more \`used_memory\` with the whole market loaded than empty, ${k(perMarket(u, 'used'))} bytes per market ` +
-      `(${k(perMarket(u, 'dataset'))} of them \`used_memory_dataset\`: the market JSON, the sorted-set indexes and the filter sets); ${mb(memoryDelta(b, 'used'))} MB for the ${k(b.total)} built-in pairs.`,
+      `(${k(perMarket(u, 'dataset'))} of them \`used_memory_dataset\`: the market JSON, the sorted-set indexes and the filter sets; ${k(u.searchIndexBytes / u.total)} of them the search index, its key's \`MEMORY USAGE\`); ${mb(memoryDelta(b, 'used'))} MB for the ${k(b.total)} built-in pairs.`,
   );
   findings.push(
     `Steady state at ${k(u.offeredPerS)} updates/s sent: tickql used ${fmtCore(u.cpu.tickql)} of a core for the whole market (${fmtUs(u.usPerUpdate)} µs per update ingested) ` +
