@@ -11,7 +11,8 @@
  *   {tickql}:ids                 zset    every market id, score 0 (so ZRANGE is id order)
  *   {tickql}:idx:<field>         zset    market id, score = numeric field; absent when null
  *   {tickql}:idx:symbol          zset    "<symbol>\0<id>", score 0 (lexicographic index)
- *   {tickql}:idx:search          zset    "<trigram>\0<id>" for every 3-byte run of the symbol, score 0
+ *   {tickql}:idx:search          zset    "<run>\0<id>" for every 3-byte and 2-byte run of the symbol, and
+ *                                        "\1\0<id>" marking a market that has its 2-byte runs; score 0
  *   {tickql}:exchange:<id>       zset    market ids of one exchange, score 0
  *   {tickql}:base:<ASSET>        zset    market ids with this base asset, score 0
  *   {tickql}:quote:<ASSET>       zset    market ids with this quote asset, score 0
@@ -61,7 +62,7 @@ export interface Keys {
   readonly market: string;
   readonly ids: string;
   readonly symbolIndex: string;
-  /** Substring search: `<trigram>\0<id>` for every three-byte run of each market's symbol. */
+  /** Substring search: `<run>\0<id>` for every 3-byte and 2-byte run of each market's symbol (lua/README.md). */
   readonly searchIndex: string;
   readonly exchanges: string;
   /** Cached intersection counts of filter sets (the walk plan's totals); see the layout above. */
