@@ -6,7 +6,8 @@
  * For each size it starts tickql as the markets scenario does (bench/lib/live-service.ts: five
  * local exchanges listing an equal share, 5,000 ticker updates/s, the real process tree with
  * WORKERS=1), then calls lua/queryMarkets-n.lua CALLS times per shape of that scenario, one
- * call at a time, with the updates flowing and again with the exchanges paused, and prints the
+ * call at a time (and a two-byte search, read off the index and scanned), with the updates
+ * flowing and again with the exchanges paused, and prints the
  * plan the script chose, the matches, and Redis's own microseconds per call: the server's time,
  * whatever the client or the machine does meanwhile.
  *
@@ -16,7 +17,7 @@
  */
 import type { Redis } from 'ioredis';
 import { createKeys } from '../src/redis/keys';
-import { queryMarkets } from '../src/redis/query-markets';
+import { queryMarkets, type MarketQuery, type QueryPlan } from '../src/redis/query-markets';
 import { loadScripts } from '../src/redis/scripts';
 import { LiveService } from './lib/live-service';
 import { buildBundle } from './lib/service';
@@ -41,6 +42,16 @@ function viaFunction(redis: Redis): Redis {
   });
 }
 
+/** The markets scenario's shapes, then a two-byte search read off the index and the same search scanned (the plan the script used before the index held 2-byte runs). */
+function shapes(size: number): Array<{ readonly name: string; readonly query: MarketQuery; readonly plan: QueryPlan }> {
+  const twoBytes: MarketQuery = { sort: { field: 'quoteVolume24h', direction: 'desc' }, filter: { search: 'BT' }, offset: 0, limit: 50 };
+  return [
+    ...shapesFor(size).flatMap((shape) => (shape.query === null ? [] : [{ name: shape.name, query: shape.query, plan: 'auto' as const }])),
+    { name: 'search "BT"', query: twoBytes, plan: 'auto' },
+    { name: 'search "BT", scanned (plan "materialize")', query: twoBytes, plan: 'materialize' },
+  ];
+}
+
 async function redisMicroseconds(redis: Redis, run: () => Promise<unknown>): Promise<number> {
   await redis.config('RESETSTAT');
   for (let i = 0; i < CALLS; i++) await run();
@@ -57,15 +68,13 @@ for (const size of sizes) {
     await live.admin.call('FUNCTION', 'LOAD', 'REPLACE', library);
     const redis = viaFunction(live.admin);
     const keys = createKeys('tickql');
-    for (const shape of shapesFor(size)) {
-      if (shape.query === null) continue;
-      const query = shape.query;
-      const last = await queryMarkets(redis, keys, query);
-      const underWrites = await redisMicroseconds(live.admin, () => queryMarkets(redis, keys, query));
+    for (const { name, query, plan } of shapes(size)) {
+      const last = await queryMarkets(redis, keys, query, plan);
+      const underWrites = await redisMicroseconds(live.admin, () => queryMarkets(redis, keys, query, plan));
       await live.pause();
-      const quiet = await redisMicroseconds(live.admin, () => queryMarkets(redis, keys, query));
+      const quiet = await redisMicroseconds(live.admin, () => queryMarkets(redis, keys, query, plan));
       await live.resume();
-      console.log(`| ${size.toLocaleString('en')} | ${shape.name} | ${last.plan} | ${last.total.toLocaleString('en')} | ${underWrites.toFixed(0)} | ${quiet.toFixed(0)} |`);
+      console.log(`| ${size.toLocaleString('en')} | ${name} | ${last.plan} | ${last.total.toLocaleString('en')} | ${underWrites.toFixed(0)} | ${quiet.toFixed(0)} |`);
     }
   } finally {
     await live.stop();
