@@ -94,8 +94,8 @@ describe('Redis restarts empty', () => {
   });
 
   it('writes every market again, at the state the exchange last sent, and serves and pushes as before', async () => {
-    const [feed] = app.feeds;
-    await expect.poll(() => feed!.health().status, { timeout: 10_000 }).toBe('LIVE');
+    // The feed joins `app.feeds` once the process holds its lease, which may be after start().
+    await expect.poll(() => app.feeds[0]?.health().status, { timeout: 10_000 }).toBe('LIVE');
     for (const s of sim.symbols) move(s.symbol);
     await expect.poll(stored, { timeout: 10_000 }).toEqual(expected());
 
