@@ -53,7 +53,11 @@ describe('feed isolation', () => {
   });
 
   it('keeps the healthy feed LIVE and its markets moving while the other one fails', async () => {
-    const [binance, sim] = app.feeds;
+    // Each feed joins `app.feeds` when its lease is taken, which can come after start(), in
+    // either order.
+    await expect.poll(() => app.feeds.length, { timeout: 5000 }).toBe(2);
+    const binance = app.feeds.find((f) => f.health().exchange === 'binance');
+    const sim = app.feeds.find((f) => f.health().exchange === 'sim');
     // 200 bad frames per connection: more than 400 means at least three connections failed.
     await expect.poll(() => binance!.health().invalidFrames, { timeout: 10_000 }).toBeGreaterThan(400);
     expect(binance!.health().status).toBe('CONNECTING'); // never got a subscription through

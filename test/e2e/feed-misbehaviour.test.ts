@@ -57,8 +57,14 @@ describe('feed misbehaviour', () => {
     await t.close();
   });
 
-  const binance = () => app.feeds[0]!.health();
-  const sim = () => app.feeds[1]!.health();
+  /** A feed's health; each feed joins `app.feeds` when its lease is taken, in either order. */
+  const feed = (exchange: string) => {
+    const found = app.feeds.find((f) => f.health().exchange === exchange);
+    if (!found) throw new Error(`no ${exchange} feed yet`);
+    return found.health();
+  };
+  const binance = () => feed('binance');
+  const sim = () => feed('sim');
   const first = () => bad.symbols[0]!;
 
   /** Sends a new state of the bad exchange's first market; returns its (unique) price. */
