@@ -171,10 +171,13 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
 
   // Universes larger than the walk's chunk (100 index entries), with values from a tiny pool,
   // so tie groups straddle chunk boundaries and the walk must read them whole.
-  it('walks large indexes with tie groups across chunk boundaries like the reference', async () => {
+  it('walks and ranks large candidate sets with tie groups across chunk boundaries like the reference', async () => {
     const big = fc.integer({ min: 150, max: 400 }).chain((n) =>
       fc.tuple(
-        fc.array(fc.constantFrom(1, 2, 3, null), { minLength: n, maxLength: n }),
+        // Mostly a tiny pool (ties), some universes also with distinct values among them.
+        fc.constantFrom(0, 1).chain((spread) =>
+          fc.array(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(1, 2, 3, null) }, { weight: spread, arbitrary: fc.integer({ min: -5000, max: 5000 }) }), { minLength: n, maxLength: n }),
+        ),
         fc.array(fc.constantFrom('binance', 'kraken', 'okx'), { minLength: n, maxLength: n }),
       ),
     );
@@ -184,9 +187,20 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
       offset: fc.integer({ min: 0, max: 150 }),
       limit: fc.integer({ min: 1, max: 60 }),
     });
+    // Searches and watchlists matching many of those markets: plans "search" and "ids" rank
+    // them in Lua, with the page's cut value taken from a heap or a sorted copy.
+    const rankQuery = fc.record({
+      sort: fc.record({ field: fc.constant('changePercent24h' as const), direction: fc.constantFrom('asc' as const, 'desc' as const) }),
+      filter: fc.oneof(
+        fc.record({ search: fc.constantFrom('M0', 'M00', 'M01', '/U', '1/', 'USDT') }),
+        fc.record({ idIndexes: fc.array(fc.nat(399), { minLength: 1, maxLength: 400 }) }),
+      ),
+      offset: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 150 })),
+      limit: fc.integer({ min: 1, max: 60 }),
+    });
     const plans: Record<string, number> = {};
     await fc.assert(
-      fc.asyncProperty(big, fc.array(walkQuery, { minLength: 1, maxLength: 6 }), async ([values, exchanges], queries) => {
+      fc.asyncProperty(big, fc.array(fc.oneof(walkQuery, rankQuery), { minLength: 1, maxLength: 6 }), async ([values, exchanges], generated) => {
         const markets: Market[] = values.map((v, i) => ({
           id: `${exchanges[i]}:M${String(i).padStart(4, '0')}/USDT`,
           exchange: exchanges[i]!,
@@ -212,6 +226,9 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
         const keys = createKeys(prefix);
         try {
           await upsertMarkets(t.redis, keys, markets);
+          const queries: MarketQuery[] = generated.map((g) =>
+            'idIndexes' in g.filter ? { ...g, filter: { ids: g.filter.idIndexes.map((i) => markets[i % markets.length]!.id) } } : (g as MarketQuery),
+          );
           for (const q of queries) {
             const actual = await queryMarkets(t.redis, keys, q);
             plans[actual.plan!] = (plans[actual.plan!] ?? 0) + 1;
@@ -225,6 +242,8 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
       }),
       { numRuns: 60 },
     );
-    expect(plans.walk ?? 0).toBeGreaterThan(50);
+    expect(plans.walk ?? 0).toBeGreaterThan(30);
+    expect(plans.search ?? 0).toBeGreaterThan(30);
+    expect(plans.ids ?? 0).toBeGreaterThan(30);
   });
 });
