@@ -19,6 +19,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { createKeys } from '../../src/redis/keys';
 import { startIpcChild, type IpcChild } from './ipc-child';
 import { wallClockMs } from './clock';
 import { coreShare, cpuSeconds, machineBusySeconds, runDelaySeconds } from './cpu';
@@ -110,10 +111,7 @@ export async function startRig(context: ScenarioContext, options: RigOptions): P
     if (kinds.serve.length !== options.workers || kinds.ingest.length !== 1) {
       throw new Error(`expected 1 ingest and ${options.workers} serving processes, found ${kinds.ingest.length} and ${kinds.serve.length}`);
     }
-    const redis = new Redis(context.redisUrl);
-    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
-    const marketIds = await redis.zrange(`{${options.prefix}}:ids`, 0, -1);
-    redis.disconnect();
+    const { redisPid, marketIds } = await redisFacts(context.redisUrl, options.prefix);
     return {
       url,
       wsUrl: url.replace(/^http/, 'ws'),
@@ -152,7 +150,7 @@ export interface AppRigOptions {
   readonly batchMs: number;
   /** Redis key prefix, unique per rig. */
   readonly prefix: string;
-  /** Extra environment of the tickql process (SHARE_PAYLOADS, CPU_PROFILE: bench/servers/tickql-app.ts). */
+  /** Extra environment of the tickql process (SHARE_PAYLOADS: bench/servers/tickql-app.ts). */
   readonly env?: Record<string, string>;
 }
 
@@ -164,6 +162,17 @@ export interface AppInfo {
 
 export interface AppRig extends Rig {
   readonly app: Child<AppInfo>;
+}
+
+/** The Redis server's pid (for its CPU) and the market ids tickql wrote under `prefix`, as tickql names them. */
+async function redisFacts(redisUrl: string, prefix: string): Promise<{ readonly redisPid: number; readonly marketIds: string[] }> {
+  const redis = new Redis(redisUrl);
+  try {
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+    return { redisPid, marketIds: await redis.zrange(createKeys(prefix).ids, 0, -1) };
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** The simulator and tickql in one process (bench/servers/tickql-app.ts), as before the process split. */
@@ -194,10 +203,7 @@ export async function startAppRig(context: ScenarioContext, options: AppRigOptio
     await sim.stop();
     throw err;
   }
-  const redis = new Redis(context.redisUrl);
-  const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
-  const marketIds = await redis.zrange(`{${options.prefix}}:ids`, 0, -1);
-  redis.disconnect();
+  const { redisPid, marketIds } = await redisFacts(context.redisUrl, options.prefix);
   return {
     app,
     url: app.info.url,

@@ -11,19 +11,17 @@
  *
  *   SHARE_PAYLOADS  0: every subscriber's events executed and serialized for it alone (the
  *                 plain graphql-ws path, for comparison); default 1 (AppOptions.sharePayloads)
- *   CPU_PROFILE   where to write a CPU profile: the first SIGUSR2 starts V8's sampling
- *                 profiler, the next one stops it and writes the `.cpuprofile` there
+ *
+ * (Profiles of tickql's processes come from bench/lib/cpu-profile-preload.cjs.)
  *
  * Announces `READY {"url","wsUrl","statsUrl"}`: `GET statsUrl` answers the app's counters
  * (`AppStats`) while it runs, from a separate HTTP port; `GET statsUrl?gc` collects garbage
  * first when the child runs with `NODE_OPTIONS=--expose-gc`. On SIGTERM it stops the app and reports
  * `DONE {"writer": BatchWriter stats, "feeds": [FeedHealth]}`.
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { Session } from 'node:inspector/promises';
 import { buildApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -60,26 +58,6 @@ const statsServer = createServer((request, response) => {
 });
 statsServer.listen(0, '127.0.0.1');
 await once(statsServer, 'listening');
-
-const profilePath = env.CPU_PROFILE;
-if (profilePath) {
-  const session = new Session();
-  session.connect();
-  let profiling = false;
-  process.on('SIGUSR2', () => {
-    profiling = !profiling;
-    void (async () => {
-      if (profiling) {
-        await session.post('Profiler.enable');
-        await session.post('Profiler.start');
-      } else {
-        const { profile } = await session.post('Profiler.stop');
-        writeFileSync(`${profilePath}.partial`, JSON.stringify(profile));
-        renameSync(`${profilePath}.partial`, profilePath); // the parent waits for the name
-      }
-    })();
-  });
-}
 
 onStop(async () => {
   const report = { writer: { ...app.writer.stats }, feeds: app.feeds.map((f) => f.health()) };
