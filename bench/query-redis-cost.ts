@@ -21,11 +21,10 @@ import { queryMarkets, type MarketQuery, type QueryPlan } from '../src/redis/que
 import { loadScripts } from '../src/redis/scripts';
 import { LiveService } from './lib/live-service';
 import { buildBundle } from './lib/service';
-import { shapesFor } from './scenarios/markets-query';
+import { equalListings, shapesFor } from './scenarios/markets-query';
 
 const CALLS = 200;
 const UPDATES_PER_SECOND = 5000;
-const EXCHANGES = ['binance', 'coinbase', 'kraken', 'okx', 'bybit'] as const;
 const sizes = (process.env.QUERY_COST_SIZES ?? '10000,50000').split(',').map(Number);
 
 const FUNCTION = 'tickql_query_cost';
@@ -62,8 +61,7 @@ async function redisMicroseconds(redis: Redis, run: () => Promise<unknown>): Pro
 buildBundle();
 console.log(`| markets | shape | plan | matching | Redis µs per call, ${UPDATES_PER_SECOND.toLocaleString('en')} updates/s | Redis µs per call, no updates |\n|---|---|---|---|---|---|`);
 for (const size of sizes) {
-  const listings = Object.fromEntries(EXCHANGES.map((e) => [e, size / EXCHANGES.length]));
-  const live = await LiveService.start({ listings, updatesPerSecond: UPDATES_PER_SECOND, env: { WORKERS: '1' }, logPrefix: `/tmp/query-redis-cost-${size}`, servedTimeoutMs: 300_000 });
+  const live = await LiveService.start({ listings: equalListings(size), updatesPerSecond: UPDATES_PER_SECOND, env: { WORKERS: '1' }, logPrefix: `/tmp/query-redis-cost-${size}`, servedTimeoutMs: 300_000 });
   try {
     await live.admin.call('FUNCTION', 'LOAD', 'REPLACE', library);
     const redis = viaFunction(live.admin);

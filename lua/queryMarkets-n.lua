@@ -29,7 +29,7 @@ ARGV:
   [10] plan       "auto" (choose, see lua/README.md) or "materialize" (never walk the index
                   nor read the search index; the tests use it to check that the plans agree)
   [11] ids        number of market ids at the end of ARGV, -1 when the filter is absent (0
-                  matches nothing); matched exactly
+                  matches nothing); matched exactly; distinct (the wrapper drops repeats)
   [12..] per range: min, max (inclusive; "-inf" / "+inf" for an open side); then the ids
 
 Markets that lack the sort field come after all others (by id ascending) in either direction.
@@ -143,7 +143,7 @@ when the index cannot answer: a text of one byte, two bytes while some market la
 runs, or the plan forced to "materialize" (the candidates are then scanned). One ZLEXCOUNT per
 run of the text (the API caps it at 64 characters). --]]
 local SHORT_RUNS_MARK = '\1'
-local function rarestRun()
+local function findRarestRun()
   if plan ~= 'auto' or #search < 2 then return nil end
   if #search == 2 then
     local marked = redis.call('ZLEXCOUNT', searchIndexKey, '[' .. SHORT_RUNS_MARK .. '\0', '(' .. SHORT_RUNS_MARK .. '\1')
@@ -158,6 +158,16 @@ local function rarestRun()
     if count == 0 then break end
   end
   return rarest, rarestCount
+end
+
+-- findRarestRun, looked up once per call (the ranked, walk and materialized plans all ask).
+local rarestRunFound, rarestRunValue, rarestRunCount = false, nil, nil
+local function rarestRun()
+  if not rarestRunFound then
+    rarestRunValue, rarestRunCount = findRarestRun()
+    rarestRunFound = true
+  end
+  return rarestRunValue, rarestRunCount
 end
 
 --[[ The markets whose symbol holds the search text, read off the search index: the ids filed
@@ -249,15 +259,10 @@ local function passingAmong(list, textChecked)
   return alive
 end
 
--- The watchlist's ids (each once) that are markets passing every other filter.
+-- The watchlist's ids that are markets passing every other filter.
 local function idMatches()
-  local present, seen = scoresOf(idsKey, idList), {}
-  return passingAmong(keepIf(idList, function(i)
-    local id = idList[i]
-    if present[i] == false or seen[id] then return false end
-    seen[id] = true
-    return true
-  end))
+  local present = scoresOf(idsKey, idList)
+  return passingAmong(keepIf(idList, function(i) return present[i] ~= false end))
 end
 
 --[[ Stage 1: the candidate set. `cand` is nil while no filter applies (every market), else
@@ -355,25 +360,19 @@ local function descendingScorePage(sorted, from, count)
   return out
 end
 
--- Descending with ties by id ascending: walk tie groups from the rank `offset` on.
+-- Descending with ties by id ascending: for the symbol sort, walk tie groups (markets of one
+-- symbol, members "<symbol>\0<id>") from the rank `from` on.
 local function descendingPage(sorted, from, count)
   if sortKind == 'score' then return descendingScorePage(sorted, from, count) end
   local out = {}
   local pos = from
   while #out < count do
-    local top = redis.call('ZRANGE', sorted, pos, pos, 'REV', 'WITHSCORES')
+    local top = redis.call('ZRANGE', sorted, pos, pos, 'REV')
     if #top == 0 then break end
-    local above, group
-    if sortKind == 'score' then
-      local score = top[2]
-      above = redis.call('ZCOUNT', sorted, '(' .. score, '+inf')
-      group = redis.call('ZRANGE', sorted, score, score, 'BYSCORE', 'LIMIT', pos - above, count - #out)
-    else
-      local member = top[1]
-      local symbol = string.sub(member, 1, string.find(member, '\0', 1, true) - 1)
-      above = redis.call('ZLEXCOUNT', sorted, '(' .. symbol .. '\1', '+')
-      group = redis.call('ZRANGE', sorted, '[' .. symbol .. '\0', '(' .. symbol .. '\1', 'BYLEX', 'LIMIT', pos - above, count - #out)
-    end
+    local member = top[1]
+    local symbol = string.sub(member, 1, string.find(member, '\0', 1, true) - 1)
+    local above = redis.call('ZLEXCOUNT', sorted, '(' .. symbol .. '\1', '+')
+    local group = redis.call('ZRANGE', sorted, '[' .. symbol .. '\0', '(' .. symbol .. '\1', 'BYLEX', 'LIMIT', pos - above, count - #out)
     for i = 1, #group do out[#out + 1] = group[i] end
     pos = pos + #group
   end

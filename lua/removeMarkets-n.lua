@@ -157,10 +157,11 @@ end
 -- The search index's entries of one market, as upsertMarkets writes them: every 3-byte and
 -- 2-byte run of its symbol, and the mark that its 2-byte runs are there. Removing an entry a
 -- market written by an older version never had is harmless.
+local SHORT_RUNS_MARK = '\1'
 local function addSearchEntries(out, symbol, id)
   for from = 1, #symbol - 2 do out[#out + 1] = string.sub(symbol, from, from + 2) .. '\0' .. id end
   for from = 1, #symbol - 1 do out[#out + 1] = string.sub(symbol, from, from + 1) .. '\0' .. id end
-  out[#out + 1] = '\1\0' .. id
+  out[#out + 1] = SHORT_RUNS_MARK .. '\0' .. id
 end
 
 local removed, symbolMembers, searchEntries, taken = {}, {}, {}, {}

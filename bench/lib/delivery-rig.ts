@@ -24,10 +24,11 @@ import { startIpcChild, type IpcChild } from './ipc-child';
 import { wallClockMs } from './clock';
 import { coreShare, cpuSeconds, machineBusySeconds, runDelaySeconds } from './cpu';
 import { LatencyHistogram, type LatencySummary } from './histogram';
-import { LIFTED_LIMITS } from './lifted-limits';
+import { liftedLimitsEnv } from './lifted-limits';
+import { postGraphql } from './graphql-post';
 import { waitServed } from './live-service';
 import { ROOT, rssBytes, startChild, type Child } from './processes';
-import { freePort, processKinds, serviceEnv, startService, type ProcessKinds, type ServiceProcess } from './service';
+import { expectTree, freePort, processKinds, serviceEnv, startService, type ProcessKinds, type ServiceProcess } from './service';
 import { split, watchersPerMarket, type PlannedSubscriber } from './subscriber-plan';
 import type { ScenarioContext } from './context';
 
@@ -95,8 +96,8 @@ export async function startRig(context: ScenarioContext, options: RigOptions): P
       BINANCE_WS_URL: sim.info.wsUrl,
       BINANCE_REST_URL: sim.info.restUrl,
       WORKERS: String(options.workers),
+      ...liftedLimitsEnv(),
     };
-    for (const name of Object.keys(LIFTED_LIMITS)) env[name] = process.env[name] ?? LIFTED_LIMITS[name]!;
     if (options.profileDir) {
       env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${PRELOAD}`.trim();
       env[PROFILE_DIR_ENV] = options.profileDir;
@@ -107,10 +108,7 @@ export async function startRig(context: ScenarioContext, options: RigOptions): P
     const url = `http://127.0.0.1:${port}/graphql`;
     await waitServed(url, service, options.markets, options.servedTimeoutMs ?? 60_000);
     const running = service;
-    const kinds = await processKinds(running);
-    if (kinds.serve.length !== options.workers || kinds.ingest.length !== 1) {
-      throw new Error(`expected 1 ingest and ${options.workers} serving processes, found ${kinds.ingest.length} and ${kinds.serve.length}`);
-    }
+    await expectTree(running, options.workers);
     const { redisPid, marketIds } = await redisFacts(context.redisUrl, options.prefix);
     return {
       url,
@@ -250,8 +248,9 @@ export class PublishMonitor {
 
   static async start(redisUrl: string, prefix: string): Promise<PublishMonitor> {
     const redis = new Redis(redisUrl);
-    await redis.psubscribe(`${prefix}:tick:*`);
-    return new PublishMonitor(redis, `${prefix}:tick:`);
+    const keys = createKeys(prefix);
+    await redis.psubscribe(keys.tickPattern(null, null));
+    return new PublishMonitor(redis, keys.tickChannel(''));
   }
 
   /** Starts a new window. */
@@ -471,13 +470,9 @@ export interface DeliveryRunOptions {
 
 /** Frames per second tickql's feeds received, as its `feeds` query reports them. */
 async function feedRate(graphqlUrl: string): Promise<number> {
-  const response = await fetch(graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: '{ feeds { messagesPerSecond } }' }),
-  });
-  const body = (await response.json()) as { data?: { feeds: Array<{ messagesPerSecond: number }> } };
-  return (body.data?.feeds ?? []).reduce((sum, f) => sum + f.messagesPerSecond, 0);
+  const { body } = await postGraphql(graphqlUrl, '{ feeds { messagesPerSecond } }');
+  const data = body?.data as { feeds?: Array<{ messagesPerSecond: number }> } | undefined;
+  return (data?.feeds ?? []).reduce((sum, f) => sum + f.messagesPerSecond, 0);
 }
 
 async function waitForFile(path: string): Promise<void> {

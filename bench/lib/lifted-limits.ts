@@ -13,3 +13,11 @@ export const LIFTED_LIMITS: Readonly<Record<string, string>> = {
   MAX_CONNECTIONS: '0',
   FEED_MAX_FRAMES_PER_S: '0',
 };
+
+/**
+ * The lifted limits as a process tree started with `serviceEnv` gets them (which drops the
+ * inherited tickql variables): the caller's value where it set one, else the lifted one.
+ */
+export function liftedLimitsEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(LIFTED_LIMITS).map(([name, value]) => [name, process.env[name] ?? value]));
+}

@@ -32,6 +32,16 @@ export function ms(value: number): string {
   return value.toFixed(3);
 }
 
+/** Cores with two decimals; "–" when unknown. */
+export function cores(value: number | null | undefined): string {
+  return value === null || value === undefined || Number.isNaN(value) ? '–' : value.toFixed(2);
+}
+
+/** A rate per second, rounded, with thousands separators. */
+export function perSecond(value: number): string {
+  return Math.round(value).toLocaleString('en');
+}
+
 export function ratio(value: number): string {
   return `${value >= 10 ? value.toFixed(0) : value.toFixed(1)}x`;
 }

@@ -210,6 +210,18 @@ export async function processKinds(service: ServiceProcess): Promise<ProcessKind
   return out;
 }
 
+/**
+ * The tree's processes by kind, checked: one ingest process and `workers` serving processes
+ * (any number when `workers` is null); throws naming what it found otherwise.
+ */
+export async function expectTree(service: ServiceProcess, workers: number | null): Promise<ProcessKinds> {
+  const kinds = await processKinds(service);
+  if (kinds.ingest.length !== 1 || (workers !== null && kinds.serve.length !== workers)) {
+    throw new Error(`expected 1 ingest and ${workers ?? 'some'} serving processes, found ${kinds.ingest.length} and ${kinds.serve.length}`);
+  }
+  return kinds;
+}
+
 /** CPU seconds so far of each kind of process in the service's tree (those alive now), and their pids. */
 export interface KindCpu {
   readonly pids: ReadonlySet<number>;

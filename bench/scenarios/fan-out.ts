@@ -13,7 +13,7 @@ import { formatShares, summarizeBundleProfile, type ProfileSummary } from '../li
 import { MonitorProcess, SubscriberFleet, measureDelivery, rigLogDir, startRig, type DeliveryResult, type TreeRig } from '../lib/delivery-rig';
 import { describeOtherLoad } from '../lib/machine';
 import { rssBytes, startChild } from '../lib/processes';
-import { ms, ratio, type ScenarioReport, type Table } from '../lib/report';
+import { cores, ms, perSecond, ratio, type ScenarioReport, type Table } from '../lib/report';
 import { buildBundle } from '../lib/service';
 import type { BarChart } from '../lib/svg-chart';
 import { watchlists, type PlannedSubscriber } from '../lib/subscriber-plan';
@@ -200,8 +200,6 @@ async function relaySeries(
   return { label: `raw relay (no GraphQL), tickql WORKERS=${rig.workers} ingesting`, workers: 1, steps, stopped: null };
 }
 
-const perSecond = (n: number) => Math.round(n).toLocaleString('en');
-const cores = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 /** Microseconds of the serving processes' CPU per delivered message. */
 const usPerMessage = (r: DeliveryResult) => (r.deliveredPerSecond > 0 ? (r.cpu.server! * 1e6) / r.deliveredPerSecond : NaN);
 

@@ -24,14 +24,14 @@ import { coreShare, cpuSeconds, machineBusySeconds } from '../lib/cpu';
 import { SubscriberFleet } from '../lib/delivery-rig';
 import type { PublishWindow } from '../clients/publish-monitor';
 import { LatencyHistogram, type LatencySummary } from '../lib/histogram';
-import { LIFTED_LIMITS } from '../lib/lifted-limits';
+import { liftedLimitsEnv } from '../lib/lifted-limits';
 import { startIpcChild, type IpcChild } from '../lib/ipc-child';
 import type { LoadOptions, LoadResult } from '../lib/load';
 import { startChild, type Child } from '../lib/processes';
-import { ms, ratio, type ScenarioReport, type Table } from '../lib/report';
+import { cores, ms, ratio, type ScenarioReport, type Table } from '../lib/report';
 import { waitServed } from '../lib/live-service';
 import { describeOtherLoad } from '../lib/machine';
-import { buildBundle, cpuByKind, freePort, processKinds, serviceEnv, startService, type ServiceProcess } from '../lib/service';
+import { buildBundle, cpuByKind, expectTree, freePort, serviceEnv, startService, type ServiceProcess } from '../lib/service';
 import { watchersPerMarket, watchlists, type PlannedSubscriber } from '../lib/subscriber-plan';
 import { fetchAndSortSource } from '../sources/fetch-and-sort';
 import { TOP_50 } from './markets-query';
@@ -181,19 +181,16 @@ async function measureRun(context: ScenarioContext, sizes: Sizes, spec: RunSpec,
       FEEDS: 'binance',
       BINANCE_WS_URL: exchange!.info.wsUrl,
       BINANCE_REST_URL: exchange!.info.restUrl,
+      ...liftedLimitsEnv(),
     };
-    for (const name of Object.keys(LIFTED_LIMITS)) env[name] = process.env[name] ?? LIFTED_LIMITS[name]!;
     service = startService(serviceEnv(env), join(logDir, `workers-${spec.workers}-${spec.load ? 'load' : 'idle'}`), { bundle: true });
     const url = `http://127.0.0.1:${port}/graphql`;
     const spawnAt = performance.now();
     await waitServed(url, service, sizes.markets, sizes.servedTimeoutMs);
     context.log(`freshness: ${sizes.markets} markets served ${((performance.now() - spawnAt) / 1000).toFixed(1)} s after spawning tickql`);
-    const kinds = await processKinds(service);
-    if (kinds.serve.length !== spec.workers || kinds.ingest.length !== 1) {
-      throw new Error(`freshness: expected 1 ingest and ${spec.workers} serving processes, found ${kinds.ingest.length} and ${kinds.serve.length}`);
-    }
+    const kinds = await expectTree(service, spec.workers);
 
-    const marketIds = await admin.zrange(`{${PREFIX}}:ids`, 0, -1);
+    const marketIds = await admin.zrange(createKeys(PREFIX).ids, 0, -1);
     const plan: PlannedSubscriber[] = watchlists(sizes.subscribers, marketIds, sizes.perSubscriber, 7);
     await clients.monitor.request('start', { redisUrl: redis!.url, prefix: PREFIX });
     monitor = clients.monitor;
@@ -389,7 +386,6 @@ async function checkAnswer(url: string, admin: Redis): Promise<string> {
 }
 
 const sleep = (msToWait: number) => new Promise((r) => setTimeout(r, msToWait));
-const cores = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 function report(

@@ -52,7 +52,7 @@ import type { LoadResult } from '../lib/load';
 import { describeOtherLoad } from '../lib/machine';
 import { startChild, type Child } from '../lib/processes';
 import { ms, ratio, type ScenarioReport, type Table } from '../lib/report';
-import { buildBundle, processKinds } from '../lib/service';
+import { buildBundle, expectTree, processKinds } from '../lib/service';
 import type { BarChart } from '../lib/svg-chart';
 import { fetchAndSortSource } from '../sources/fetch-and-sort';
 import { allMarkets, createTable } from '../sources/postgres';
@@ -268,6 +268,13 @@ export async function marketsQuery(context: ScenarioContext): Promise<ScenarioRe
 // ---------------------------------------------------------------------------------------------
 // tickql
 
+/** The scenario's universe of `size` markets: an equal listing on each of the five local exchanges. */
+export function equalListings(size: number): Partial<Record<LocalExchangeId, number>> {
+  const perExchange = size / EXCHANGES.length;
+  if (!Number.isInteger(perExchange) || perExchange > DEFAULT_MAX_LISTED_SYMBOLS) throw new Error(`markets query: ${size} markets do not split into ${EXCHANGES.length} listings of at most ${DEFAULT_MAX_LISTED_SYMBOLS}`);
+  return Object.fromEntries(EXCHANGES.map((id) => [id, perExchange]));
+}
+
 async function measureTickql(
   context: ScenarioContext,
   sizes: Sizes,
@@ -276,9 +283,8 @@ async function measureTickql(
   clients: Clients,
   logDir: string,
 ): Promise<{ run: TickqlRun; markets: Market[] | null }> {
+  const listings = equalListings(size);
   const perExchange = size / EXCHANGES.length;
-  if (!Number.isInteger(perExchange) || perExchange > DEFAULT_MAX_LISTED_SYMBOLS) throw new Error(`markets query: ${size} markets do not split into ${EXCHANGES.length} listings of at most ${DEFAULT_MAX_LISTED_SYMBOLS}`);
-  const listings = Object.fromEntries(EXCHANGES.map((id) => [id, perExchange])) as Partial<Record<LocalExchangeId, number>>;
   context.log(`markets query: ${size.toLocaleString('en')} markets, tickql with WORKERS=${workers ?? 'default'}: starting (${(performance.now() / 1000).toFixed(0)} s)`);
   const logPrefix = join(logDir, `${size}-workers-${workers ?? 'default'}`);
   let live: LiveService;
@@ -301,10 +307,7 @@ async function measureTickql(
   const lostAtStartUp = await countLogLines(live.service.stdoutPath, LEASE_LOST);
   let monitoring = false;
   try {
-    const kinds = await processKinds(live.service);
-    if (kinds.ingest.length !== 1 || (workers !== null && kinds.serve.length !== workers)) {
-      throw new Error(`markets query: expected 1 ingest and ${workers ?? 'some'} serving processes, found ${kinds.ingest.length} and ${kinds.serve.length}`);
-    }
+    const kinds = await expectTree(live.service, workers);
     const system = workers === null ? `tickql, WORKERS=${kinds.serve.length} (default)` : `tickql, WORKERS=${workers}`;
     context.log(`markets query: ${live.markets.toLocaleString('en')} markets served ${live.servedAfterS.toFixed(1)} s after spawning tickql (${system})`);
     await clients.monitor.request('start', { redisUrl: live.redis.url, prefix: PREFIX });

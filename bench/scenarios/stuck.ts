@@ -20,7 +20,7 @@ import { loadavg } from 'node:os';
 import type { ScenarioContext } from '../lib/context';
 import { PublishMonitor, SubscriberFleet, appStats, measureDelivery, startAppRig, type AppRig as Rig, type DeliveryResult } from '../lib/delivery-rig';
 import { rssBytes } from '../lib/processes';
-import { ms, ratio, type ScenarioReport, type Table } from '../lib/report';
+import { cores, ms, perSecond, ratio, type ScenarioReport, type Table } from '../lib/report';
 import { watchlists, type PlannedSubscriber } from '../lib/subscriber-plan';
 import { connectionQueues, tcpMemoryBytes, tcpMemoryLimits } from '../lib/tcp-queues';
 import type { ResumeReply, StuckStatus } from '../clients/subscribers';
@@ -299,8 +299,6 @@ async function closeRun(
 
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
-const perSecond = (n: number) => Math.round(n).toLocaleString('en');
-const cores = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 
 /** Least-squares slope of `y` over `x`; null for fewer than two points. */
 function slope(points: ReadonlyArray<readonly [number, number]>): number | null {

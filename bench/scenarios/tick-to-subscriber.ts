@@ -16,7 +16,7 @@ import { MonitorProcess, SubscriberFleet, measureDelivery, rigLogDir, startRig, 
 import type { LatencySummary } from '../lib/histogram';
 import { describeOtherLoad } from '../lib/machine';
 import { startChild } from '../lib/processes';
-import { ms, ratio, type ScenarioReport, type Table } from '../lib/report';
+import { cores, ms, perSecond, ratio, type ScenarioReport, type Table } from '../lib/report';
 import { buildBundle } from '../lib/service';
 import type { BarChart } from '../lib/svg-chart';
 import { watchlists, type PlannedSubscriber } from '../lib/subscriber-plan';
@@ -136,8 +136,6 @@ async function relayRun(context: ScenarioContext, rig: TreeRig, body: (url: stri
 }
 
 const latencyCells = (l: LatencySummary) => [ms(l.p50), ms(l.p99), ms(l.p999), ms(l.max)];
-const perSecond = (n: number) => Math.round(n).toLocaleString('en');
-const cores = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 /** Microseconds of `cpu` cores per delivered message. */
 const usPerMessage = (r: DeliveryResult, cpu: number | undefined = r.cpu.server) => (cpu === undefined || r.deliveredPerSecond === 0 ? '–' : ((cpu * 1e6) / r.deliveredPerSecond).toFixed(1));
 

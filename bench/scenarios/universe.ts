@@ -19,7 +19,7 @@ import type { LocalExchangeId } from '../lib/exchange-listing';
 import type { ScenarioContext } from '../lib/context';
 import { coreShare, cpuSeconds, machineBusySeconds } from '../lib/cpu';
 import { startIpcChild, type IpcChild } from '../lib/ipc-child';
-import { LIFTED_LIMITS } from '../lib/lifted-limits';
+import { liftedLimitsEnv } from '../lib/lifted-limits';
 import { ratio, type ScenarioReport } from '../lib/report';
 import { freePort, serviceEnv, startService, type ServiceProcess } from '../lib/service';
 import type { LocalExchangeInfo, LocalExchangeStats } from '../servers/local-exchange';
@@ -173,8 +173,7 @@ async function measureRun(context: ScenarioContext, spec: RunSpec, logDir: strin
 
     // tickql, as `npm start` runs it, in its default configuration.
     const port = await freePort();
-    const env: Record<string, string> = { REDIS_URL: context.redisUrl, PORT: String(port) };
-    for (const name of Object.keys(LIFTED_LIMITS)) env[name] = process.env[name] ?? LIFTED_LIMITS[name]!;
+    const env: Record<string, string> = { REDIS_URL: context.redisUrl, PORT: String(port), ...liftedLimitsEnv() };
     for (const id of EXCHANGE_IDS) {
       const prefix = id.toUpperCase();
       env[`${prefix}_WS_URL`] = infos.get(id)!.wsUrl;

@@ -10,14 +10,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Market } from '../../src/market';
-import { createKeys, type Keys } from '../../src/redis/keys';
 import { startLocalRedis, type LocalRedis } from '../../src/redis/local-server';
 import { queryMarkets, type MarketQuery } from '../../src/redis/query-markets';
-import { defineScripts } from '../../src/redis/scripts';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
 import { makeMarket } from '../support/market-factory';
 import { referenceQuery } from '../support/reference-query';
-import { uniquePrefix } from '../support/redis';
+import { openTestRedis, type TestRedis } from '../support/redis';
 import { waitFor } from '../support/wait-for';
 
 const SIZE = 20_000;
@@ -49,16 +47,14 @@ interface Seen {
 
 describe('watchlist queries', () => {
   let server: LocalRedis;
-  let t: { readonly redis: Redis; readonly prefix: string; readonly keys: Keys };
+  let t: TestRedis;
   let monitored: Redis;
   let monitor: Redis;
   const seen: Seen[] = [];
 
   beforeAll(async () => {
     server = await startLocalRedis();
-    const prefix = uniquePrefix();
-    t = { redis: new Redis(server.url), prefix, keys: createKeys(prefix) };
-    defineScripts(t.redis);
+    t = await openTestRedis(server.url);
     await upsertMarkets(t.redis, t.keys, MARKETS);
     monitored = new Redis(server.url);
     monitor = await monitored.monitor();
@@ -70,7 +66,7 @@ describe('watchlist queries', () => {
   afterAll(async () => {
     monitor?.disconnect();
     monitored?.disconnect();
-    t?.redis.disconnect();
+    await t?.close();
     await server?.stop();
   });
 

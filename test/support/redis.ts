@@ -1,6 +1,7 @@
 /**
- * A connection to the run's private redis-server (test/support/global-redis.ts) with a key
- * prefix no other test uses, and a cleanup that deletes exactly that prefix's keys.
+ * A connection to the run's private redis-server (test/support/global-redis.ts), or to the
+ * server at `url`, with a key prefix no other test uses, and a cleanup that deletes exactly
+ * that prefix's keys.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -21,8 +22,7 @@ export function uniquePrefix(): string {
   return `t${randomBytes(5).toString('hex')}`;
 }
 
-export async function openTestRedis(): Promise<TestRedis> {
-  const url = inject('redisUrl');
+export async function openTestRedis(url: string = inject('redisUrl')): Promise<TestRedis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   defineScripts(redis);
