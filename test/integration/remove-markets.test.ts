@@ -95,6 +95,18 @@ describe('removeMarkets', () => {
     expect(last.items.map((m) => m.id).sort()).toEqual(['binance:1000SHIB/USDT', 'binance:BTC/USDT', 'binance:SOL/USDT', 'okx:NEW/USDT']);
   });
 
+  it('keeps at most 4,096 cached filter totals, starting over when full', async () => {
+    await writeAll(t, MARKETS);
+    // 70 queries of 64 bases each (one cached total per base, 4,480 in all), every answer exact.
+    for (let q = 0; q < 70; q++) {
+      const bases = [...Array.from({ length: 63 }, (_, i) => `B${q}X${i}`), 'BTC'];
+      const page = await queryMarkets(t.redis, t.keys, { ...BY_VOLUME, filter: { bases } });
+      expect(page.total).toBe(2); // binance:BTC/USDT and kraken:BTC/USD
+      expect(await t.redis.hlen(t.keys.filterCounts)).toBeLessThanOrEqual(4096);
+    }
+    expect(await t.redis.hlen(t.keys.filterCounts)).toBeGreaterThan(0);
+  });
+
   it('does nothing for an id it does not know', async () => {
     await writeAll(t, MARKETS);
     const before = await prefixContents(t.redis, t.prefix);
