@@ -1,8 +1,9 @@
 --[[
 removeMarkets: removes markets from the live state: each one's JSON and every entry
 upsertMarkets wrote for it (ids, the numeric indexes, the symbol index, the search index, its
-exchange, base and quote sets), and an exchange id from the exchanges set with the last market
-of that exchange.
+exchange, base and quote sets, its quote's price and quoteVolume24h indexes), an exchange id
+from the exchanges set with the last market of that exchange, and a quote asset from the
+quotes zset with the last market quoted in it.
 
 With a guard (the leftover sweep, src/redis/coverage.ts) it removes only the markets no live
 ingesting process covers, and only while every process in the registry is one the caller
@@ -18,8 +19,8 @@ the lease or died, and a standby has not taken it over yet). Such a feed's marke
 decided by its next holder's coverage. Markets of a feed with neither lease nor trace (no
 process has ingested it for a while) are leftovers like any other.
 
-Key count: variable (`-n`): 12 fixed keys, then with a guard 1 + 2 per process + 2 per
-exchange, then 3 per market.
+Key count: variable (`-n`): 13 fixed keys, then with a guard 1 + 2 per process + 2 per
+exchange, then 5 per market.
   KEYS[1]        market hash            id -> market JSON
   KEYS[2]        ids zset               every id, score 0
   KEYS[3..8]     numeric index zsets    in upsertMarkets' order
@@ -28,12 +29,13 @@ exchange, then 3 per market.
   KEYS[11]       search index zset      "<run>\0<id>" per 3-byte and 2-byte run of the symbol,
                                          and "\1\0<id>" (upsertMarkets writes them), score 0
   KEYS[12]       filter counts hash     queryMarkets' cached filter-set counts; deleted with any removal
+  KEYS[13]       quotes zset            quote asset codes with markets
   with a guard of g processes:
-  KEYS[13]       ingesters set          the registry of ingesting processes
-  KEYS[12+2j], KEYS[13+2j]              for process j (1-based): its marker key, its coverage set
+  KEYS[14]       ingesters set          the registry of ingesting processes
+  KEYS[13+2j], KEYS[14+2j]              for process j (1-based): its marker key, its coverage set
   and after them, for exchange x (1-based) of the guard: its lease, its holder trace
-  then for market i (0-based), at KEYS[c+3i+1..c+3i+3] (c = the keys above): its exchange
-  zset, base zset, quote zset
+  then for market i (0-based), at KEYS[c+5i+1..c+5i+5] (c = the keys above): its exchange
+  zset, base zset, quote zset, its quote's price index and quoteVolume24h index
 
 ARGV:
   ARGV[1]        g, the number of processes in the guard, or -1 for no guard (remove every
@@ -50,7 +52,7 @@ still hold in the call because exchange, base, quote and symbol never change for
 market not in the ids zset, or named a second time, is skipped.
 
 Cost: one ZMSCORE, one SMISMEMBER per live process of the guard, two or three commands per
-exchange of the guard, one command per index for all the markets, and three ZREMs per
+exchange of the guard, one command per index for all the markets, and five ZREMs per
 removed market. At most 1,000 markets per call.
 
 Returns: { 1, id, ... }: the ids removed; or { 0 } when the guard refused (nothing changed).
@@ -58,7 +60,8 @@ Errors:  "ERR removeMarkets: ..." when KEYS and ARGV do not describe a guard and
          or describe more than 1,000 markets.
 --]]
 
-local FIXED_KEYS = 12
+local FIXED_KEYS = 13
+local SET_KEYS = 5 -- per market
 local INDEXES = 6
 local STRIDE = 3
 local MAX_MARKETS = 1000
@@ -79,7 +82,7 @@ end
 local guardKeys = guarded and 1 + 2 * processes + 2 * exchangeCount or 0
 local firstArg = guarded and 3 + processes + exchangeCount or 2
 local count = (#ARGV - firstArg + 1) / STRIDE
-if count < 0 or count ~= math.floor(count) or #KEYS ~= FIXED_KEYS + guardKeys + 3 * count then
+if count < 0 or count ~= math.floor(count) or #KEYS ~= FIXED_KEYS + guardKeys + SET_KEYS * count then
   return redis.error_reply('ERR removeMarkets: ' .. #KEYS .. ' keys and ' .. #ARGV .. ' args do not describe a guard and whole markets')
 end
 if count > MAX_MARKETS then
@@ -87,7 +90,7 @@ if count > MAX_MARKETS then
 end
 
 local marketKey, idsKey, symbolIndexKey, exchangesKey, searchIndexKey = KEYS[1], KEYS[2], KEYS[9], KEYS[10], KEYS[11]
-local filterCountsKey = KEYS[12]
+local filterCountsKey, quotesKey = KEYS[12], KEYS[13]
 
 -- The guard: refuse if the registry holds a process the caller did not pass; otherwise keep
 -- the coverage sets of the live ones and drop the dead ones.
@@ -165,8 +168,8 @@ local function addSearchEntries(out, symbol, id)
 end
 
 local removed, symbolMembers, searchEntries, taken = {}, {}, {}, {}
--- Exchanges that lost a market, each once, with its exchange zset.
-local exchanges, exchangeKeys = {}, {}
+-- Exchanges and quote assets that lost a market, each once, with its exchange / quote zset.
+local exchanges, exchangeKeys, quotes, quoteKeys = {}, {}, {}, {}
 for i = 0, count - 1 do
   local a = firstArg + i * STRIDE
   local id = ARGV[a]
@@ -177,14 +180,17 @@ for i = 0, count - 1 do
     symbolMembers[#symbolMembers + 1] = member
     -- The symbol is the member up to "\0".
     addSearchEntries(searchEntries, string.sub(member, 1, (string.find(member, '\0', 1, true) or (#member + 1)) - 1), id)
-    local k = FIXED_KEYS + guardKeys + 3 * i
-    redis.call('ZREM', KEYS[k + 1], id)
-    redis.call('ZREM', KEYS[k + 2], id)
-    redis.call('ZREM', KEYS[k + 3], id)
+    local k = FIXED_KEYS + guardKeys + SET_KEYS * i
+    for s = 1, SET_KEYS do redis.call('ZREM', KEYS[k + s], id) end
     local exchange = ARGV[a + 1]
     if exchangeKeys[exchange] == nil then
       exchanges[#exchanges + 1] = exchange
       exchangeKeys[exchange] = KEYS[k + 1]
+    end
+    local quote = string.match(id, '/([^/]*)$') -- the id ends with "/<QUOTE>" (src/market.ts)
+    if quote and quoteKeys[quote] == nil then
+      quotes[#quotes + 1] = quote
+      quoteKeys[quote] = KEYS[k + 3]
     end
   end
 end
@@ -206,6 +212,11 @@ end
 for n = 1, #exchanges do
   if redis.call('ZCARD', exchangeKeys[exchanges[n]]) == 0 then
     redis.call('SREM', exchangesKey, exchanges[n])
+  end
+end
+for n = 1, #quotes do
+  if redis.call('ZCARD', quoteKeys[quotes[n]]) == 0 then
+    redis.call('ZREM', quotesKey, quotes[n])
   end
 end
 

@@ -3,7 +3,7 @@ upsertMarkets: writes a batch of full market states, keeps every index in step a
 each applied state on the market's channel. One call per ingest batch. Fenced: a market of a
 feed whose lease the caller no longer holds is not written.
 
-Key count: variable (`-n`): 12 fixed keys, then 1 per fenced feed, then 3 per market.
+Key count: variable (`-n`): 13 fixed keys, then 1 per fenced feed, then 5 per market.
   KEYS[1]        market hash            id -> market JSON
   KEYS[2]        ids zset               every id, score 0
   KEYS[3..8]     numeric index zsets    price, changePercent24h, volume24h, quoteVolume24h,
@@ -15,8 +15,10 @@ Key count: variable (`-n`): 12 fixed keys, then 1 per fenced feed, then 3 per ma
                                          score 0
   KEYS[12]       filter counts hash     queryMarkets' cached filter-set counts; deleted when a
                                          market new to Redis joins its filter sets
-  KEYS[12+j]     for fenced feed j (1-based, f of them): its lease (lua/acquireLease-3.lua)
-  KEYS[13+f+3i..] for market i (0-based): its exchange zset, base zset, quote zset
+  KEYS[13]       quotes zset            every quote asset code with markets, score 0
+  KEYS[13+j]     for fenced feed j (1-based, f of them): its lease (lua/acquireLease-3.lua)
+  KEYS[14+f+5i..] for market i (0-based): its exchange zset, base zset, quote zset, then its
+                 quote's price index and quoteVolume24h index (the USD sorts' per-quote indexes)
 
 ARGV:
   ARGV[1]        f, the number of fenced feeds (0: nothing is fenced)
@@ -36,6 +38,10 @@ A market whose stored updatedAt is newer than the incoming one is left as it is 
 process, or a replayed frame, already wrote a later state): event time only moves forward.
 A market named twice in one call is compared with its earlier state in the call.
 
+Every applied market is also filed in its quote's price and quoteVolume24h indexes (left out
+where the value is null), and its quote asset in the quotes zset: one ZADD per call for all
+of them, so a state written by a version without that zset gets it at its next write.
+
 Cost: the commands are issued per index, not per market (one ZMSCORE, one HSET, one ZADD and
 at most one ZREM per index), plus one PUBLISH per applied market and the membership and
 search-index writes of markets new to Redis: each redis.call from Lua costs far more than one more member of a
@@ -49,7 +55,8 @@ Errors:  "ERR upsertMarkets: ..." when KEYS and ARGV do not describe fenced feed
          markets, or describe more than 1,000 markets.
 --]]
 
-local FIXED_KEYS = 12
+local FIXED_KEYS = 13
+local SET_KEYS = 5 -- per market
 local INDEXES = 6
 local STRIDE = 5 + INDEXES
 local UPDATED_AT = 6 -- position of updatedAt among the index values
@@ -63,7 +70,7 @@ end
 local FIRST = 2 + 2 * fencedFeeds -- ARGV index of the first market's first argument
 local MARKET_KEYS = FIXED_KEYS + fencedFeeds -- KEYS before the first market's
 local count = (#ARGV - FIRST + 1) / STRIDE
-if count < 0 or count ~= math.floor(count) or #KEYS ~= MARKET_KEYS + 3 * count then
+if count < 0 or count ~= math.floor(count) or #KEYS ~= MARKET_KEYS + SET_KEYS * count then
   return redis.error_reply('ERR upsertMarkets: ' .. #KEYS .. ' keys and ' .. #ARGV .. ' args do not describe fenced feeds and whole markets')
 end
 if count > MAX_MARKETS then
@@ -90,7 +97,7 @@ if fencedFeeds > 0 then
 end
 
 local marketKey, idsKey, symbolIndexKey, exchangesKey, searchIndexKey = KEYS[1], KEYS[2], KEYS[9], KEYS[10], KEYS[11]
-local filterCountsKey = KEYS[12]
+local filterCountsKey, quotesKey = KEYS[12], KEYS[13]
 local updatedAtKey = KEYS[2 + UPDATED_AT]
 local applied, skipped, fencedMarkets = 0, 0, 0
 -- id -> event time applied earlier in this call
@@ -153,24 +160,54 @@ if #hset > 0 then
   redis.call('HSET', marketKey, unpack(hset))
 end
 
+-- The per-quote indexes: index position among the 6 -> offset of its key among a market's keys.
+local QUOTE_INDEX_KEY = { [1] = 4, [4] = 5 } -- price, quoteVolume24h
+
+-- ZADD and ZREM per key of what `adds` (key -> {score, member, ...}) and `removes` (key ->
+-- {member, ...}) collected, in the order the keys were first met.
+local function applyIndexWrites(keyOrder, adds, removes)
+  for _, key in ipairs(keyOrder) do
+    if #adds[key] > 0 then redis.call('ZADD', key, unpack(adds[key])) end
+    if #removes[key] > 0 then redis.call('ZREM', key, unpack(removes[key])) end
+  end
+end
+
 for j = 1, INDEXES do
-  local add, remove = {}, {}
+  local keyOrder, adds, removes = {}, {}, {}
+  local function file(key, value, id)
+    if adds[key] == nil then
+      keyOrder[#keyOrder + 1] = key
+      adds[key], removes[key] = {}, {}
+    end
+    if value == '' then
+      removes[key][#removes[key] + 1] = id
+    else
+      local add = adds[key]
+      add[#add + 1] = value
+      add[#add + 1] = id
+    end
+  end
   for n = 1, #order do
     local i = chosen[order[n]]
     local value = ARGV[FIRST - 1 + i * STRIDE + 5 + j]
-    if value == '' then
-      remove[#remove + 1] = order[n]
-    else
-      add[#add + 1] = value
-      add[#add + 1] = order[n]
+    file(KEYS[2 + j], value, order[n])
+    if QUOTE_INDEX_KEY[j] then file(KEYS[MARKET_KEYS + SET_KEYS * i + QUOTE_INDEX_KEY[j]], value, order[n]) end
+  end
+  applyIndexWrites(keyOrder, adds, removes)
+end
+
+-- The quote asset of every applied market (the id ends with "/<QUOTE>", src/market.ts).
+if #order > 0 then
+  local quotes, seen = {}, {}
+  for n = 1, #order do
+    local quote = string.match(order[n], '/([^/]*)$')
+    if quote and not seen[quote] then
+      seen[quote] = true
+      quotes[#quotes + 1] = 0
+      quotes[#quotes + 1] = quote
     end
   end
-  if #add > 0 then
-    redis.call('ZADD', KEYS[2 + j], unpack(add))
-  end
-  if #remove > 0 then
-    redis.call('ZREM', KEYS[2 + j], unpack(remove))
-  end
+  if #quotes > 0 then redis.call('ZADD', quotesKey, unpack(quotes)) end
 end
 
 -- The search index's entries of one market (lua/README.md, "Search index"): every 3-byte and
@@ -208,7 +245,7 @@ if #newMarkets > 0 then
     local i = newMarkets[n]
     local a = FIRST - 1 + i * STRIDE
     local id = ARGV[a + 1]
-    local k = MARKET_KEYS + 3 * i
+    local k = MARKET_KEYS + SET_KEYS * i
     idMembers[#idMembers + 1] = 0
     idMembers[#idMembers + 1] = id
     symbolMembers[#symbolMembers + 1] = 0

@@ -16,6 +16,10 @@
  *   {tickql}:exchange:<id>       zset    market ids of one exchange, score 0
  *   {tickql}:base:<ASSET>        zset    market ids with this base asset, score 0
  *   {tickql}:quote:<ASSET>       zset    market ids with this quote asset, score 0
+ *   {tickql}:quotes              zset    every quote asset code with markets, score 0
+ *   {tickql}:idx:<field>:<QUOTE> zset    `price` and `quoteVolume24h` again, per quote asset, in quote units:
+ *                                        the USD sorts merge these by each quote's current rate
+ *                                        (src/quote-rates.ts), so a rate move rewrites no market
  *   {tickql}:filter-counts       hash    "<filter key> <filter key> ..." -> markets in all of them: the
  *                                        walk plan's totals, kept by queryMarkets and deleted whenever
  *                                        a market joins or leaves a filter set (upsert, removal)
@@ -50,6 +54,13 @@ export const NUMERIC_INDEX_FIELDS = [
 ] as const;
 export type NumericIndexField = (typeof NUMERIC_INDEX_FIELDS)[number];
 
+/**
+ * Fields with a USD counterpart (`priceUsd`, `quoteVolume24hUsd`): value in quote units times
+ * the quote asset's USD rate. Each also has an index per quote asset (`Keys.quoteIndex`).
+ */
+export const USD_FIELDS = ['price', 'quoteVolume24h'] as const satisfies readonly NumericIndexField[];
+export type UsdField = (typeof USD_FIELDS)[number];
+
 /** Separates symbol and id in the lexicographic symbol index; sorts below every printable byte. */
 export const SYMBOL_INDEX_SEPARATOR = '\0';
 
@@ -68,6 +79,10 @@ export interface Keys {
   /** Cached intersection counts of filter sets (the walk plan's totals); see the layout above. */
   readonly filterCounts: string;
   index(field: NumericIndexField): string;
+  /** A USD field's index restricted to one quote asset's markets (values in that quote's units). */
+  quoteIndex(field: UsdField, quote: string): string;
+  /** Every quote asset with markets (written by upsertMarkets, emptied by removeMarkets). */
+  readonly quotes: string;
   exchange(exchangeId: string): string;
   base(asset: string): string;
   quote(asset: string): string;
@@ -98,15 +113,27 @@ export interface Keys {
 
 /**
  * The market state and its indexes, in the order lua/upsertMarkets-n.lua and
- * lua/removeMarkets-n.lua take them as KEYS[1..12].
+ * lua/removeMarkets-n.lua take them as KEYS[1..13].
  */
 export function marketStateKeys(keys: Keys): string[] {
-  return [keys.market, keys.ids, ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)), keys.symbolIndex, keys.exchanges, keys.searchIndex, keys.filterCounts];
+  return [
+    keys.market,
+    keys.ids,
+    ...NUMERIC_INDEX_FIELDS.map((f) => keys.index(f)),
+    keys.symbolIndex,
+    keys.exchanges,
+    keys.searchIndex,
+    keys.filterCounts,
+    keys.quotes,
+  ];
 }
 
-/** The filter sets one market belongs to: its exchange, base and quote zsets, in this order. */
+/**
+ * The keys one market is filed under besides the state's own: its exchange, base and quote
+ * zsets, then its quote's `price` and `quoteVolume24h` indexes (USD_FIELDS order).
+ */
 export function marketSetKeys(keys: Keys, market: { readonly exchange: string; readonly base: string; readonly quote: string }): string[] {
-  return [keys.exchange(market.exchange), keys.base(market.base), keys.quote(market.quote)];
+  return [keys.exchange(market.exchange), keys.base(market.base), keys.quote(market.quote), ...USD_FIELDS.map((f) => keys.quoteIndex(f, market.quote))];
 }
 
 let scratchCounter = 0;
@@ -127,6 +154,8 @@ export function createKeys(prefix: string): Keys {
     exchanges: `${tag}:exchanges`,
     filterCounts: `${tag}:filter-counts`,
     index: (field) => `${tag}:idx:${field}`,
+    quoteIndex: (field, quote) => `${tag}:idx:${field}:${quote.toUpperCase()}`,
+    quotes: `${tag}:quotes`,
     exchange: (exchangeId) => `${tag}:exchange:${exchangeId.toLowerCase()}`,
     base: (asset) => `${tag}:base:${asset.toUpperCase()}`,
     quote: (asset) => `${tag}:quote:${asset.toUpperCase()}`,

@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Market } from '../../src/market';
-import { marketStateKeys, NUMERIC_INDEX_FIELDS, symbolIndexMember } from '../../src/redis/keys';
+import { marketSetKeys, marketStateKeys, NUMERIC_INDEX_FIELDS, symbolIndexMember, USD_FIELDS } from '../../src/redis/keys';
 import { decodeMarket, encodeMarket } from '../../src/redis/market-codec';
 import { callScript } from '../../src/redis/scripts';
 import { UPSERT_CHUNK, upsertMarkets } from '../../src/redis/upsert-markets';
@@ -38,10 +38,16 @@ describe('upsertMarkets', () => {
       inBase: (await redis.zscore(keys.base(market.base), market.id)) !== null,
       inQuote: (await redis.zscore(keys.quote(market.quote), market.id)) !== null,
       exchangeListed: (await redis.sismember(keys.exchanges, market.exchange)) === 1,
+      quoteListed: (await redis.zscore(keys.quotes, market.quote)) !== null,
+      quoteScores: Object.fromEntries(
+        await Promise.all(USD_FIELDS.map(async (f) => [f, nullableNumber(await redis.zscore(keys.quoteIndex(f, market.quote), market.id))])),
+      ),
     };
   }
 
+  const nullableNumber = (score: string | null) => (score === null ? null : Number(score));
   const indexed = (m: Market) => Object.fromEntries(NUMERIC_INDEX_FIELDS.map((f) => [f, m[f]]));
+  const quoteIndexed = (m: Market) => Object.fromEntries(USD_FIELDS.map((f) => [f, m[f]]));
 
   it('stores each market with every index and filter set in step', async () => {
     const r = await openTestRedis();
@@ -59,6 +65,8 @@ describe('upsertMarkets', () => {
           inBase: true,
           inQuote: true,
           exchangeListed: true,
+          quoteListed: true,
+          quoteScores: quoteIndexed(m),
         });
       }
     } finally {
@@ -76,6 +84,10 @@ describe('upsertMarkets', () => {
       const now = await stored(r, later);
       expect(now.market).toEqual(later);
       expect(now.scores).toEqual({ ...indexed(later), spreadPercent: null });
+      expect(now.quoteScores).toEqual({ price: 101, quoteVolume24h: later.quoteVolume24h });
+      const noVolume = { ...later, quoteVolume24h: null, updatedAt: 3000 };
+      await upsertMarkets(r.redis, r.keys, [noVolume]);
+      expect((await stored(r, noVolume)).quoteScores).toEqual({ price: 101, quoteVolume24h: null });
     } finally {
       await r.close();
     }
@@ -210,7 +222,8 @@ describe('upsertMarkets', () => {
   function callRaw(markets: number, extraArgs: string[] = []): Promise<unknown> {
     const { keys, redis } = t;
     const fixed = marketStateKeys(keys);
-    const perMarketKeys = Array.from({ length: markets * 3 }, (_, i) => keys.base(`A${i}`));
+    const keysPerMarket = marketSetKeys(keys, { exchange: 'x', base: 'A', quote: 'B' }).length;
+    const perMarketKeys = Array.from({ length: markets * keysPerMarket }, (_, i) => keys.base(`A${i}`));
     const args = ['0', ...Array.from({ length: markets * 11 }, () => '1'), ...extraArgs];
     return callScript(redis, 'upsertMarkets', [...fixed, ...perMarketKeys], args) as Promise<unknown>;
   }
