@@ -2,7 +2,7 @@
 queryMarkets: one page of markets, filtered and sorted, plus the total matching count, in one
 round trip. The plans and their costs are described in lua/README.md.
 
-Key count: variable (`-n`): 9 fixed keys, then the filter keys ARGV announces.
+Key count: variable (`-n`): 11 fixed keys, then the keys ARGV announces.
   KEYS[1]     market hash          id -> market JSON
   KEYS[2]     ids zset             every id, score 0
   KEYS[3]     sort index           a numeric index zset (sortKind "score") or the symbol
@@ -13,11 +13,17 @@ Key count: variable (`-n`): 9 fixed keys, then the filter keys ARGV announces.
   KEYS[9]     filter counts hash   "<key> <key> ..." -> markets in all those filter sets; the walk
                                    plan's totals, kept here until a market joins or leaves a
                                    filter set (upsertMarkets and removeMarkets delete the hash)
-  KEYS[10..]  filter keys, in this order: the exchange zsets (ARGV[6] of them), base zsets
-              (ARGV[7]), quote zsets (ARGV[8]), then one numeric index per range (ARGV[9])
+  KEYS[10]    price index          the numeric indexes of the two fields with a USD value,
+  KEYS[11]    quoteVolume24h index   in quote units (the USD sorts and filters read them)
+  KEYS[12..]  filter keys, in this order: the exchange zsets (ARGV[6] of them), base zsets
+              (ARGV[7]), quote zsets (ARGV[8]), then one numeric index per range (ARGV[9]);
+              then per quote asset (ARGV[12] of them): its quote zset, its price index and
+              its quoteVolume24h index (values in its units); then one scratch zset per quote
+              asset (deleted before the call returns)
 
 ARGV:
-  [1] sortKind    "score" | "lex"
+  [1] sortKind    "score" | "lex" | "usd" (a USD field: the value in quote units times the
+                  rate of the market's quote asset; ARGV[14] says which)
   [2] direction   "asc" | "desc"; ties are always broken by id ascending
   [3] offset      integer >= 0
   [4] limit       integer 1..500
@@ -30,14 +36,28 @@ ARGV:
                   nor read the search index; the tests use it to check that the plans agree)
   [11] ids        number of market ids at the end of ARGV, -1 when the filter is absent (0
                   matches nothing); matched exactly; distinct (the wrapper drops repeats)
-  [12..] per range: min, max (inclusive; "-inf" / "+inf" for an open side); then the ids
+  [12] quotes      number of quote assets passed with their rates: every quote asset with
+                  markets when the query converts to USD, else 0
+  [13] usdRanges  number of USD range conditions
+  [14] usdSort    the field a "usd" sort converts: 1 price, 2 quoteVolume24h; 0 otherwise
+  [15..] per range: min, max (inclusive; "-inf" / "+inf" for an open side); then per USD
+                  range: field (1 price, 2 quoteVolume24h), min, max, bounds on the USD value;
+                  then per quote asset: its code and its USD rate ("" when it has none: its
+                  markets have no USD value); then the ids
+
+USD values: a market's USD value is its value in quote units times its quote's rate, one
+floating-point multiplication (Redis multiplies by a WEIGHTS factor the same way), so the
+order and the bounds are exact for the rates passed; the caller converts the answer's fields
+with the same rates (src/quote-rates.ts). A market whose quote has no rate, or that lacks the
+field, has no USD value: it sorts with the nulls and fails USD bounds.
 
 Markets that lack the sort field come after all others (by id ascending) in either direction.
 
 Returns: { total, plan, json1, json2, ... }: total markets matching, the plan that ran
-         ("walk", "index" when no filter applied, "search" when the search index gave the
-         candidates, "ids" when the ids did, "materialize", or "none" when a filter or the
-         search index matched nothing), then the page in order.
+         ("walk", "merge" for a USD sort read off the per-quote indexes, "index" when no
+         filter applied, "search" when the search index gave the candidates, "ids" when the
+         ids did, "materialize", or "none" when a filter or the search index matched
+         nothing), then the page in order.
 Errors:  "ERR queryMarkets: ..." for arguments outside the formats above.
 --]]
 
@@ -55,6 +75,9 @@ local RANK_LIMIT = 10000 -- most search matches ordered in Lua rather than by wa
 local marketKey, idsKey, sortKey = KEYS[1], KEYS[2], KEYS[3]
 local candKey, unionKey, sortedKey, tailKey = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local searchIndexKey, filterCountsKey = KEYS[8], KEYS[9]
+local UNIT_KEYS = { KEYS[10], KEYS[11] } -- price, quoteVolume24h: the fields with a USD value
+local FIXED_KEYS = 11
+local FIXED_ARGS = 14
 
 local sortKind, direction = ARGV[1], ARGV[2]
 local offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -65,7 +88,9 @@ local function fail(message)
 end
 
 local plan = ARGV[10]
-if sortKind ~= 'score' and sortKind ~= 'lex' then return fail('bad sort kind') end
+if sortKind ~= 'score' and sortKind ~= 'lex' and sortKind ~= 'usd' then return fail('bad sort kind') end
+local usdSort = tonumber(ARGV[14])
+if (sortKind == 'usd') ~= (usdSort == 1 or usdSort == 2) or (sortKind ~= 'usd' and usdSort ~= 0) then return fail('bad usd sort field') end
 if plan ~= 'auto' and plan ~= 'materialize' then return fail('bad plan') end
 if direction ~= 'asc' and direction ~= 'desc' then return fail('bad direction') end
 if not offset or offset < 0 or offset ~= math.floor(offset) then return fail('bad offset') end
@@ -97,12 +122,22 @@ local function eachMember(key, fn)
   end
 end
 
+-- A range bound as a number: "-inf" and "+inf" leave that side open.
+local function boundValue(text)
+  if text == '-inf' then return -math.huge end
+  if text == '+inf' then return math.huge end
+  return tonumber(text)
+end
+
 --[[ The filters, parsed once: `groups` holds one key list per given exchange/base/quote
-condition (any of its keys matches), `rangeSpecs` the numeric ranges, `idList` the ids (nil
-when that filter is absent). --]]
-local groups, rangeSpecs, emptyGroup, idList = {}, {}, false, nil
+condition (any of its keys matches; `quoteGroup` is the quote condition's, or nil),
+`rangeSpecs` the numeric ranges, `usdRanges` the USD ones, `idList` the ids (nil when that
+filter is absent), `quoteList` the quote assets passed with their rates and keys, and
+`rateOf` quote code -> rate for those that have one. --]]
+local groups, rangeSpecs, usdRanges, emptyGroup, idList, quoteGroup = {}, {}, {}, false, nil, nil
+local quoteList, rateOf = {}, {}
 local function parseFilters()
-  local nextKey = 10
+  local nextKey = FIXED_KEYS + 1
   for g = 6, 8 do
     local n = tonumber(ARGV[g])
     if n == nil or n < -1 then return 'bad filter group size' end
@@ -111,22 +146,162 @@ local function parseFilters()
       local group = {}
       for i = 1, n do group[i] = KEYS[nextKey]; nextKey = nextKey + 1 end
       groups[#groups + 1] = group
+      if g == 8 then quoteGroup = group end
     end
   end
-  local ranges, ids = tonumber(ARGV[9]), tonumber(ARGV[11])
+  local ranges, ids, quotes, usd = tonumber(ARGV[9]), tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
   if ids == nil or ids < -1 then return 'bad id count' end
-  if ranges == nil or ranges < 0 or #ARGV ~= 11 + 2 * ranges + math.max(ids, 0) then return 'bad range or id count' end
+  if quotes == nil or quotes < 0 or usd == nil or usd < 0 then return 'bad quote or USD range count' end
+  if ranges == nil or ranges < 0 or #ARGV ~= FIXED_ARGS + 2 * ranges + 3 * usd + 2 * quotes + math.max(ids, 0) then return 'bad range or id count' end
+  local a = FIXED_ARGS + 1
   for r = 1, ranges do
-    rangeSpecs[r] = { KEYS[nextKey], ARGV[10 + 2 * r], ARGV[11 + 2 * r] }
+    rangeSpecs[r] = { KEYS[nextKey], ARGV[a], ARGV[a + 1] }
+    nextKey, a = nextKey + 1, a + 2
+  end
+  for r = 1, usd do
+    local unit, low, high = tonumber(ARGV[a]), boundValue(ARGV[a + 1]), boundValue(ARGV[a + 2])
+    if (unit ~= 1 and unit ~= 2) or low == nil or high == nil then return 'bad USD range' end
+    usdRanges[r] = { unit = unit, low = low, high = high, lowText = ARGV[a + 1], highText = ARGV[a + 2] }
+    a = a + 3
+  end
+  for q = 1, quotes do
+    local code, rateText = ARGV[a], ARGV[a + 1]
+    local rate = rateText ~= '' and tonumber(rateText) or nil
+    if rateText ~= '' and (rate == nil or not (rate > 0)) then return 'bad rate for ' .. code end
+    quoteList[q] = { code = code, rate = rate, rateText = rateText, setKey = KEYS[nextKey], unitKeys = { KEYS[nextKey + 1], KEYS[nextKey + 2] } }
+    if rate then rateOf[code] = rate end
+    nextKey, a = nextKey + 3, a + 2
+  end
+  for q = 1, quotes do
+    quoteList[q].part = KEYS[nextKey]
     nextKey = nextKey + 1
   end
   if ids == 0 then emptyGroup = true end
   if ids > 0 then
     idList = {}
-    for i = 1, ids do idList[i] = ARGV[11 + 2 * ranges + i] end
+    for i = 1, ids do idList[i] = ARGV[a + i - 1] end
   end
   if nextKey ~= #KEYS + 1 then return 'key count does not match the filter sizes' end
   return nil
+end
+
+-- The quote asset of a market id: ids end with "/<QUOTE>" (src/market.ts).
+local function quoteOf(id)
+  return string.match(id, '/([^/]*)$')
+end
+
+-- A value of `id` in quote units as USD; nil when its quote has no rate.
+local function usdOf(id, value)
+  local rate = rateOf[quoteOf(id)]
+  return rate and value * rate
+end
+
+--[[ Whether the per-quote index of a USD field (unit 1 price, 2 quoteVolume24h) is complete:
+every market of the field's index is in its quote's index (upsertMarkets files it there at
+each write; a market last written by a version without them is not) and every quote asset
+was passed. Per-quote indexes only ever hold members of the field's index, so the sizes
+decide it: one ZCARD per quote asset. Memoized. --]]
+local completeUnits = {}
+local function complete(unit)
+  if completeUnits[unit] == nil then
+    local sum = 0
+    for _, q in ipairs(quoteList) do sum = sum + redis.call('ZCARD', q.unitKeys[unit]) end
+    completeUnits[unit] = sum == redis.call('ZCARD', UNIT_KEYS[unit])
+  end
+  return completeUnits[unit]
+end
+
+-- A number as a score bound for Redis.
+local function scoreText(x)
+  if x == -math.huge then return '-inf' end
+  if x == math.huge then return '+inf' end
+  return string.format('%.17g', x)
+end
+
+-- Bounds in quote units around the USD bounds [low, high] at `rate`: the division is inexact,
+-- so `lo`, `hi` are widened a little (every value whose USD value is in bounds lies within
+-- them) and `loIn`, `hiIn` narrowed (every value strictly between them is in bounds); the
+-- values between the two are checked exactly by the caller. Infinite bounds stay infinite.
+local MARGIN = 1e-9
+local function looseBounds(low, high, rate)
+  local function moved(x, by)
+    if x == math.huge or x == -math.huge then return x end
+    return x + math.abs(x) * by
+  end
+  local lo, hi = low / rate, high / rate
+  return moved(lo, -MARGIN), moved(hi, MARGIN), moved(lo, MARGIN), moved(hi, -MARGIN)
+end
+
+-- Deletes the per-quote scratch zsets.
+local function dropParts()
+  local parts = {}
+  for _, q in ipairs(quoteList) do parts[#parts + 1] = q.part end
+  if #parts > 0 then redis.call('DEL', unpack(parts)) end
+end
+
+-- ZUNIONSTORE of `parts` into `dest`, each weighted by its rate: the scores become USD values.
+local function unionAtRates(dest, parts, rates)
+  if #parts == 0 then
+    redis.call('DEL', dest)
+    return
+  end
+  local args = { dest, #parts }
+  for _, part in ipairs(parts) do args[#args + 1] = part end
+  args[#args + 1] = 'WEIGHTS'
+  for _, rate in ipairs(rates) do args[#args + 1] = rate end
+  redis.call('ZUNIONSTORE', unpack(args))
+end
+
+--[[ Writes to `dest` the markets whose USD value of `range.unit` lies within the range, scored
+by that value: per quote asset with a rate, its values in the widened bounds (ZRANGESTORE on
+its per-quote index, or the quote set intersected with the field's index while those are
+incomplete), united at the rates, then trimmed at the exact bounds (the scores are now the
+USD values themselves). O(matches + log N) per quote asset. --]]
+local function storeUsdRange(dest, range)
+  local parts, rates = {}, {}
+  for _, q in ipairs(quoteList) do
+    if q.rate then
+      if complete(range.unit) then
+        local lo, hi = looseBounds(range.low, range.high, q.rate)
+        redis.call('ZRANGESTORE', q.part, q.unitKeys[range.unit], scoreText(lo), scoreText(hi), 'BYSCORE')
+      else
+        redis.call('ZINTERSTORE', q.part, 2, q.setKey, UNIT_KEYS[range.unit], 'WEIGHTS', 0, 1)
+      end
+      parts[#parts + 1], rates[#rates + 1] = q.part, q.rateText
+    end
+  end
+  unionAtRates(dest, parts, rates)
+  dropParts()
+  if range.low > -math.huge then redis.call('ZREMRANGEBYSCORE', dest, '-inf', '(' .. range.lowText) end
+  if range.high < math.huge then redis.call('ZREMRANGEBYSCORE', dest, '(' .. range.highText, '+inf') end
+end
+
+--[[ Writes to `dest` the markets of `cand` (every market when nil) that have a USD value of
+`unit`, scored by it: the per-quote indexes united at the rates (one ZUNIONSTORE, O(N log N)
+without candidates), or each quote's markets among the candidates first (ZINTERSTORE,
+O(candidates) per quote asset). --]]
+local function storeUsdValues(dest, unit, cand)
+  local parts, rates = {}, {}
+  for _, q in ipairs(quoteList) do
+    if q.rate then
+      local part
+      if cand == nil and complete(unit) then
+        part = q.unitKeys[unit]
+      elseif complete(unit) then
+        redis.call('ZINTERSTORE', q.part, 2, cand, q.unitKeys[unit], 'WEIGHTS', 0, 1)
+        part = q.part
+      elseif cand == nil then
+        redis.call('ZINTERSTORE', q.part, 2, q.setKey, UNIT_KEYS[unit], 'WEIGHTS', 0, 1)
+        part = q.part
+      else
+        redis.call('ZINTERSTORE', q.part, 3, cand, q.setKey, UNIT_KEYS[unit], 'WEIGHTS', 0, 0, 1)
+        part = q.part
+      end
+      parts[#parts + 1], rates[#rates + 1] = part, q.rateText
+    end
+  end
+  unionAtRates(dest, parts, rates)
+  dropParts()
 end
 
 -- Whether a market's symbol holds the search text; the id ends with the symbol, so no key is read.
@@ -206,13 +381,6 @@ local function scoresOf(key, list)
   return scores
 end
 
--- A range bound as a number: "-inf" and "+inf" leave that side open.
-local function boundValue(text)
-  if text == '-inf' then return -math.huge end
-  if text == '+inf' then return math.huge end
-  return tonumber(text)
-end
-
 -- The members of `list` for which keep(i) holds, in order.
 local function keepIf(list, keep)
   local out = {}
@@ -222,10 +390,11 @@ local function keepIf(list, keep)
   return out
 end
 
--- The members of `list` found in some key of every exchange/base/quote group, in order: one
--- ZMSCORE per key over the members still in the running, rather than a ZSCORE per member.
-local function inEveryGroup(list)
-  for _, group in ipairs(groups) do
+-- The members of `list` found in some key of every group of `among` (default: every
+-- exchange/base/quote group), in order: one ZMSCORE per key over the members still in the
+-- running, rather than a ZSCORE per member.
+local function inEveryGroup(list, among)
+  for _, group in ipairs(among or groups) do
     local found = {}
     for _, key in ipairs(group) do
       if #list > 0 then
@@ -241,7 +410,7 @@ local function inEveryGroup(list)
 end
 
 -- The members of `list` (market ids) that pass every exchange/base/quote group, every range
--- and, unless `textChecked`, the search text.
+-- and USD range and, unless `textChecked`, the search text.
 local function passingAmong(list, textChecked)
   local alive = inEveryGroup(list)
   for _, range in ipairs(rangeSpecs) do
@@ -252,6 +421,15 @@ local function passingAmong(list, textChecked)
         if not scores[i] then return false end -- the market lacks the field
         local value = tonumber(scores[i])
         return value >= low and value <= high
+      end)
+    end
+  end
+  for _, range in ipairs(usdRanges) do
+    if #alive > 0 then
+      local scores = scoresOf(UNIT_KEYS[range.unit], alive)
+      alive = keepIf(alive, function(i)
+        local value = scores[i] and usdOf(alive[i], tonumber(scores[i]))
+        return value and value >= range.low and value <= range.high or false
       end)
     end
   end
@@ -301,6 +479,10 @@ local function candidates()
   end
   for _, range in ipairs(rangeSpecs) do
     redis.call('ZRANGESTORE', unionKey, range[1], range[2], range[3], 'BYSCORE')
+    narrow(unionKey)
+  end
+  for _, range in ipairs(usdRanges) do
+    storeUsdRange(unionKey, range)
     narrow(unionKey)
   end
 
@@ -363,7 +545,7 @@ end
 -- Descending with ties by id ascending: for the symbol sort, walk tie groups (markets of one
 -- symbol, members "<symbol>\0<id>") from the rank `from` on.
 local function descendingPage(sorted, from, count)
-  if sortKind == 'score' then return descendingScorePage(sorted, from, count) end
+  if sortKind ~= 'lex' then return descendingScorePage(sorted, from, count) end
   local out = {}
   local pos = from
   while #out < count do
@@ -389,7 +571,10 @@ local function materializedPage()
   local total = redis.call('ZCARD', all)
 
   local sorted = sortKey
-  if cand ~= nil and sortKind == 'score' then
+  if sortKind == 'usd' then
+    storeUsdValues(sortedKey, usdSort, cand)
+    sorted = sortedKey
+  elseif cand ~= nil and sortKind == 'score' then
     redis.call('ZINTERSTORE', sortedKey, 2, cand, sortKey, 'WEIGHTS', 0, 1)
     sorted = sortedKey
   elseif cand ~= nil then
@@ -440,11 +625,13 @@ local function bytesBefore(a, b)
 end
 
 local function rankedPage(list)
-  local scores = scoresOf(sortKey, list)
-  local values, ids, missing = {}, {}, {} -- missing: ids without the field
+  local scores = scoresOf(sortKind == 'usd' and UNIT_KEYS[usdSort] or sortKey, list)
+  local values, ids, missing = {}, {}, {} -- missing: ids without the field (or its USD value)
   for i = 1, #list do
-    if scores[i] then
-      values[#values + 1] = tonumber(scores[i])
+    local value = scores[i] and tonumber(scores[i])
+    if value and sortKind == 'usd' then value = usdOf(list[i], value) end
+    if value then
+      values[#values + 1] = value
       ids[#ids + 1] = list[i]
     else
       missing[#missing + 1] = list[i]
@@ -499,7 +686,7 @@ local function rankedPage(list)
 end
 
 local function listedPage()
-  if plan ~= 'auto' or sortKind ~= 'score' then return nil end
+  if plan ~= 'auto' or sortKind == 'lex' then return nil end
   local list, used
   if idList then
     list, used = idMatches(), 'ids'
@@ -583,8 +770,40 @@ local function walkFilter()
   return #narrowed, function(list) return keepIf(list, function(i) return wanted[list[i]] == true end) end
 end
 
+--[[ Reads about `n` entries of the zset `key` (of `size` entries) from rank `pos` on, in page
+order with ties by id ascending; returns their ids, their scores (strings) and the rank after
+them. Ascending index order already breaks ties by id. Descending: runs of equal scores come
+in descending id order, so each run is reversed, and a run that reaches the end of the chunk
+is read whole (ZRANGE ... BYSCORE), as it may continue beyond it. Invariant: `pos` is the
+first element of a tie group. --]]
+local function readInOrder(key, pos, n, size)
+  local ids, scores = {}, {}
+  if direction == 'asc' then
+    local chunk = redis.call('ZRANGE', key, pos, pos + n - 1, 'WITHSCORES')
+    for i = 1, #chunk, 2 do ids[#ids + 1], scores[#scores + 1] = chunk[i], chunk[i + 1] end
+    return ids, scores, pos + #ids
+  end
+  local chunk = redis.call('ZRANGE', key, pos, pos + n - 1, 'REV', 'WITHSCORES')
+  local i = 1 -- chunk[i] is a member, chunk[i + 1] its score
+  while i <= #chunk do
+    local score, j = chunk[i + 1], i
+    while j + 2 <= #chunk and chunk[j + 3] == score do j = j + 2 end
+    local runLength = (j - i) / 2 + 1
+    if j + 2 > #chunk and pos + runLength < size then
+      local group = redis.call('ZRANGE', key, score, score, 'BYSCORE')
+      for _, id in ipairs(group) do ids[#ids + 1], scores[#scores + 1] = id, score end
+      pos = pos + #group
+      break -- the next chunk starts after this whole tie group
+    end
+    for k = j, i, -2 do ids[#ids + 1], scores[#scores + 1] = chunk[k], score end
+    pos = pos + runLength
+    i = j + 2
+  end
+  return ids, scores, pos
+end
+
 local function walkPage()
-  if plan ~= 'auto' or sortKind ~= 'score' or #rangeSpecs > 0 or idList or (#groups == 0 and search == '') then return nil end
+  if plan ~= 'auto' or sortKind ~= 'score' or #rangeSpecs > 0 or #usdRanges > 0 or idList or (#groups == 0 and search == '') then return nil end
   local total, matching = walkFilter()
   if total == nil then return nil end
   if total == 0 then return {}, 0, 'walk' end
@@ -617,40 +836,150 @@ local function walkPage()
   local pos, size = 0, redis.call('ZCARD', sortKey)
   while pos < size do
     if pos >= walkLimit then return nil end
-    local chunk
-    if direction == 'asc' then
-      -- Ascending index order already breaks ties by id.
-      chunk = redis.call('ZRANGE', sortKey, pos, pos + WALK_CHUNK - 1)
-      pos = pos + #chunk
-      if offer(chunk) then return page, total, 'walk' end
-    else
-      -- Descending: runs of equal scores come in descending id order; reverse each run, and
-      -- read a run that reaches the end of the chunk whole, as it may continue beyond it.
-      -- The chunk's entries are put in order first and tested together.
-      -- Invariant: pos is the first element of a tie group.
-      chunk = redis.call('ZRANGE', sortKey, pos, pos + WALK_CHUNK - 1, 'REV', 'WITHSCORES')
-      local ordered = {}
-      local i = 1 -- chunk[i] is a member, chunk[i + 1] its score
-      while i <= #chunk do
-        local score, j = chunk[i + 1], i
-        while j + 2 <= #chunk and chunk[j + 3] == score do j = j + 2 end
-        local runLength = (j - i) / 2 + 1
-        if j + 2 > #chunk and pos + runLength < size then
-          local group = redis.call('ZRANGE', sortKey, score, score, 'BYSCORE')
-          for _, id in ipairs(group) do ordered[#ordered + 1] = id end
-          pos = pos + #group
-          break -- the next chunk starts after this whole tie group
-        end
-        for k = j, i, -2 do ordered[#ordered + 1] = chunk[k] end
-        pos = pos + runLength
-        i = j + 2
-      end
-      if offer(ordered) then return page, total, 'walk' end
-    end
+    local ordered, _, nextPos = readInOrder(sortKey, pos, WALK_CHUNK, size)
+    pos = nextPos
+    if offer(ordered) then return page, total, 'walk' end
   end
   -- The index ran out first: some matches lack the sort field. Those come last by id,
   -- which the materialized plan handles.
   return nil
+end
+
+--[[ Plan "merge": a USD sort whose filters are exchange/base/quote sets, or USD bounds on the
+sorted field with at most a quote filter. Each quote asset with a rate has its own index of
+the field in its own units, whose order is its USD order too (one rate per quote asset), so
+the page is a k-way merge of those indexes, each read in page order a few entries at a time
+(8, doubling up to 256), the next entry always the best head by USD value, then id. Exchange
+and base filters are tested on each chunk read (ZMSCORE per key); USD bounds start each index
+at the widened bound (ZCOUNT) and are checked exactly on every entry. O(quotes x log N + P)
+reads when the filters are dense. Like the walk, it gives up for the materialized plan when
+its expected length is over WALK_BUDGET or it reads twice that, and when the page reaches the
+markets without a USD value (they follow by id, which the materialized plan handles).
+Returns nil when the plan does not apply. --]]
+local MERGE_FIRST_CHUNK, MERGE_MAX_CHUNK = 8, 256
+
+-- Markets of quote `q` whose USD value of `unit` lies in [low, high]: ZCOUNT within the widened
+-- bounds, less the entries near each bound that fail the exact test.
+local function usdCount(q, unit, low, high)
+  if low > high then return 0 end
+  local key = q.unitKeys[unit]
+  local lo, hi, loIn, hiIn = looseBounds(low, high, q.rate)
+  -- The entries in [from, to] whose USD value is out of bounds.
+  local function failing(from, to)
+    local edge, n = redis.call('ZRANGE', key, scoreText(from), scoreText(to), 'BYSCORE', 'WITHSCORES'), 0
+    for i = 2, #edge, 2 do
+      local value = tonumber(edge[i]) * q.rate
+      if value < low or value > high then n = n + 1 end
+    end
+    return n
+  end
+  local n = redis.call('ZCOUNT', key, scoreText(lo), scoreText(hi))
+  if hiIn <= loIn then return n - failing(lo, hi) end -- the two edges meet: check them all once
+  if low > -math.huge then n = n - failing(lo, loIn) end
+  if high < math.huge then n = n - failing(hiIn, hi) end
+  return n
+end
+
+local function mergePage()
+  if plan ~= 'auto' or sortKind ~= 'usd' or search ~= '' or idList or #rangeSpecs > 0 then return nil end
+  local others = {} -- the exchange and base groups
+  for _, group in ipairs(groups) do
+    if group ~= quoteGroup then others[#others + 1] = group end
+  end
+  local low, high = -math.huge, math.huge
+  for _, range in ipairs(usdRanges) do
+    if range.unit ~= usdSort or #others > 0 then return nil end
+    low, high = math.max(low, range.low), math.min(high, range.high)
+  end
+  if not complete(usdSort) then return nil end
+  local inQuoteFilter = {}
+  for _, key in ipairs(quoteGroup or {}) do inQuoteFilter[key] = true end
+  local merged = {}
+  for _, q in ipairs(quoteList) do
+    if q.rate and (quoteGroup == nil or inQuoteFilter[q.setKey]) then merged[#merged + 1] = q end
+  end
+
+  local total
+  if #usdRanges > 0 then
+    total = 0
+    for _, q in ipairs(merged) do total = total + usdCount(q, usdSort, low, high) end
+  elseif #groups == 0 then
+    total = redis.call('ZCARD', idsKey)
+  else
+    total = countMatches()
+    if total == nil then return nil end
+  end
+  if total == 0 then return {}, 0, 'merge' end
+  local budget = math.huge
+  if #others > 0 then
+    local expected = (offset + limit) * redis.call('ZCARD', idsKey) / total
+    if expected > WALK_BUDGET then return nil end
+    budget = math.max(2 * expected, WALK_CHUNK)
+  end
+
+  local asc = direction == 'asc'
+  local cursors = {}
+  for _, q in ipairs(merged) do
+    local key = q.unitKeys[usdSort]
+    local c = { q = q, key = key, size = redis.call('ZCARD', key), pos = 0, chunk = MERGE_FIRST_CHUNK, buf = {}, at = 1, done = false }
+    if low > -math.huge or high < math.huge then
+      local lo, hi = looseBounds(low, high, q.rate)
+      if asc and low > -math.huge then c.pos = redis.call('ZCOUNT', key, '-inf', '(' .. scoreText(lo)) end
+      if not asc and high < math.huge then c.pos = redis.call('ZCOUNT', key, '(' .. scoreText(hi), '+inf') end
+    end
+    cursors[#cursors + 1] = c
+  end
+
+  local read = 0
+  -- The cursor's next entry ({ usd value, id }), reading more of its index as needed; nil when
+  -- it has no more, false when the walk went over its budget.
+  local function head(c)
+    while c.at > #c.buf do
+      if c.done or c.pos >= c.size then
+        c.done = true
+        return nil
+      end
+      if read >= budget then return false end
+      local ids, scores, nextPos = readInOrder(c.key, c.pos, c.chunk, c.size)
+      read = read + #ids
+      c.pos, c.chunk = nextPos, math.min(2 * c.chunk, MERGE_MAX_CHUNK)
+      local scoreOf = {}
+      for i = 1, #ids do scoreOf[ids[i]] = scores[i] end
+      local passing = #others > 0 and inEveryGroup(ids, others) or ids
+      c.buf, c.at = {}, 1
+      for _, id in ipairs(passing) do
+        local value = tonumber(scoreOf[id]) * c.q.rate
+        if (asc and value > high) or (not asc and value < low) then
+          c.done = true -- every later entry is further out
+          break
+        end
+        if value >= low and value <= high then c.buf[#c.buf + 1] = { value, id } end
+      end
+    end
+    return c.buf[c.at]
+  end
+
+  local page, matched = {}, 0
+  while #page < limit and matched < total do
+    local best, bestCursor = nil, nil
+    for _, c in ipairs(cursors) do
+      local entry = head(c)
+      if entry == false then return nil end
+      if entry and (best == nil or (asc and entry[1] < best[1]) or (not asc and entry[1] > best[1])
+          or (entry[1] == best[1] and bytesBefore(entry[2], best[2]))) then
+        best, bestCursor = entry, c
+      end
+    end
+    if best == nil then
+      -- Every market with a USD value is placed; the rest (without one) follow by id.
+      if #usdRanges > 0 then break end
+      return nil
+    end
+    bestCursor.at = bestCursor.at + 1
+    matched = matched + 1
+    if matched > offset then page[#page + 1] = best[2] end
+  end
+  return page, total, 'merge'
 end
 
 local function run()
@@ -659,6 +988,7 @@ local function run()
   if emptyGroup then return { 0, 'none' } end
 
   local page, total, used = listedPage()
+  if page == nil then page, total, used = mergePage() end
   if page == nil then page, total, used = walkPage() end
   if page == nil then
     page, total, used = materializedPage()
@@ -678,5 +1008,6 @@ end
 -- Scratch keys are deleted whatever happens, so a failed call leaves nothing behind.
 local ok, result = pcall(run)
 redis.call('DEL', candKey, unionKey, sortedKey, tailKey)
+dropParts()
 if not ok then error(result) end
 return result

@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import type { Market } from '../../src/market';
-import type { MarketQuery, MarketSource, SortField } from '../../src/redis/query-markets';
+import { USD_FIELD_OF, type MarketQuery, type MarketSource, type SortField, type UsdValueField } from '../../src/redis/query-markets';
 
 export const TABLE = 'tickql_bench_markets';
 
@@ -82,7 +82,8 @@ export async function updateMarkets(pool: pg.Pool, markets: readonly Market[]): 
   );
 }
 
-const SORT_COLUMNS: Record<SortField, string> = {
+/** USD sorts and bounds are not modelled in this baseline (the bench's shapes do not use them). */
+const SORT_COLUMNS: Record<Exclude<SortField, UsdValueField>, string> = {
   price: 'price',
   changePercent24h: 'change_percent_24h',
   volume24h: 'volume_24h',
@@ -91,6 +92,11 @@ const SORT_COLUMNS: Record<SortField, string> = {
   updatedAt: 'updated_at',
   symbol: 'symbol',
 };
+
+function plainField(field: SortField): Exclude<SortField, UsdValueField> {
+  if (field in USD_FIELD_OF) throw new Error(`the PostgreSQL baseline does not convert to USD (${field})`);
+  return field as Exclude<SortField, UsdValueField>;
+}
 
 function likeEscape(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -107,7 +113,7 @@ export function postgresSource(pool: pg.Pool): MarketSource {
       if (filter.quotes) where.push(`quote = ANY($${params.push(filter.quotes.map((q) => q.toUpperCase()))})`);
       if (filter.search !== undefined) where.push(`symbol LIKE $${params.push(`%${likeEscape(filter.search.toUpperCase())}%`)}`);
       for (const r of filter.ranges ?? []) {
-        const column = SORT_COLUMNS[r.field];
+        const column = SORT_COLUMNS[plainField(r.field)];
         where.push(`${column} IS NOT NULL`);
         if (r.min !== null) where.push(`${column} >= $${params.push(r.min)}`);
         if (r.max !== null) where.push(`${column} <= $${params.push(r.max)}`);
@@ -115,7 +121,7 @@ export function postgresSource(pool: pg.Pool): MarketSource {
       const direction = query.sort.direction === 'asc' ? 'ASC' : 'DESC';
       const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
       const sql = `SELECT *, count(*) OVER () AS total FROM ${TABLE} ${whereSql}
-        ORDER BY ${SORT_COLUMNS[query.sort.field]} ${direction} NULLS LAST, id ASC
+        ORDER BY ${SORT_COLUMNS[plainField(query.sort.field)]} ${direction} NULLS LAST, id ASC
         LIMIT $${params.push(query.limit)} OFFSET $${params.push(query.offset)}`;
       const { rows } = await pool.query<Record<string, unknown>>(sql, params);
       let total = rows.length > 0 ? Number(rows[0]!.total) : 0;

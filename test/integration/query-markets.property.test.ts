@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Market } from '../../src/market';
 import { createKeys, NUMERIC_INDEX_FIELDS, type NumericIndexField } from '../../src/redis/keys';
-import { queryMarkets, type MarketQuery, type SortField } from '../../src/redis/query-markets';
+import { rateTable, type QuoteRate } from '../../src/quote-rates';
+import { queryMarkets, USD_FIELD_OF, type MarketQuery, type SortField, type UsdValueField } from '../../src/redis/query-markets';
 import { upsertMarkets } from '../../src/redis/upsert-markets';
 import { referenceQuery } from '../support/reference-query';
 import { deletePrefix, openTestRedis, uniquePrefix, type TestRedis } from '../support/redis';
@@ -245,5 +246,144 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
     expect(plans.walk ?? 0).toBeGreaterThan(30);
     expect(plans.search ?? 0).toBeGreaterThan(30);
     expect(plans.ids ?? 0).toBeGreaterThan(30);
+  });
+  // USD sorts and bounds at generated rates: some quote assets without a rate, rates that make
+  // values of different quotes tie or cross, and sometimes a quote asset left out of the list
+  // passed (as when it appeared after the rates were read) or a per-quote index emptied (as
+  // after an upgrade), which the script must notice and answer from the quote sets instead.
+  it('sorts and bounds by USD value exactly at the rates passed, whatever the plan', async () => {
+    const RATES = [1, 0.5, 2, 3.3, 97000.125, 1e-7, 0.029, 1 / 3];
+    const ratesFor = fc.array(fc.option(fc.constantFrom(...RATES), { nil: undefined, freq: 4 }), { minLength: ASSETS.length, maxLength: ASSETS.length });
+    const usdField = fc.constantFrom<UsdValueField>('priceUsd', 'quoteVolume24hUsd');
+    const usdBound = fc.oneof(fc.constant(null), fc.constantFrom(...POOL), fc.double({ min: -1e3, max: 1e8, noNaN: true }));
+    const usdQuery = (markets: readonly Market[]) =>
+      fc.record({
+        sort: fc.oneof(
+          { weight: 3, arbitrary: fc.record({ field: usdField as fc.Arbitrary<SortField>, direction: fc.constantFrom('asc' as const, 'desc' as const) }) },
+          { weight: 1, arbitrary: fc.record({ field: fc.constantFrom<SortField>('changePercent24h', 'symbol'), direction: fc.constantFrom('asc' as const, 'desc' as const) }) },
+        ),
+        filter: fc.tuple(filterOf(markets), fc.oneof(fc.constant([]), fc.array(fc.record({ field: usdField, min: usdBound, max: usdBound }), { minLength: 1, maxLength: 2 }))).map(
+          ([filter, usd]) => ({ ...filter, ranges: [...(filter.ranges ?? []), ...usd] }),
+        ),
+        offset: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.nat(10) }, { weight: 1, arbitrary: fc.nat(60) }),
+        limit: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constant(500)),
+      });
+    const damage = fc.constantFrom('none', 'none', 'none', 'unlisted quote', 'emptied index');
+    const plans: Record<string, number> = {};
+    let usdPagesWithValues = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        universe.chain((markets) => fc.tuple(fc.constant(markets), fc.array(usdQuery(markets), { minLength: 1, maxLength: 10 }), ratesFor, damage)),
+        async ([markets, generated, rateList, harm]) => {
+          const prefix = uniquePrefix();
+          const keys = createKeys(prefix);
+          try {
+            await upsertMarkets(t.redis, keys, markets);
+            let quotes = [...new Set(markets.map((m) => m.quote))].sort();
+            if (harm === 'unlisted quote') quotes = quotes.slice(1);
+            if (harm === 'emptied index' && quotes.length > 0) await t.redis.del(keys.quoteIndex('quoteVolume24h', quotes[0]!), keys.quoteIndex('price', quotes[0]!));
+            const entries = quotes.map((quote): QuoteRate => {
+              const rate = rateList[ASSETS.indexOf(quote)] ?? null;
+              return { quote, rate, basis: rate === null ? 'NONE' : 'MARKET', source: null, via: null };
+            });
+            const rates = rateTable(1, entries);
+            for (const g of generated) {
+              const q: MarketQuery = { ...g, rates };
+              const actual = await queryMarkets(t.redis, keys, q);
+              const materialized = await queryMarkets(t.redis, keys, q, 'materialize');
+              const expected = referenceQuery(markets, q);
+              plans[actual.plan!] = (plans[actual.plan!] ?? 0) + 1;
+              if (q.sort.field in USD_FIELD_OF && expected.items.some((m) => rates.rateOf(m.quote) !== undefined)) usdPagesWithValues++;
+              expect(actual.total).toBe(expected.total);
+              expect(actual.items.map((m) => m.id)).toEqual(expected.items.map((m) => m.id));
+              expect(materialized.total).toBe(expected.total);
+              expect(materialized.items.map((m) => m.id)).toEqual(expected.items.map((m) => m.id));
+            }
+            expect(await t.redis.keys(`{${prefix}}:tmp:*`)).toEqual([]);
+          } finally {
+            await deletePrefix(t.redis, prefix);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(usdPagesWithValues).toBeGreaterThan(100);
+    for (const plan of ['merge', 'materialize', 'ids', 'search']) expect(plans[plan] ?? 0, plan).toBeGreaterThan(30);
+  });
+  // Quote groups larger than the merge's first reads (8 entries, doubling), values from a tiny
+  // pool, so tie groups straddle reads and equal USD values meet across quote assets.
+  it('merges large quote groups with ties across reads and quote assets like the reference', async () => {
+    const QUOTES = ['USDT', 'USD', 'EUR', 'BTC'];
+    const big = fc.integer({ min: 150, max: 400 }).chain((n) =>
+      fc.tuple(
+        fc.array(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(1, 2, 4, 0, null) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 5000 }) }), { minLength: n, maxLength: n }),
+        fc.array(fc.tuple(fc.constantFrom('binance', 'kraken', 'okx'), fc.constantFrom(...QUOTES)), { minLength: n, maxLength: n }),
+        // Rates that map values of different quotes onto equal USD values (2 x 0.5 = 1 x 1).
+        fc.tuple(fc.constantFrom(1, 0.5), fc.constantFrom(1, 2, 0.25), fc.option(fc.constantFrom(0.5, 4), { nil: undefined })),
+      ),
+    );
+    const mergeQuery = fc.record({
+      sort: fc.record({ field: fc.constantFrom<SortField>('quoteVolume24hUsd', 'priceUsd'), direction: fc.constantFrom('asc' as const, 'desc' as const) }),
+      filter: fc.oneof(
+        fc.constant({}),
+        fc.record({ exchanges: fc.subarray(['binance', 'kraken', 'okx'], { minLength: 1 }) }),
+        fc.record({ quotes: fc.subarray(QUOTES, { minLength: 1 }) }),
+        fc.record({ ranges: fc.tuple(fc.constantFrom(0, 1, 2, 3, 1000), fc.constantFrom(null, 4, 2500)).map(([min, max]) => [{ field: 'quoteVolume24hUsd' as const, min, max }]) }),
+      ),
+      offset: fc.integer({ min: 0, max: 150 }),
+      limit: fc.integer({ min: 1, max: 60 }),
+    });
+    const plans: Record<string, number> = {};
+    await fc.assert(
+      fc.asyncProperty(big, fc.array(mergeQuery, { minLength: 1, maxLength: 6 }), async ([values, places, [usdt, eur, btc]], queries) => {
+        const markets: Market[] = values.map((v, i) => {
+          const [exchange, quote] = places[i]!;
+          const base = `M${String(i).padStart(4, '0')}`;
+          return {
+            id: `${exchange}:${base}/${quote}`,
+            exchange,
+            symbol: `${base}/${quote}`,
+            nativeSymbol: `${base}${quote}`,
+            base,
+            quote,
+            price: (i % 3) + 1,
+            bid: null,
+            ask: null,
+            open24h: null,
+            high24h: null,
+            low24h: null,
+            volume24h: null,
+            quoteVolume24h: v,
+            change24h: null,
+            changePercent24h: null,
+            spreadPercent: null,
+            updatedAt: 1,
+            receivedAt: 1,
+          };
+        });
+        const rate = { USDT: usdt, USD: 1, EUR: eur, BTC: btc ?? null } as Record<string, number | null>;
+        const rates = rateTable(
+          1,
+          QUOTES.map((quote): QuoteRate => ({ quote, rate: rate[quote] ?? null, basis: 'MARKET', source: null, via: null })),
+        );
+        const prefix = uniquePrefix();
+        const keys = createKeys(prefix);
+        try {
+          await upsertMarkets(t.redis, keys, markets);
+          for (const g of queries) {
+            const q: MarketQuery = { ...g, rates };
+            const actual = await queryMarkets(t.redis, keys, q);
+            plans[actual.plan!] = (plans[actual.plan!] ?? 0) + 1;
+            const expected = referenceQuery(markets, q);
+            expect(actual.total).toBe(expected.total);
+            expect(actual.items.map((m) => m.id)).toEqual(expected.items.map((m) => m.id));
+          }
+        } finally {
+          await deletePrefix(t.redis, prefix);
+        }
+      }),
+      { numRuns: 60 },
+    );
+    expect(plans.merge ?? 0).toBeGreaterThan(100);
   });
 });

@@ -4,14 +4,21 @@
  * benchmark uses it as the fetch-and-sort baseline.
  */
 import type { Market } from '../../src/market';
-import type { MarketPageResult, MarketQuery } from '../../src/redis/query-markets';
+import { usdValue, type RateTable } from '../../src/quote-rates';
+import { USD_FIELD_OF, type MarketPageResult, type MarketQuery, type SortField } from '../../src/redis/query-markets';
+
+/** A market's value of a sort or range field; USD fields at the query's rates (none: no rate). */
+function valueOf(m: Market, field: SortField, rates: RateTable | undefined): number | string | null {
+  if (field in USD_FIELD_OF) return usdValue(m[USD_FIELD_OF[field as keyof typeof USD_FIELD_OF]], rates?.rateOf(m.quote));
+  return m[field as Exclude<SortField, keyof typeof USD_FIELD_OF>];
+}
 
 /** Code-point (UTF-8 byte) order, as API.md requires for SYMBOL and id; not UTF-16 order. */
 export function compareCodePoints(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-function matches(m: Market, filter: MarketQuery['filter']): boolean {
+function matches(m: Market, filter: MarketQuery['filter'], rates: RateTable | undefined): boolean {
   const { exchanges, bases, quotes, search, ranges, ids } = filter;
   if (exchanges && !exchanges.some((e) => e.toLowerCase() === m.exchange)) return false;
   if (bases && !bases.some((b) => b.toUpperCase() === m.base)) return false;
@@ -19,7 +26,7 @@ function matches(m: Market, filter: MarketQuery['filter']): boolean {
   if (ids && !ids.includes(m.id)) return false;
   if (search !== undefined && !m.symbol.toUpperCase().includes(search.toUpperCase())) return false;
   for (const r of ranges ?? []) {
-    const value = m[r.field];
+    const value = valueOf(m, r.field, rates) as number | null;
     if (value === null) return false;
     if (r.min !== null && value < r.min) return false;
     if (r.max !== null && value > r.max) return false;
@@ -30,10 +37,10 @@ function matches(m: Market, filter: MarketQuery['filter']): boolean {
 export function referenceQuery(markets: readonly Market[], query: MarketQuery): MarketPageResult {
   const { field, direction } = query.sort;
   const sign = direction === 'asc' ? 1 : -1;
-  const selected = markets.filter((m) => matches(m, query.filter));
+  const selected = markets.filter((m) => matches(m, query.filter, query.rates));
   selected.sort((a, b) => {
-    const va = a[field];
-    const vb = b[field];
+    const va = valueOf(a, field, query.rates);
+    const vb = valueOf(b, field, query.rates);
     if (va === null || vb === null) {
       if (va !== vb) return va === null ? 1 : -1; // nulls last, either direction
     } else if (va !== vb) {
