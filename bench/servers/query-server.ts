@@ -23,6 +23,7 @@ import { cachedMarketSource } from '../../src/redis/page-cache';
 import { redisMarketSource, type MarketSource } from '../../src/redis/query-markets';
 import { defineScripts } from '../../src/redis/scripts';
 import { createYogaServer } from '../../src/server/yoga';
+import { QuoteRates } from '../../src/quote-rates';
 import { Staleness } from '../../src/staleness';
 import { PriceUpdates } from '../../src/subscriptions/price-updates';
 import { announceReady, onStop } from '../lib/processes';
@@ -56,6 +57,8 @@ const yoga = createYogaServer(
     keys,
     marketSource: makeSource(),
     staleness: new Staleness(redis, keys, 30_000, logger),
+    // Never started: the compared shapes neither convert to USD nor select USD fields.
+    quoteRates: new QuoteRates(redis, keys, () => false, logger),
     priceUpdates: new PriceUpdates(new RedisPubSub({ publisher: redis, subscriber }), keys, logger),
     configuredFeeds: [],
   },

@@ -2,6 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import type { Market as MarketModel } from '../market';
 import type { FeedReport } from '../redis/feed-health';
 import type { MarketPageParent } from '../resolvers/query/markets';
+import type { QuoteRate as QuoteRateModel } from '../quote-rates';
 import type { Context } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
@@ -108,10 +109,18 @@ export type Market = {
   open24h: Maybe<Scalars['Float']['output']>;
   /** Last trade price. */
   price: Scalars['Float']['output'];
+  /**
+   * `price` in US dollars: times the USD rate of the quote asset (`Query.quoteRates`); null when
+   * the quote asset has no rate. In a `markets` page, at the rates the page was sorted and
+   * filtered with.
+   */
+  priceUsd: Maybe<Scalars['Float']['output']>;
   /** Quote asset code. */
   quote: Scalars['String']['output'];
   /** 24-hour traded volume in quote-asset units. */
   quoteVolume24h: Maybe<Scalars['Float']['output']>;
+  /** `quoteVolume24h` in US dollars, at the quote asset's rate; null when either is unknown. */
+  quoteVolume24hUsd: Maybe<Scalars['Float']['output']>;
   /** `(ask - bid) / mid * 100`, with `mid = (ask + bid) / 2`; null without both sides of the book. */
   spreadPercent: Maybe<Scalars['Float']['output']>;
   /** True when the market's feed is not LIVE, or it has had no update for longer than STALE_AFTER_MS. */
@@ -142,12 +151,18 @@ export type MarketFilter = {
   maxChangePercent24h?: InputMaybe<Scalars['Float']['input']>;
   /** Highest price. */
   maxPrice?: InputMaybe<Scalars['Float']['input']>;
+  /** Highest price in USD (`priceUsd`). */
+  maxPriceUsd?: InputMaybe<Scalars['Float']['input']>;
   /** Lowest 24-hour change in percent. */
   minChangePercent24h?: InputMaybe<Scalars['Float']['input']>;
   /** Lowest price. */
   minPrice?: InputMaybe<Scalars['Float']['input']>;
+  /** Lowest price in USD (`priceUsd`); markets whose quote asset has no rate do not match. */
+  minPriceUsd?: InputMaybe<Scalars['Float']['input']>;
   /** Lowest 24-hour quote volume. */
   minQuoteVolume24h?: InputMaybe<Scalars['Float']['input']>;
+  /** Lowest 24-hour quote volume in USD (`quoteVolume24hUsd`). */
+  minQuoteVolume24hUsd?: InputMaybe<Scalars['Float']['input']>;
   /** Any of these quote assets (case-insensitive). An empty list matches nothing. */
   quotes?: InputMaybe<Array<Scalars['String']['input']>>;
   /** Case-insensitive substring of the symbol, matched as plain text (never a pattern). At most 64 characters. */
@@ -184,8 +199,12 @@ export type MarketSortField =
   | 'CHANGE_PERCENT_24H'
   /** Last trade price. */
   | 'PRICE'
+  /** `priceUsd`: the price converted to USD at the current rate of the quote asset. */
+  | 'PRICE_USD'
   /** 24-hour volume in quote-asset units. */
   | 'QUOTE_VOLUME_24H'
+  /** `quoteVolume24hUsd`: the 24-hour quote volume in USD, comparable across quote assets. */
+  | 'QUOTE_VOLUME_24H_USD'
   /** Bid-ask spread in percent of the mid price. */
   | 'SPREAD_PERCENT'
   /** Normalized symbol, in code-point (byte) order. */
@@ -215,6 +234,11 @@ export type Query = {
   market: Maybe<Market>;
   /** A page of markets, filtered and sorted. Without `sort`, by 24-hour quote volume, largest first. */
   markets: MarketPage;
+  /**
+   * The USD rate of every quote asset with markets, as USD fields are computed now; each from
+   * the deepest live market that prices it, read again every 100 ms.
+   */
+  quoteRates: Array<QuoteRate>;
 };
 
 
@@ -230,6 +254,34 @@ export type QueryMarketsArgs = {
   page?: InputMaybe<PageInput>;
   sort?: InputMaybe<MarketSort>;
 };
+
+/** One quote asset's USD rate, and where it comes from. */
+export type QuoteRate = {
+  __typename?: 'QuoteRate';
+  /** Milliseconds since tickql received the source's state the rate was read from; null without a source. */
+  ageMs: Maybe<Scalars['Float']['output']>;
+  /** How the rate was found. */
+  basis: QuoteRateBasis;
+  /** The quote asset's code. */
+  quote: Scalars['String']['output'];
+  /** US dollars per unit of the asset; null when no live market prices it. */
+  rate: Maybe<Scalars['Float']['output']>;
+  /** The market the rate comes from (basis MARKET), in the state the rate was read from. */
+  source: Maybe<Market>;
+  /** What the source prices the asset against: `USD`, or `USDT` (whose own rate is then part of this one). */
+  via: Maybe<Scalars['String']['output']>;
+};
+
+/** How a quote asset is priced in US dollars. The rule is in docs/ARCHITECTURE.md (USD values). */
+export type QuoteRateBasis =
+  /** USD itself: 1. */
+  | 'DEFINITION'
+  /** From a live market against USD or USDT (`source`). */
+  | 'MARKET'
+  /** No live market prices it: its markets' USD fields are null. */
+  | 'NONE'
+  /** USDT while no live market prices it against USD: its peg, 1. */
+  | 'PEG';
 
 /** Sort direction. */
 export type SortDirection =
@@ -343,6 +395,8 @@ export type ResolversTypes = {
   MarketSortField: MarketSortField;
   PageInput: PageInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  QuoteRate: ResolverTypeWrapper<QuoteRateModel>;
+  QuoteRateBasis: QuoteRateBasis;
   SortDirection: SortDirection;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -361,6 +415,7 @@ export type ResolversParentTypes = {
   MarketSort: MarketSort;
   PageInput: PageInput;
   Query: Record<PropertyKey, never>;
+  QuoteRate: QuoteRateModel;
   String: Scalars['String']['output'];
   Subscription: Record<PropertyKey, never>;
 };
@@ -395,8 +450,10 @@ export type MarketResolvers<ContextType = Context, ParentType extends ResolversP
   nativeSymbol?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   open24h?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   price?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  priceUsd?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   quote?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   quoteVolume24h?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  quoteVolume24hUsd?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   spreadPercent?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   stale?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   symbol?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -415,6 +472,16 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   feeds?: Resolver<Array<ResolversTypes['Feed']>, ParentType, ContextType>;
   market?: Resolver<Maybe<ResolversTypes['Market']>, ParentType, ContextType, RequireFields<QueryMarketArgs, 'id'>>;
   markets?: Resolver<ResolversTypes['MarketPage'], ParentType, ContextType, Partial<QueryMarketsArgs>>;
+  quoteRates?: Resolver<Array<ResolversTypes['QuoteRate']>, ParentType, ContextType>;
+};
+
+export type QuoteRateResolvers<ContextType = Context, ParentType extends ResolversParentTypes['QuoteRate'] = ResolversParentTypes['QuoteRate']> = {
+  ageMs?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  basis?: Resolver<ResolversTypes['QuoteRateBasis'], ParentType, ContextType>;
+  quote?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  source?: Resolver<Maybe<ResolversTypes['Market']>, ParentType, ContextType>;
+  via?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -426,6 +493,7 @@ export type Resolvers<ContextType = Context> = {
   Market?: MarketResolvers<ContextType>;
   MarketPage?: MarketPageResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  QuoteRate?: QuoteRateResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
 };
 

@@ -17,6 +17,7 @@ import { createKeys, type Keys } from '../redis/keys';
 import { defineScripts } from '../redis/scripts';
 import { cachedMarketSource } from '../redis/page-cache';
 import { redisMarketSource } from '../redis/query-markets';
+import { QuoteRates } from '../quote-rates';
 import { Staleness } from '../staleness';
 import { createPricePubSub } from '../subscriptions/price-pubsub';
 import { PriceUpdates } from '../subscriptions/price-updates';
@@ -67,6 +68,7 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
 
   const staleness = new Staleness(redis, keys, config.staleAfterMs, logger);
   staleness.listen(subscriber);
+  const quoteRates = new QuoteRates(redis, keys, (market, now) => staleness.isStale(market, now), logger);
   const priceUpdates = new PriceUpdates(pubsub, keys, logger);
   const services: Services = {
     redis,
@@ -77,6 +79,7 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
       maxEntries: PAGE_CACHE_ENTRIES,
     }),
     staleness,
+    quoteRates,
     priceUpdates,
     // A serve-only instance ingests nothing: FEEDS (all five by default) is not its to report.
     configuredFeeds: config.role === 'serve' ? [] : config.feeds,
@@ -132,6 +135,7 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
       // Serve even if Redis is not there yet: /readyz says so and queries fail fast.
       if (!(await whenReady(redis, REDIS_START_WAIT_MS))) logger.warn({ url: target.url }, 'Redis is not reachable yet; serving and retrying');
       await staleness.start();
+      await quoteRates.start();
       metrics.startRedisProbe(redis);
       server.listen(config.port, config.host);
       await once(server, 'listening');
@@ -157,6 +161,7 @@ export async function buildServer(config: Config, logger: Logger, target: RedisT
       if (!drained) server.closeAllConnections();
       await httpClosed;
       staleness.stop();
+      quoteRates.stop();
       metrics.stop();
       await Promise.allSettled([subscriber.quit(), redis.quit()]);
     },

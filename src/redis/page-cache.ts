@@ -18,7 +18,7 @@
  * Errors are never cached. Both modes count their work in the same `PageCacheStats`.
  */
 import { LRUCache } from 'lru-cache';
-import type { MarketPageResult, MarketQuery, MarketSource } from './query-markets';
+import { usesRates, type MarketPageResult, type MarketQuery, type MarketSource } from './query-markets';
 
 export interface PageCacheOptions {
   /** How long a computed page is served without recomputing; 0: never (fresh mode). */
@@ -47,7 +47,10 @@ export interface CachedMarketSource extends MarketSource {
   readonly stats: PageCacheStats;
 }
 
-/** Same query, same key: lists are compared as sets, case as the filters ignore it. */
+/**
+ * Same query, same key: lists are compared as sets, case as the filters ignore it. A query
+ * sorted or bounded in USD also carries its rates' version: pages at other rates differ.
+ */
 export function cacheKey(query: MarketQuery): string {
   const set = (list: readonly string[] | undefined, f: (s: string) => string) => list && [...new Set(list.map(f))].sort();
   const { filter } = query;
@@ -62,6 +65,7 @@ export function cacheKey(query: MarketQuery): string {
     filter.search === undefined ? null : filter.search.toUpperCase(),
     filter.ranges ?? [],
     set(filter.ids, (s) => s) ?? null, // ids match exactly: no case folding
+    usesRates(query) ? (query.rates?.version ?? 0) : null,
   ]);
 }
 

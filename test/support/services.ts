@@ -4,6 +4,7 @@ import { DEFAULT_GRAPHQL_LIMITS, type GraphqlLimits } from '../../src/config';
 import { silentLogger, type Logger } from '../../src/logger';
 import { redisMarketSource } from '../../src/redis/query-markets';
 import { createYogaServer, type TickqlYoga } from '../../src/server/yoga';
+import { QuoteRates } from '../../src/quote-rates';
 import { Staleness } from '../../src/staleness';
 import { createPricePubSub } from '../../src/subscriptions/price-pubsub';
 import { PriceUpdates } from '../../src/subscriptions/price-updates';
@@ -26,11 +27,14 @@ export async function startTestServer(
   const pubsub = createPricePubSub(t.redis, subscriber, logger);
   const staleness = new Staleness(t.redis, t.keys, options.staleAfterMs ?? 30_000, logger, 50);
   await staleness.start();
+  const quoteRates = new QuoteRates(t.redis, t.keys, (market, now) => staleness.isStale(market, now), logger, { refreshMs: 50, discoverMs: 50 });
+  await quoteRates.start();
   const services: Services = {
     redis: t.redis,
     keys: t.keys,
     marketSource: redisMarketSource(t.redis, t.keys),
     staleness,
+    quoteRates,
     priceUpdates: new PriceUpdates(pubsub, t.keys, logger),
     configuredFeeds: options.configuredFeeds ?? [],
   };
@@ -48,6 +52,7 @@ export async function startTestServer(
     },
     close: async () => {
       staleness.stop();
+      quoteRates.stop();
       subscriber.disconnect();
     },
   };

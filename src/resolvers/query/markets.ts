@@ -27,6 +27,8 @@ const SORT_FIELDS: Record<MarketSortField, SortField> = {
   SPREAD_PERCENT: 'spreadPercent',
   SYMBOL: 'symbol',
   UPDATED_AT: 'updatedAt',
+  PRICE_USD: 'priceUsd',
+  QUOTE_VOLUME_24H_USD: 'quoteVolume24hUsd',
 };
 
 function list(name: string, values: readonly string[] | null | undefined, max = MAX_FILTER_VALUES): readonly string[] | undefined {
@@ -43,6 +45,8 @@ function ranges(filter: MarketFilter): RangeCondition[] {
   add('price', filter.minPrice, filter.maxPrice);
   add('quoteVolume24h', filter.minQuoteVolume24h, null);
   add('changePercent24h', filter.minChangePercent24h, filter.maxChangePercent24h);
+  add('priceUsd', filter.minPriceUsd, filter.maxPriceUsd);
+  add('quoteVolume24hUsd', filter.minQuoteVolume24hUsd, null);
   return out;
 }
 
@@ -80,8 +84,9 @@ export function toMarketQuery(args: QueryMarketsArgs): MarketQuery {
   };
 }
 
-export const markets: NonNullable<Resolvers['Query']>['markets'] = async (_parent, args, { services }) => {
-  const query = toMarketQuery(args);
-  const page = await services.marketSource.page(query);
+export const markets: NonNullable<Resolvers['Query']>['markets'] = async (_parent, args, context) => {
+  // The page is sorted and bounded at the request's rates, the rates its USD fields show.
+  const query = { ...toMarketQuery(args), rates: context.rates };
+  const page = await context.services.marketSource.page(query);
   return { items: page.items, total: page.total, offset: query.offset, limit: query.limit };
 };
