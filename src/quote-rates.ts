@@ -1,7 +1,7 @@
 /**
  * USD rates of quote assets, from the live state: the one definition of how tickql converts a
  * market's price and quote volume to US dollars (`Market.priceUsd`, `quoteVolume24hUsd`, the
- * USD sorts and filters, `Query.quoteRates`).
+ * USD sorts and filters, `Query.quoteRates`). README.md (USD values) states the rule for users.
  *
  * The rule, for every quote asset that has markets:
  * - USD is 1, by definition.

@@ -272,7 +272,7 @@ export type QuoteRate = {
   via: Maybe<Scalars['String']['output']>;
 };
 
-/** How a quote asset is priced in US dollars. The rule is in docs/ARCHITECTURE.md (USD values). */
+/** How a quote asset is priced in US dollars (README, USD values). */
 export type QuoteRateBasis =
   /** USD itself: 1. */
   | 'DEFINITION'

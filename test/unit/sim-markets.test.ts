@@ -14,6 +14,8 @@ describe('simulated markets', () => {
     ]);
     expect(list.map((s) => s.symbol)).toEqual(expect.arrayContaining(['ETHBTC', 'BNBBTC', 'SOLEUR']));
     expect(list.map((s) => s.symbol)).not.toContain('BTCETH');
+    // Every reference quote has a market that prices it against USDT (its USD rate).
+    expect(list.map((s) => s.symbol)).toEqual(expect.arrayContaining(['USDCUSDT', 'FDUSDUSDT', 'EURUSDT', 'USDTTRY']));
   });
 
   it('spells every symbol so that the suffix fallback derives the same base and quote', () => {

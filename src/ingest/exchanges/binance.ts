@@ -61,6 +61,8 @@ export const BINANCE_DEFAULT_SYMBOLS: readonly string[] = [
   'AVAXUSDT', 'LINKUSDT', 'DOTUSDT', 'TONUSDT', 'SHIBUSDT', 'LTCUSDT', 'BCHUSDT', 'NEARUSDT',
   'UNIUSDT', 'APTUSDT', 'SUIUSDT', 'PEPEUSDT', 'ARBUSDT', 'OPUSDT', 'ATOMUSDT', 'FILUSDT',
   'ICPUSDT', 'AAVEUSDT', 'ETCUSDT', 'XLMUSDT', 'ETHBTC', 'BNBBTC', 'SOLBTC', 'XRPBTC',
+  // What prices other quotes in USD through USDT (src/quote-rates.ts).
+  'USDCUSDT', 'EURUSDT', 'USDTTRY',
 ];
 
 export interface BinanceTuning {

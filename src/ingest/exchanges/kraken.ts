@@ -89,7 +89,7 @@ export const KRAKEN_PING_MESSAGE = '{"method":"ping"}';
 export const KRAKEN_DEFAULT_SYMBOLS: readonly string[] = [
   'BTC/USD', 'ETH/USD', 'SOL/USD', 'XRP/USD', 'DOGE/USD', 'ADA/USD', 'LINK/USD', 'DOT/USD',
   'LTC/USD', 'BCH/USD', 'AVAX/USD', 'ATOM/USD', 'XLM/USD', 'UNI/USD', 'USDT/USD', 'USDC/USD',
-  'BTC/EUR', 'ETH/EUR', 'BTC/USDT', 'ETH/BTC',
+  'BTC/EUR', 'ETH/EUR', 'BTC/USDT', 'ETH/BTC', 'EUR/USD',
 ];
 
 /**

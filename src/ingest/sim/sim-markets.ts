@@ -48,6 +48,17 @@ export interface BinanceTickerEvent {
 
 const CRYPTO_QUOTES = new Set(['BTC', 'ETH', 'BNB']);
 
+/**
+ * Markets that price the reference quotes against USDT, as Binance lists them, so that every
+ * quote of the simulator has a USD rate (src/quote-rates.ts): listed after the USDT markets.
+ */
+const BRIDGE_PAIRS: ReadonlyArray<readonly [string, string]> = [
+  ['USDC', 'USDT'],
+  ['FDUSD', 'USDT'],
+  ['EUR', 'USDT'],
+  ['USDT', 'TRY'],
+];
+
 /** Below this price eight decimals no longer give four significant digits. */
 const MIN_PRICE = 0.00001;
 const DAY_MS = 86_400_000;
@@ -181,7 +192,10 @@ export class SimMarkets {
   }
 }
 
-/** Real pairs of the reference assets first (ETHBTC, not BTCETH), then synthetic markets: `count` in all. */
+/**
+ * Real pairs of the reference assets first (ETHBTC, not BTCETH), the bridge pairs after the
+ * USDT ones, then synthetic markets: `count` in all.
+ */
 function listing(count: number): SimSymbol[] {
   const out: SimSymbol[] = [];
   for (const [quote, quoteUsd] of REFERENCE_QUOTES) {
@@ -190,6 +204,12 @@ function listing(count: number): SimSymbol[] {
       if (base === quote || usd / quoteUsd < MIN_PRICE) continue;
       if (CRYPTO_QUOTES.has(quote) && usd > quoteUsd) continue; // ETHBTC is listed, BTCETH is not
       out.push({ symbol: `${base}${quote}`, base, quote });
+    }
+    if (quote === 'USDT') {
+      for (const [base, bridged] of BRIDGE_PAIRS) {
+        if (out.length >= count) return out;
+        out.push({ symbol: `${base}${bridged}`, base, quote: bridged });
+      }
     }
   }
   for (const { symbol, base, quote } of syntheticMarkets(count - out.length, SPELLINGS.binance)) out.push({ symbol, base, quote });
