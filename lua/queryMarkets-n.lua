@@ -221,15 +221,17 @@ end
 -- Bounds in quote units around the USD bounds [low, high] at `rate`: the division is inexact,
 -- so `lo`, `hi` are widened a little (every value whose USD value is in bounds lies within
 -- them) and `loIn`, `hiIn` narrowed (every value strictly between them is in bounds); the
--- values between the two are checked exactly by the caller. Infinite bounds stay infinite.
-local MARGIN = 1e-9
+-- values between the two are checked exactly by the caller. The margin is relative (1e-9),
+-- plus an absolute 1e-290 for bounds at or near 0, where a tiny value's product underflows
+-- to 0 (any rate above 1e-30). Infinite bounds stay infinite.
+local MARGIN, FLOOR_MARGIN = 1e-9, 1e-290
 local function looseBounds(low, high, rate)
   local function moved(x, by)
     if x == math.huge or x == -math.huge then return x end
-    return x + math.abs(x) * by
+    return x + (math.abs(x) * MARGIN + FLOOR_MARGIN) * by
   end
   local lo, hi = low / rate, high / rate
-  return moved(lo, -MARGIN), moved(hi, MARGIN), moved(lo, MARGIN), moved(hi, -MARGIN)
+  return moved(lo, -1), moved(hi, 1), moved(lo, 1), moved(hi, -1)
 end
 
 -- Deletes the per-quote scratch zsets.
@@ -744,6 +746,63 @@ local function countMatches()
   return total
 end
 
+-- Markets of quote `q` whose USD value of `unit` lies in [low, high]: ZCOUNT within the widened
+-- bounds, less the entries near each bound that fail the exact test.
+local function usdCount(q, unit, low, high)
+  if low > high then return 0 end
+  local key = q.unitKeys[unit]
+  local lo, hi, loIn, hiIn = looseBounds(low, high, q.rate)
+  -- The entries in [from, to] whose USD value is out of bounds.
+  local function failing(from, to)
+    local edge, n = redis.call('ZRANGE', key, scoreText(from), scoreText(to), 'BYSCORE', 'WITHSCORES'), 0
+    for i = 2, #edge, 2 do
+      local value = tonumber(edge[i]) * q.rate
+      if value < low or value > high then n = n + 1 end
+    end
+    return n
+  end
+  local n = redis.call('ZCOUNT', key, scoreText(lo), scoreText(hi))
+  if hiIn <= loIn then return n - failing(lo, hi) end -- the two edges meet: check them all once
+  if low > -math.huge then n = n - failing(lo, loIn) end
+  if high < math.huge then n = n - failing(hiIn, hi) end
+  return n
+end
+
+-- The quote assets with a rate that the quote filter lets through (all of them without one).
+local function ratedInQuoteFilter()
+  local inQuoteFilter = {}
+  for _, key in ipairs(quoteGroup or {}) do inQuoteFilter[key] = true end
+  local rated = {}
+  for _, q in ipairs(quoteList) do
+    if q.rate and (quoteGroup == nil or inQuoteFilter[q.setKey]) then rated[#rated + 1] = q end
+  end
+  return rated
+end
+
+-- The USD bounds as one interval on one field: unit, low, high; nil when they bound two fields.
+local function usdInterval()
+  local unit, low, high = usdRanges[1].unit, -math.huge, math.huge
+  for _, range in ipairs(usdRanges) do
+    if range.unit ~= unit then return nil end
+    low, high = math.max(low, range.low), math.min(high, range.high)
+  end
+  return unit, low, high
+end
+
+-- The number of markets within the USD bounds, counted off the per-quote indexes (usdCount per
+-- quote asset); nil when it cannot be: bounds on two fields, an exchange or base filter, or
+-- incomplete per-quote indexes.
+local function usdRangeTotal()
+  local unit, low, high = usdInterval()
+  if unit == nil or not complete(unit) then return nil end
+  for _, group in ipairs(groups) do
+    if group ~= quoteGroup then return nil end
+  end
+  local total = 0
+  for _, q in ipairs(ratedInQuoteFilter()) do total = total + usdCount(q, unit, low, high) end
+  return total
+end
+
 -- The members of a list whose symbol holds the search text, in order.
 local function withText(list)
   return keepIf(list, function(i) return hasText(list[i]) end)
@@ -752,6 +811,13 @@ end
 -- The total and the test the walk applies to each list of index entries it reads (returning
 -- the members that match, in order); nil when the plan does not fit.
 local function walkFilter()
+  if #usdRanges > 0 then
+    -- USD bounds (with at most a quote filter): counted per quote asset, tested per chunk.
+    if search ~= '' then return nil end
+    local total = usdRangeTotal()
+    if total == nil then return nil end
+    return total, function(list) return passingAmong(list, true) end
+  end
   if search == '' then
     local total = countMatches()
     return total, inEveryGroup
@@ -803,7 +869,7 @@ local function readInOrder(key, pos, n, size)
 end
 
 local function walkPage()
-  if plan ~= 'auto' or sortKind ~= 'score' or #rangeSpecs > 0 or #usdRanges > 0 or idList or (#groups == 0 and search == '') then return nil end
+  if plan ~= 'auto' or sortKind ~= 'score' or #rangeSpecs > 0 or idList or (#groups == 0 and search == '' and #usdRanges == 0) then return nil end
   local total, matching = walkFilter()
   if total == nil then return nil end
   if total == 0 then return {}, 0, 'walk' end
@@ -858,51 +924,22 @@ markets without a USD value (they follow by id, which the materialized plan hand
 Returns nil when the plan does not apply. --]]
 local MERGE_FIRST_CHUNK, MERGE_MAX_CHUNK = 8, 256
 
--- Markets of quote `q` whose USD value of `unit` lies in [low, high]: ZCOUNT within the widened
--- bounds, less the entries near each bound that fail the exact test.
-local function usdCount(q, unit, low, high)
-  if low > high then return 0 end
-  local key = q.unitKeys[unit]
-  local lo, hi, loIn, hiIn = looseBounds(low, high, q.rate)
-  -- The entries in [from, to] whose USD value is out of bounds.
-  local function failing(from, to)
-    local edge, n = redis.call('ZRANGE', key, scoreText(from), scoreText(to), 'BYSCORE', 'WITHSCORES'), 0
-    for i = 2, #edge, 2 do
-      local value = tonumber(edge[i]) * q.rate
-      if value < low or value > high then n = n + 1 end
-    end
-    return n
-  end
-  local n = redis.call('ZCOUNT', key, scoreText(lo), scoreText(hi))
-  if hiIn <= loIn then return n - failing(lo, hi) end -- the two edges meet: check them all once
-  if low > -math.huge then n = n - failing(lo, loIn) end
-  if high < math.huge then n = n - failing(hiIn, hi) end
-  return n
-end
-
 local function mergePage()
   if plan ~= 'auto' or sortKind ~= 'usd' or search ~= '' or idList or #rangeSpecs > 0 then return nil end
   local others = {} -- the exchange and base groups
   for _, group in ipairs(groups) do
     if group ~= quoteGroup then others[#others + 1] = group end
   end
-  local low, high = -math.huge, math.huge
-  for _, range in ipairs(usdRanges) do
-    if range.unit ~= usdSort or #others > 0 then return nil end
-    low, high = math.max(low, range.low), math.min(high, range.high)
-  end
   if not complete(usdSort) then return nil end
-  local inQuoteFilter = {}
-  for _, key in ipairs(quoteGroup or {}) do inQuoteFilter[key] = true end
-  local merged = {}
-  for _, q in ipairs(quoteList) do
-    if q.rate and (quoteGroup == nil or inQuoteFilter[q.setKey]) then merged[#merged + 1] = q end
-  end
-
+  local merged = ratedInQuoteFilter()
+  local low, high = -math.huge, math.huge
   local total
   if #usdRanges > 0 then
-    total = 0
-    for _, q in ipairs(merged) do total = total + usdCount(q, usdSort, low, high) end
+    local unit
+    unit, low, high = usdInterval()
+    if unit ~= usdSort then return nil end
+    total = usdRangeTotal()
+    if total == nil then return nil end
   elseif #groups == 0 then
     total = redis.call('ZCARD', idsKey)
   else
