@@ -124,6 +124,51 @@ const queryOf = (markets: readonly Market[]): fc.Arbitrary<MarketQuery> => fc.re
 /** A universe and queries about it (their watchlists name its markets). */
 const universeWithQueries = universe.chain((markets) => fc.tuple(fc.constant(markets), fc.array(queryOf(markets), { minLength: 1, maxLength: 12 })));
 
+/** Market number `i` of a large generated universe (`M0000`, `M0001`, ...): only the given fields set. */
+function numberedMarket(i: number, exchange: string, quote: string, fields: Partial<Market>): Market {
+  const base = `M${String(i).padStart(4, '0')}`;
+  return {
+    id: `${exchange}:${base}/${quote}`,
+    exchange,
+    symbol: `${base}/${quote}`,
+    nativeSymbol: `${base}${quote}`,
+    base,
+    quote,
+    price: 1,
+    bid: null,
+    ask: null,
+    open24h: null,
+    high24h: null,
+    low24h: null,
+    volume24h: null,
+    quoteVolume24h: null,
+    change24h: null,
+    changePercent24h: null,
+    spreadPercent: null,
+    updatedAt: 1,
+    receivedAt: 1,
+    ...fields,
+  };
+}
+
+/** Writes `markets` under a fresh prefix, answers each query with the plan the script picks, and checks it against the reference; counts the plans. */
+async function checkAgainstReference(t: TestRedis, markets: readonly Market[], queries: readonly MarketQuery[], plans: Record<string, number>): Promise<void> {
+  const prefix = uniquePrefix();
+  const keys = createKeys(prefix);
+  try {
+    await upsertMarkets(t.redis, keys, markets);
+    for (const q of queries) {
+      const actual = await queryMarkets(t.redis, keys, q);
+      plans[actual.plan!] = (plans[actual.plan!] ?? 0) + 1;
+      const expected = referenceQuery(markets, q);
+      expect(actual.total).toBe(expected.total);
+      expect(actual.items.map((m) => m.id)).toEqual(expected.items.map((m) => m.id));
+    }
+  } finally {
+    await deletePrefix(t.redis, prefix);
+  }
+}
+
 describe('queryMarkets (Lua) against the TypeScript reference', () => {
   let t: TestRedis;
   beforeAll(async () => {
@@ -202,44 +247,11 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
     const plans: Record<string, number> = {};
     await fc.assert(
       fc.asyncProperty(big, fc.array(fc.oneof(walkQuery, rankQuery), { minLength: 1, maxLength: 6 }), async ([values, exchanges], generated) => {
-        const markets: Market[] = values.map((v, i) => ({
-          id: `${exchanges[i]}:M${String(i).padStart(4, '0')}/USDT`,
-          exchange: exchanges[i]!,
-          symbol: `M${String(i).padStart(4, '0')}/USDT`,
-          nativeSymbol: `M${i}USDT`,
-          base: `M${String(i).padStart(4, '0')}`,
-          quote: 'USDT',
-          price: 1,
-          bid: null,
-          ask: null,
-          open24h: null,
-          high24h: null,
-          low24h: null,
-          volume24h: null,
-          quoteVolume24h: null,
-          change24h: null,
-          changePercent24h: v,
-          spreadPercent: null,
-          updatedAt: 1,
-          receivedAt: 1,
-        }));
-        const prefix = uniquePrefix();
-        const keys = createKeys(prefix);
-        try {
-          await upsertMarkets(t.redis, keys, markets);
-          const queries: MarketQuery[] = generated.map((g) =>
-            'idIndexes' in g.filter ? { ...g, filter: { ids: g.filter.idIndexes.map((i) => markets[i % markets.length]!.id) } } : (g as MarketQuery),
-          );
-          for (const q of queries) {
-            const actual = await queryMarkets(t.redis, keys, q);
-            plans[actual.plan!] = (plans[actual.plan!] ?? 0) + 1;
-            const expected = referenceQuery(markets, q);
-            expect(actual.total).toBe(expected.total);
-            expect(actual.items.map((m) => m.id)).toEqual(expected.items.map((m) => m.id));
-          }
-        } finally {
-          await deletePrefix(t.redis, prefix);
-        }
+        const markets = values.map((v, i) => numberedMarket(i, exchanges[i]!, 'USDT', { changePercent24h: v }));
+        const queries: MarketQuery[] = generated.map((g) =>
+          'idIndexes' in g.filter ? { ...g, filter: { ids: g.filter.idIndexes.map((i) => markets[i % markets.length]!.id) } } : (g as MarketQuery),
+        );
+        await checkAgainstReference(t, markets, queries, plans);
       }),
       { numRuns: 60 },
     );
@@ -346,51 +358,20 @@ describe('queryMarkets (Lua) against the TypeScript reference', () => {
     const plans: Record<string, number> = {};
     await fc.assert(
       fc.asyncProperty(big, fc.array(fc.oneof(mergeQuery, boundedWalk), { minLength: 1, maxLength: 6 }), async ([values, places, [usdt, eur, btc]], queries) => {
-        const markets: Market[] = values.map((v, i) => {
-          const [exchange, quote] = places[i]!;
-          const base = `M${String(i).padStart(4, '0')}`;
-          return {
-            id: `${exchange}:${base}/${quote}`,
-            exchange,
-            symbol: `${base}/${quote}`,
-            nativeSymbol: `${base}${quote}`,
-            base,
-            quote,
-            price: (i % 3) + 1,
-            bid: null,
-            ask: null,
-            open24h: null,
-            high24h: null,
-            low24h: null,
-            volume24h: null,
-            quoteVolume24h: v,
-            change24h: null,
-            changePercent24h: (i * 7) % 11 === 0 ? null : ((i * 7) % 11) - 5,
-            spreadPercent: null,
-            updatedAt: 1,
-            receivedAt: 1,
-          };
-        });
+        const markets = values.map((v, i) =>
+          numberedMarket(i, places[i]![0], places[i]![1], { price: (i % 3) + 1, quoteVolume24h: v, changePercent24h: (i * 7) % 11 === 0 ? null : ((i * 7) % 11) - 5 }),
+        );
         const rate = { USDT: usdt, USD: 1, EUR: eur, BTC: btc ?? null } as Record<string, number | null>;
         const rates = rateTable(
           1,
           QUOTES.map((quote): QuoteRate => ({ quote, rate: rate[quote] ?? null, basis: 'MARKET', source: null, via: null })),
         );
-        const prefix = uniquePrefix();
-        const keys = createKeys(prefix);
-        try {
-          await upsertMarkets(t.redis, keys, markets);
-          for (const g of queries) {
-            const q: MarketQuery = { ...g, rates };
-            const actual = await queryMarkets(t.redis, keys, q);
-            plans[actual.plan!] = (plans[actual.plan!] ?? 0) + 1;
-            const expected = referenceQuery(markets, q);
-            expect(actual.total).toBe(expected.total);
-            expect(actual.items.map((m) => m.id)).toEqual(expected.items.map((m) => m.id));
-          }
-        } finally {
-          await deletePrefix(t.redis, prefix);
-        }
+        await checkAgainstReference(
+          t,
+          markets,
+          queries.map((g): MarketQuery => ({ ...g, rates })),
+          plans,
+        );
       }),
       { numRuns: 60 },
     );
