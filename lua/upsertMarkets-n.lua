@@ -160,40 +160,51 @@ if #hset > 0 then
   redis.call('HSET', marketKey, unpack(hset))
 end
 
--- The per-quote indexes: index position among the 6 -> offset of its key among a market's keys.
-local QUOTE_INDEX_KEY = { [1] = 4, [4] = 5 } -- price, quoteVolume24h
+for j = 1, INDEXES do
+  local add, remove = {}, {}
+  for n = 1, #order do
+    local i = chosen[order[n]]
+    local value = ARGV[FIRST - 1 + i * STRIDE + 5 + j]
+    if value == '' then
+      remove[#remove + 1] = order[n]
+    else
+      add[#add + 1] = value
+      add[#add + 1] = order[n]
+    end
+  end
+  if #add > 0 then
+    redis.call('ZADD', KEYS[2 + j], unpack(add))
+  end
+  if #remove > 0 then
+    redis.call('ZREM', KEYS[2 + j], unpack(remove))
+  end
+end
 
--- ZADD and ZREM per key of what `adds` (key -> {score, member, ...}) and `removes` (key ->
--- {member, ...}) collected, in the order the keys were first met.
-local function applyIndexWrites(keyOrder, adds, removes)
+-- The per-quote indexes of price and quoteVolume24h (index positions 1 and 4 among the six, the
+-- 4th and 5th of a market's keys): one ZADD and at most one ZREM per quote asset of the call.
+for field, index in pairs({ [4] = 1, [5] = 4 }) do
+  local keyOrder, adds, removes = {}, {}, {}
+  for n = 1, #order do
+    local i = chosen[order[n]]
+    local key = KEYS[MARKET_KEYS + SET_KEYS * i + field]
+    local value = ARGV[FIRST - 1 + i * STRIDE + 5 + index]
+    local add = adds[key]
+    if add == nil then
+      keyOrder[#keyOrder + 1] = key
+      add = {}
+      adds[key], removes[key] = add, {}
+    end
+    if value == '' then
+      removes[key][#removes[key] + 1] = order[n]
+    else
+      add[#add + 1] = value
+      add[#add + 1] = order[n]
+    end
+  end
   for _, key in ipairs(keyOrder) do
     if #adds[key] > 0 then redis.call('ZADD', key, unpack(adds[key])) end
     if #removes[key] > 0 then redis.call('ZREM', key, unpack(removes[key])) end
   end
-end
-
-for j = 1, INDEXES do
-  local keyOrder, adds, removes = {}, {}, {}
-  local function file(key, value, id)
-    if adds[key] == nil then
-      keyOrder[#keyOrder + 1] = key
-      adds[key], removes[key] = {}, {}
-    end
-    if value == '' then
-      removes[key][#removes[key] + 1] = id
-    else
-      local add = adds[key]
-      add[#add + 1] = value
-      add[#add + 1] = id
-    end
-  end
-  for n = 1, #order do
-    local i = chosen[order[n]]
-    local value = ARGV[FIRST - 1 + i * STRIDE + 5 + j]
-    file(KEYS[2 + j], value, order[n])
-    if QUOTE_INDEX_KEY[j] then file(KEYS[MARKET_KEYS + SET_KEYS * i + QUOTE_INDEX_KEY[j]], value, order[n]) end
-  end
-  applyIndexWrites(keyOrder, adds, removes)
 end
 
 -- The quote asset of every applied market (the id ends with "/<QUOTE>", src/market.ts).
