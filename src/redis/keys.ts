@@ -3,8 +3,8 @@
  *
  * Every key carries the hash tag `{<prefix>}`, so in Redis Cluster all of tickql's keys live
  * in one slot: a query intersects filter sets with sort indexes, and multi-key commands need
- * their keys in one slot. The price is that one deployment's state lives on one shard (a few
- * MB per 10k markets; see docs/ARCHITECTURE.md).
+ * their keys in one slot. The price is that one deployment's state lives on one shard (about
+ * 40 MB per 10k markets; BENCHMARKS.md section 7).
  *
  * Layout (prefix `tickql`):
  *   {tickql}:market              hash    market id -> JSON of the Market (what queries return)
