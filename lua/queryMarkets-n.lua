@@ -958,7 +958,7 @@ local function mergePage()
   local cursors = {}
   for _, q in ipairs(merged) do
     local key = q.unitKeys[usdSort]
-    local c = { q = q, key = key, size = redis.call('ZCARD', key), pos = 0, chunk = MERGE_FIRST_CHUNK, buf = {}, at = 1, done = false }
+    local c = { q = q, key = key, size = redis.call('ZCARD', key), pos = 0, chunk = MERGE_FIRST_CHUNK, buf = {}, at = 1, sortedTo = 0, done = false }
     if low > -math.huge or high < math.huge then
       local lo, hi = looseBounds(low, high, q.rate)
       if asc and low > -math.huge then c.pos = redis.call('ZCOUNT', key, '-inf', '(' .. scoreText(lo)) end
@@ -968,30 +968,53 @@ local function mergePage()
   end
 
   local read = 0
-  -- The cursor's next entry ({ usd value, id }), reading more of its index as needed; nil when
-  -- it has no more, false when the walk went over its budget.
+  -- Reads the cursor's next entries onto its buffer ({ usd value, id }, in page order by USD
+  -- value); false when the merge went over its budget.
+  local function readMore(c)
+    if c.done or c.pos >= c.size then
+      c.done = true
+      return true
+    end
+    if read >= budget then return false end
+    local ids, scores, nextPos = readInOrder(c.key, c.pos, c.chunk, c.size)
+    read = read + #ids
+    c.pos, c.chunk = nextPos, math.min(2 * c.chunk, MERGE_MAX_CHUNK)
+    local scoreOf = {}
+    for i = 1, #ids do scoreOf[ids[i]] = scores[i] end
+    for _, id in ipairs(#others > 0 and inEveryGroup(ids, others) or ids) do
+      local value = tonumber(scoreOf[id]) * c.q.rate
+      if (asc and value > high) or (not asc and value < low) then
+        c.done = true -- every later entry is further out
+        break
+      end
+      if value >= low and value <= high then c.buf[#c.buf + 1] = { value, id } end
+    end
+    return true
+  end
+
+  -- The cursor's next entry; nil when it has no more, false when the merge went over its
+  -- budget. Different values of one quote asset can round to the same USD value (values a
+  -- few units apart in their last digits): such a run is read whole and put in id order, as
+  -- equal values are everywhere else.
   local function head(c)
-    while c.at > #c.buf do
-      if c.done or c.pos >= c.size then
-        c.done = true
-        return nil
+    if c.at > #c.buf then c.buf, c.at, c.sortedTo = {}, 1, 0 end
+    while c.at > #c.buf and not c.done do
+      if not readMore(c) then return false end
+    end
+    local entry = c.buf[c.at]
+    if entry == nil then return nil end
+    if c.at > c.sortedTo then
+      while not c.done and c.buf[#c.buf][1] == entry[1] do
+        if not readMore(c) then return false end
       end
-      if read >= budget then return false end
-      local ids, scores, nextPos = readInOrder(c.key, c.pos, c.chunk, c.size)
-      read = read + #ids
-      c.pos, c.chunk = nextPos, math.min(2 * c.chunk, MERGE_MAX_CHUNK)
-      local scoreOf = {}
-      for i = 1, #ids do scoreOf[ids[i]] = scores[i] end
-      local passing = #others > 0 and inEveryGroup(ids, others) or ids
-      c.buf, c.at = {}, 1
-      for _, id in ipairs(passing) do
-        local value = tonumber(scoreOf[id]) * c.q.rate
-        if (asc and value > high) or (not asc and value < low) then
-          c.done = true -- every later entry is further out
-          break
-        end
-        if value >= low and value <= high then c.buf[#c.buf + 1] = { value, id } end
+      local last = c.at
+      while last < #c.buf and c.buf[last + 1][1] == entry[1] do last = last + 1 end
+      if last > c.at then
+        local run = { unpack(c.buf, c.at, last) }
+        table.sort(run, function(a, b) return bytesBefore(a[2], b[2]) end)
+        for k = 1, #run do c.buf[c.at + k - 1] = run[k] end
       end
+      c.sortedTo = last
     end
     return c.buf[c.at]
   end
