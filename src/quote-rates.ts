@@ -32,6 +32,7 @@ import type { Logger } from './logger';
 import { marketId, type Market } from './market';
 import type { Keys } from './redis/keys';
 import { CorruptMarketError, decodeMarket } from './redis/market-codec';
+import type { QueryRates } from './redis/query-markets';
 
 export const USD = 'USD';
 /** The bridge assets other quotes are priced against, in order of preference. */
@@ -143,15 +144,12 @@ export function computeRates(quotes: readonly string[], markets: readonly Market
   });
 }
 
-/** The rates one query (or one delivery) uses: immutable, so an answer converts consistently. */
-export interface RateTable {
-  /** Counts up whenever a rate or the set of quote assets changes (page-cache keys carry it). */
-  readonly version: number;
-  /** Every quote asset with markets when the table was read, sorted; with or without a rate. */
-  readonly quotes: readonly string[];
+/**
+ * The rates one query (or one delivery) uses: immutable, so an answer converts consistently.
+ * `quotes` is sorted; `version` is what page-cache keys carry.
+ */
+export interface RateTable extends QueryRates {
   readonly entries: readonly QuoteRate[];
-  /** The rate of a quote asset; undefined when it has none. */
-  rateOf(quote: string): number | undefined;
 }
 
 export function rateTable(version: number, entries: readonly QuoteRate[]): RateTable {
@@ -160,7 +158,7 @@ export function rateTable(version: number, entries: readonly QuoteRate[]): RateT
   return { version, quotes: entries.map((e) => e.quote), entries, rateOf: (quote) => rates.get(quote) };
 }
 
-export const EMPTY_RATES: RateTable = rateTable(0, []);
+const EMPTY_RATES: RateTable = rateTable(0, []);
 
 /** How often rates are read again; a rate is at most this much older than its source's last write. */
 export const REFRESH_MS = 100;

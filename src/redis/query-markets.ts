@@ -1,9 +1,20 @@
 import type { Redis } from 'ioredis';
 import type { Market } from '../market';
-import { EMPTY_RATES, type RateTable } from '../quote-rates';
 import { USD_FIELDS, type Keys, type NumericIndexField, type UsdField } from './keys';
 import { DecodedMarkets } from './market-codec';
 import { callScript } from './scripts';
+
+/** The USD rates a query converts at (src/quote-rates.ts's RateTable is one). */
+export interface QueryRates {
+  /** Counts up whenever a rate or the set of quote assets changes. */
+  readonly version: number;
+  /** Every quote asset with markets, with or without a rate. */
+  readonly quotes: readonly string[];
+  /** The rate of a quote asset; undefined when it has none. */
+  rateOf(quote: string): number | undefined;
+}
+
+const NO_RATES: QueryRates = { version: 0, quotes: [], rateOf: () => undefined };
 
 /** The Market fields in USD, and the field in quote units each converts. */
 export const USD_FIELD_OF = { priceUsd: 'price', quoteVolume24hUsd: 'quoteVolume24h' } as const satisfies Record<string, UsdField>;
@@ -39,7 +50,7 @@ export interface MarketQuery {
    * The rates a USD sort or USD bound converts at (src/quote-rates.ts); the answer's USD fields
    * must be computed with the same table. Unused by queries without USD; none: no rates.
    */
-  readonly rates?: RateTable;
+  readonly rates?: QueryRates;
 }
 
 /** Whether a query sorts or filters by a USD value (and so depends on the rates). */
@@ -105,7 +116,7 @@ export async function queryMarkets(redis: Redis, keys: Keys, query: MarketQuery,
   const ids = filter.ids && [...new Set(filter.ids)];
   // Every quote asset with markets goes with its rate when the answer depends on the rates:
   // the script checks its per-quote indexes against them (lua/README.md, plan "merge").
-  const rates = usesRates(query) ? (query.rates ?? EMPTY_RATES) : EMPTY_RATES;
+  const rates = usesRates(query) ? (query.rates ?? NO_RATES) : NO_RATES;
   const usdSort = isUsdField(sort.field) ? sort.field : null;
 
   const scriptKeys = [

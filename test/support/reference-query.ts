@@ -4,11 +4,11 @@
  * benchmark uses it as the fetch-and-sort baseline.
  */
 import type { Market } from '../../src/market';
-import { usdValue, type RateTable } from '../../src/quote-rates';
-import { USD_FIELD_OF, type MarketPageResult, type MarketQuery, type SortField } from '../../src/redis/query-markets';
+import { usdValue } from '../../src/quote-rates';
+import { USD_FIELD_OF, type MarketPageResult, type MarketQuery, type QueryRates, type SortField } from '../../src/redis/query-markets';
 
 /** A market's value of a sort or range field; USD fields at the query's rates (none: no rate). */
-function valueOf(m: Market, field: SortField, rates: RateTable | undefined): number | string | null {
+function valueOf(m: Market, field: SortField, rates: QueryRates | undefined): number | string | null {
   if (field in USD_FIELD_OF) return usdValue(m[USD_FIELD_OF[field as keyof typeof USD_FIELD_OF]], rates?.rateOf(m.quote));
   return m[field as Exclude<SortField, keyof typeof USD_FIELD_OF>];
 }
@@ -18,7 +18,7 @@ export function compareCodePoints(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-function matches(m: Market, filter: MarketQuery['filter'], rates: RateTable | undefined): boolean {
+function matches(m: Market, filter: MarketQuery['filter'], rates: QueryRates | undefined): boolean {
   const { exchanges, bases, quotes, search, ranges, ids } = filter;
   if (exchanges && !exchanges.some((e) => e.toLowerCase() === m.exchange)) return false;
   if (bases && !bases.some((b) => b.toUpperCase() === m.base)) return false;
