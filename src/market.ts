@@ -126,6 +126,17 @@ export function marketId(exchange: string, symbol: string): string {
   return `${exchange}:${symbol}`;
 }
 
+/** Whether `text` has the form of a normalized symbol, `BASE/QUOTE` (any case). */
+export function isSymbolForm(text: string): boolean {
+  return /^[^:/]+\/[^:/]+$/.test(text);
+}
+
+/** Whether `text` has the form of a market id, `<exchange>:<BASE>/<QUOTE>`. */
+export function isMarketIdForm(text: string): boolean {
+  const colon = text.indexOf(':');
+  return colon > 0 && isSymbolForm(text.slice(colon + 1));
+}
+
 /** The fields of a Market that name it; they never change for a market. */
 export type MarketIdentity = Pick<Market, 'id' | 'exchange' | 'symbol' | 'nativeSymbol' | 'base' | 'quote'>;
 

@@ -296,7 +296,10 @@ export type Subscription = {
   /**
    * Every change of a matching market's state. No arguments: every market. Arguments combine
    * with AND; each list matches any of its values. A client that falls behind receives the
-   * latest state of each market, not a growing backlog.
+   * latest state of each market, not a growing backlog. `ids` are market ids
+   * (`binance:BTC/USDT`) and `symbols` normalized symbols (`BTC/USDT`): other forms are refused
+   * with BAD_USER_INPUT, since they could never match. With `snapshot: true` the current state
+   * of every matching market comes first, then the changes, with no update lost between them.
    */
   priceUpdated: Market;
 };
@@ -306,6 +309,7 @@ export type Subscription = {
 export type SubscriptionPriceUpdatedArgs = {
   exchanges?: InputMaybe<Array<Scalars['String']['input']>>;
   ids?: InputMaybe<Array<Scalars['ID']['input']>>;
+  snapshot?: InputMaybe<Scalars['Boolean']['input']>;
   symbols?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
@@ -485,7 +489,7 @@ export type QuoteRateResolvers<ContextType = Context, ParentType extends Resolve
 };
 
 export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
-  priceUpdated?: SubscriptionResolver<ResolversTypes['Market'], "priceUpdated", ParentType, ContextType, Partial<SubscriptionPriceUpdatedArgs>>;
+  priceUpdated?: SubscriptionResolver<ResolversTypes['Market'], "priceUpdated", ParentType, ContextType, RequireFields<SubscriptionPriceUpdatedArgs, 'snapshot'>>;
 };
 
 export type Resolvers<ContextType = Context> = {

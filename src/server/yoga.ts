@@ -2,6 +2,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { subscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { DEFAULT_GRAPHQL_LIMITS, DEFAULT_HTTP_OPTIONS, type GraphqlLimits, type HttpOptions } from '../config';
 import { createContext, type Context, type Services } from '../context';
@@ -66,6 +67,18 @@ function introspectionDepthLimit(maxDepth: number): Plugin {
 }
 
 /**
+ * Subscriptions start with graphql-js's `subscribe`, not graphql-jit's: graphql-jit 0.8 hands a
+ * subscription field's `subscribe` resolver empty arguments when they are written in the
+ * document rather than passed as variables (`priceUpdated(ids: ["binance:BTC/USDT"])` would
+ * follow every market), and it loses an error that resolver throws (graphql-jit issue 183,
+ * envelop issue 2008). After the jit plugin, so its choice is the one that stays. Queries keep
+ * graphql-jit; graphql-ws's shared deliveries execute each event with it too (graphql-ws.ts).
+ */
+const subscribeWithGraphqlJs: Plugin = {
+  onSubscribe: ({ setSubscribeFn }) => setSubscribeFn(subscribe),
+};
+
+/**
  * The GraphQL HTTP handler: POST and GET queries, SSE subscriptions (`Accept:
  * text/event-stream`), and GraphiQL for browsers, whose subscriptions go over graphql-ws on
  * the same path (see graphql-ws.ts). Hostile documents are refused by graphql-armor before
@@ -118,7 +131,7 @@ export function createYogaServer(
       useUserInputErrorCodes(),
       ...(stack.armor === false ? [] : [armor, introspectionDepthLimit(Math.max(INTROSPECTION_MAX_DEPTH, limits.maxDepth))]),
       ...(limits.introspection ? [] : [useDisableIntrospection()]),
-      ...(stack.jit === false ? [] : [jit]),
+      ...(stack.jit === false ? [] : [jit, subscribeWithGraphqlJs]),
       ...extraPlugins,
       useVaryOrigin(),
       // Last, so that it compresses the response every other plugin has finished.

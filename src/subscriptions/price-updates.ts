@@ -69,6 +69,13 @@ function isMarket(value: unknown): value is Market {
   return typeof value === 'object' && value !== null && typeof (value as Market).id === 'string';
 }
 
+/**
+ * How long after a snapshot an update older than the snapshot's state of its market is still
+ * dropped: one published before the snapshot was read can reach the process just after the
+ * read's reply, over the other connection.
+ */
+const SNAPSHOT_OVERLAP_MS = 1000;
+
 /** A subscription's stream; `ready` settles once Redis confirmed every channel and pattern. */
 export class PriceStream extends LatestByKey<Market> {
   ready: Promise<void> = Promise.resolve();
@@ -102,8 +109,15 @@ export class PriceUpdates {
     this.closed = true;
   }
 
-  /** A conflating stream of matching market states; `return()` releases its subscriptions. */
-  subscribe(selection: PriceSelection): PriceStream {
+  /**
+   * A conflating stream of matching market states; `return()` releases its subscriptions.
+   * With `snapshot` (a read of the current states, src/redis/get-markets.ts), the stream
+   * starts with every matching market's current state and continues with the changes, with no
+   * update lost between the two: the read starts once Redis confirmed the subscriptions, the
+   * updates that arrive meanwhile wait, and after the snapshot only those newer than its state
+   * go on (an older one, published before the read, is dropped).
+   */
+  subscribe(selection: PriceSelection, snapshot?: () => Promise<readonly Market[]>): PriceStream {
     const triggers = triggersFor(this.keys, selection);
     const matches = selectionMatcher(selection);
     const subscriptionIds: Promise<number | null>[] = [];
@@ -121,13 +135,19 @@ export class PriceUpdates {
         }
       },
     );
+    // While the snapshot is read: the updates that arrived, latest per market. After it, for a
+    // while: each snapshot market's event time, below which an update is older than it.
+    let held: Map<string, Market> | null = snapshot ? new Map() : null;
+    let floor: Map<string, number> | null = null;
     const onMessage = (message: unknown) => {
       if (!isMarket(message)) {
         this.droppedMessages++;
         this.logger.warn({ message: String(message).slice(0, 200) }, 'dropped a pub/sub message that is not a market');
         return;
       }
-      if (matches(message)) stream.push(message);
+      if (!matches(message)) return;
+      if (held) held.set(message.id, message);
+      else if (!floor || message.updatedAt >= (floor.get(message.id) ?? -Infinity)) stream.push(message);
     };
     let failed = false;
     for (const trigger of triggers) {
@@ -141,6 +161,22 @@ export class PriceUpdates {
       );
     }
     stream.ready = Promise.all(subscriptionIds).then(() => undefined);
+    if (snapshot) {
+      void stream.ready
+        .then(async () => {
+          if (failed) return;
+          const current = (await snapshot()).filter(matches);
+          floor = new Map(current.map((m) => [m.id, m.updatedAt]));
+          for (const m of current) stream.push(m);
+          for (const m of held!.values()) if (m.updatedAt > (floor.get(m.id) ?? -Infinity)) stream.push(m);
+          held = null;
+          setTimeout(() => (floor = null), SNAPSHOT_OVERLAP_MS).unref();
+        })
+        .catch((err: unknown) => {
+          held = null;
+          void stream.throw(err).catch(() => {});
+        });
+    }
     this.open.add(stream);
     return stream;
   }

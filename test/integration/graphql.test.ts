@@ -177,4 +177,71 @@ describe('GraphQL API over real Redis', () => {
     expect(text).toContain('event: next');
     expect(text).toContain('{"data":{"priceUpdated":{"id":"okx:SOL/USDT","price":190.5}}}');
   });
+  it('sends the current state of every matching market first when asked for a snapshot', async () => {
+    const controller = new AbortController();
+    const response = await s.yoga.fetch('http://tickql.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { priceUpdated(exchanges: ["binance"], snapshot: true) { id } }' }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    let text = '';
+    try {
+      while ((text.match(/event: next/g) ?? []).length < 2) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    } finally {
+      controller.abort();
+    }
+    // Nothing was written meanwhile: both are the snapshot, no change was needed to send them.
+    expect(text).toContain('{"data":{"priceUpdated":{"id":"binance:BTC/USDT"}}}');
+    expect(text).toContain('{"data":{"priceUpdated":{"id":"binance:ETH/USDT"}}}');
+  });
+
+  it('refuses priceUpdated arguments whose form can never match, with a hint', async () => {
+    for (const [args, hint] of [
+      ['symbols: ["BTCUSDT"]', 'a symbol is the normalized BASE/QUOTE'],
+      ['ids: ["BTC/USDT"]', 'a market id is <exchange>:<BASE>/<QUOTE>'],
+    ] as const) {
+      const response = await s.yoga.fetch('http://tickql.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query: `subscription { priceUpdated(${args}) { id } }` }),
+      });
+      const text = await response.text();
+      expect(text).toContain('BAD_USER_INPUT');
+      expect(text).toContain(hint);
+    }
+  });
+  it('follows only the markets named in the document itself (arguments written inline, not as variables)', async () => {
+    const controller = new AbortController();
+    const response = await s.yoga.fetch('http://tickql.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { priceUpdated(ids: ["okx:SOL/USDT"]) { id price } }' }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    // Another market changes first, every time: a subscription that ignored its arguments would get it.
+    const publisher = setInterval(() => {
+      const now = Date.now();
+      void upsertMarkets(t.redis, t.keys, [{ ...MARKETS[0]!, price: 1, updatedAt: now }, { ...MARKETS[3]!, price: 191.5, updatedAt: now }]);
+    }, 20);
+    let text = '';
+    try {
+      while (!text.includes('event: next')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+    } finally {
+      clearInterval(publisher);
+      controller.abort();
+    }
+    expect(text).toContain('{"data":{"priceUpdated":{"id":"okx:SOL/USDT","price":191.5}}}');
+    expect(text).not.toContain('binance:BTC/USDT');
+  });
 });

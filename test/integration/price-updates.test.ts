@@ -33,6 +33,7 @@ describe('PriceUpdates over Redis pub/sub', () => {
   });
 
   const btc = (price: number, updatedAt: number) => makeMarket({ base: 'BTC', price, updatedAt });
+
   const eth = (price: number, updatedAt: number) => makeMarket({ base: 'ETH', price, updatedAt });
 
   it('gives a client that does not read the latest state of each market, not a backlog', async () => {
@@ -90,6 +91,34 @@ describe('PriceUpdates over Redis pub/sub', () => {
     expect(c.value).not.toBe(a.value);
     await Promise.all([byId.return(), wide.return()]);
   });
+
+  it('starts a snapshot subscription with the current states, then the changes, losing none in between', async () => {
+    const snapBtc = (price: number, updatedAt: number) => makeMarket({ exchange: 'snap', base: 'BTC', price, updatedAt });
+    const snapEth = (price: number, updatedAt: number) => makeMarket({ exchange: 'snap', base: 'ETH', price, updatedAt });
+    await upsertMarkets(t.redis, t.keys, [snapBtc(100, 10), snapEth(200, 10)]);
+    // The read of the current states is slow: an update lands while it runs, and the state it
+    // returns is the one before that update. A plain subscription on the same pattern shows
+    // when the update has reached the process (both listeners get it in the same dispatch).
+    const witness = updates.subscribe({ exchanges: ['snap'] });
+    await witness.ready;
+    const stale = [snapBtc(100, 10), snapEth(200, 10)];
+    const stream = updates.subscribe({ exchanges: ['snap'] }, async () => {
+      await upsertMarkets(t.redis, t.keys, [snapBtc(101, 11)]);
+      await witness.next();
+      return stale;
+    });
+    const first = [(await stream.next()).value, (await stream.next()).value];
+    expect(first).toEqual(stale);
+    expect((await stream.next()).value).toMatchObject({ id: 'snap:BTC/USDT', price: 101, updatedAt: 11 });
+    // An update older than the snapshot's state of its market, arriving late, is dropped.
+    await t.redis.publish(t.keys.tickChannel('snap:ETH/USDT'), JSON.stringify(snapEth(199, 9)));
+    await upsertMarkets(t.redis, t.keys, [snapBtc(102, 12)]);
+    expect((await stream.next()).value).toMatchObject({ id: 'snap:BTC/USDT', price: 102 });
+    expect(stream.size).toBe(0);
+    await stream.return();
+    await witness.return();
+  });
+
 });
 
 describe('PriceUpdates while Redis is away', () => {
