@@ -10,6 +10,7 @@ import { useUserInputErrorCodes } from '../errors';
 import type { Logger } from '../logger';
 import { buildSchema } from '../schema';
 import { useCompression } from './compression';
+import { EXAMPLE_OPERATIONS } from './example-operations';
 import { corsOption, useVaryOrigin } from './cors';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -114,7 +115,7 @@ export function createYogaServer(
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_PATH,
     context: () => createContext(services),
-    graphiql: limits.graphiql ? { title: 'tickql', subscriptionsProtocol: 'WS' } : false,
+    graphiql: limits.graphiql ? { title: 'tickql', subscriptionsProtocol: 'WS', defaultQuery: EXAMPLE_OPERATIONS } : false,
     // GraphiQL served from this process, not from a CDN, so it works offline.
     renderGraphiQL,
     landingPage: false,

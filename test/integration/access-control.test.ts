@@ -146,6 +146,7 @@ describe('API keys', () => {
     const page = await send(app.url(), { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(page.body.toLowerCase()).toContain('graphiql');
+    expect(page.body).toContain('query BiggestByUsdVolume'); // it opens with the README's examples
     expect((await send(opsUrl(app, '/metrics'))).status).toBe(401);
     const scraped = await send(opsUrl(app, '/metrics'), { headers: { authorization: `Bearer ${KEY_B}` } });
     expect(scraped.status).toBe(200);
