@@ -21,6 +21,7 @@ import { DecodedMarkets, encodeMarket } from '../../src/redis/market-codec';
 import type { MarketSource } from '../../src/redis/query-markets';
 import { AccessControl } from '../../src/server/access-control';
 import { createYogaServer } from '../../src/server/yoga';
+import { rateTable, type QuoteRates } from '../../src/quote-rates';
 import type { Staleness } from '../../src/staleness';
 import { announceReady, onStop } from '../lib/processes';
 import { syntheticMarkets } from '../lib/synthetic-markets';
@@ -51,6 +52,8 @@ const logger = silentLogger();
 const services = {
   marketSource: pageSource,
   staleness: { isStale: () => false } as unknown as Staleness,
+  // No rates: the shapes select no USD field, but every request's context takes a table.
+  quoteRates: { current: () => rateTable(0, []) } as unknown as QuoteRates,
   configuredFeeds: [],
 } as unknown as Services;
 
