@@ -27,7 +27,9 @@ export async function startTestServer(
   const pubsub = createPricePubSub(t.redis, subscriber, logger);
   const staleness = new Staleness(t.redis, t.keys, options.staleAfterMs ?? 30_000, logger, 50);
   await staleness.start();
-  const quoteRates = new QuoteRates(t.redis, t.keys, (market, now) => staleness.isStale(market, now), logger, { refreshMs: 50, discoverMs: 50 });
+  // Its own connection, so tests that count the commands of a request do not count its reads.
+  const ratesConnection = new Redis(t.url);
+  const quoteRates = new QuoteRates(ratesConnection, t.keys, (market, now) => staleness.isStale(market, now), logger, { refreshMs: 50, discoverMs: 50 });
   await quoteRates.start();
   const services: Services = {
     redis: t.redis,
@@ -53,6 +55,7 @@ export async function startTestServer(
     close: async () => {
       staleness.stop();
       quoteRates.stop();
+      ratesConnection.disconnect();
       subscriber.disconnect();
     },
   };
