@@ -4,6 +4,7 @@ import { upsertMarkets } from '../../src/redis/upsert-markets';
 import { makeMarket } from '../support/market-factory';
 import { openTestRedis, type TestRedis } from '../support/redis';
 import { startTestServer, type TestServer } from '../support/services';
+import { nextEvents, readSse } from '../support/sse';
 
 const now = Date.now();
 const MARKETS = [
@@ -155,47 +156,15 @@ describe('GraphQL API over real Redis', () => {
   });
 
   it('streams priceUpdated over Server-Sent Events', async () => {
-    const controller = new AbortController();
-    const response = await s.yoga.fetch('http://tickql.test/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: 'subscription { priceUpdated(ids: ["okx:SOL/USDT"]) { id price } }' }),
-      signal: controller.signal,
-    });
-    expect(response.headers.get('content-type')).toContain('text/event-stream');
-    const reader = response.body!.getReader();
-    // The subscription is registered asynchronously; publish until the first event arrives.
-    const publisher = setInterval(() => void upsertMarkets(t.redis, t.keys, [{ ...MARKETS[3]!, price: 190.5, updatedAt: Date.now() }]), 20);
-    let text = '';
-    while (!text.includes('"price":190.5')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += new TextDecoder().decode(value);
-    }
-    clearInterval(publisher);
-    controller.abort();
+    const publish = () => void upsertMarkets(t.redis, t.keys, [{ ...MARKETS[3]!, price: 190.5, updatedAt: Date.now() }]);
+    const { text, contentType } = await readSse(s.yoga, 'subscription { priceUpdated(ids: ["okx:SOL/USDT"]) { id price } }', (read) => read.includes('"price":190.5'), publish);
+    expect(contentType).toContain('text/event-stream');
     expect(text).toContain('event: next');
     expect(text).toContain('{"data":{"priceUpdated":{"id":"okx:SOL/USDT","price":190.5}}}');
   });
+
   it('sends the current state of every matching market first when asked for a snapshot', async () => {
-    const controller = new AbortController();
-    const response = await s.yoga.fetch('http://tickql.test/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: 'subscription { priceUpdated(exchanges: ["binance"], snapshot: true) { id } }' }),
-      signal: controller.signal,
-    });
-    const reader = response.body!.getReader();
-    let text = '';
-    try {
-      while ((text.match(/event: next/g) ?? []).length < 2) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-    } finally {
-      controller.abort();
-    }
+    const { text } = await readSse(s.yoga, 'subscription { priceUpdated(exchanges: ["binance"], snapshot: true) { id } }', (read) => nextEvents(read) >= 2);
     // Nothing was written meanwhile: both are the snapshot, no change was needed to send them.
     expect(text).toContain('{"data":{"priceUpdated":{"id":"binance:BTC/USDT"}}}');
     expect(text).toContain('{"data":{"priceUpdated":{"id":"binance:ETH/USDT"}}}');
@@ -206,41 +175,19 @@ describe('GraphQL API over real Redis', () => {
       ['symbols: ["BTCUSDT"]', 'a symbol is the normalized BASE/QUOTE'],
       ['ids: ["BTC/USDT"]', 'a market id is <exchange>:<BASE>/<QUOTE>'],
     ] as const) {
-      const response = await s.yoga.fetch('http://tickql.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({ query: `subscription { priceUpdated(${args}) { id } }` }),
-      });
-      const text = await response.text();
+      const { text } = await readSse(s.yoga, `subscription { priceUpdated(${args}) { id } }`, (read) => read.includes('event: complete'));
       expect(text).toContain('BAD_USER_INPUT');
       expect(text).toContain(hint);
     }
   });
+
   it('follows only the markets named in the document itself (arguments written inline, not as variables)', async () => {
-    const controller = new AbortController();
-    const response = await s.yoga.fetch('http://tickql.test/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: 'subscription { priceUpdated(ids: ["okx:SOL/USDT"]) { id price } }' }),
-      signal: controller.signal,
-    });
-    const reader = response.body!.getReader();
     // Another market changes first, every time: a subscription that ignored its arguments would get it.
-    const publisher = setInterval(() => {
+    const publish = () => {
       const now = Date.now();
       void upsertMarkets(t.redis, t.keys, [{ ...MARKETS[0]!, price: 1, updatedAt: now }, { ...MARKETS[3]!, price: 191.5, updatedAt: now }]);
-    }, 20);
-    let text = '';
-    try {
-      while (!text.includes('event: next')) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-    } finally {
-      clearInterval(publisher);
-      controller.abort();
-    }
+    };
+    const { text } = await readSse(s.yoga, 'subscription { priceUpdated(ids: ["okx:SOL/USDT"]) { id price } }', (read) => nextEvents(read) >= 1, publish);
     expect(text).toContain('{"data":{"priceUpdated":{"id":"okx:SOL/USDT","price":191.5}}}');
     expect(text).not.toContain('binance:BTC/USDT');
   });

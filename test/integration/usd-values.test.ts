@@ -4,6 +4,7 @@ import { upsertMarkets } from '../../src/redis/upsert-markets';
 import { makeMarket } from '../support/market-factory';
 import { openTestRedis, type TestRedis } from '../support/redis';
 import { startTestServer, type TestServer } from '../support/services';
+import { readSse } from '../support/sse';
 
 const now = Date.now();
 const at = { receivedAt: now, updatedAt: now };
@@ -119,26 +120,8 @@ describe('USD values over GraphQL', () => {
   });
 
   it('delivers priceUpdated with USD fields at the rates of the moment', async () => {
-    const controller = new AbortController();
-    const response = await s.yoga.fetch('http://tickql.test/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: 'subscription { priceUpdated(ids: ["kraken:ETH/EUR"]) { id price priceUsd } }' }),
-      signal: controller.signal,
-    });
-    const reader = response.body!.getReader();
-    const publisher = setInterval(() => void upsertMarkets(t.redis, t.keys, [{ ...MARKETS[5]!, price: 3200, updatedAt: Date.now() }]), 20);
-    let text = '';
-    try {
-      while (!text.includes('"price":3200')) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-    } finally {
-      clearInterval(publisher);
-      controller.abort();
-    }
+    const publish = () => void upsertMarkets(t.redis, t.keys, [{ ...MARKETS[5]!, price: 3200, updatedAt: Date.now() }]);
+    const { text } = await readSse(s.yoga, 'subscription { priceUpdated(ids: ["kraken:ETH/EUR"]) { id price priceUsd } }', (read) => read.includes('"price":3200'), publish);
     expect(text).toContain(`{"data":{"priceUpdated":{"id":"kraken:ETH/EUR","price":3200,"priceUsd":${3200 * 1.08}}}}`);
   });
 });
