@@ -176,7 +176,11 @@ function sameRates(a: readonly QuoteRate[], b: readonly QuoteRate[]): boolean {
 export class QuoteRates {
   private table: RateTable = EMPTY_RATES;
   private candidates: string[] = [];
+  private quotes: readonly string[] = [];
   private lastDiscovery = -Infinity;
+  /** Reads started, and the newest one whose table was taken: an older read never replaces a newer one's. */
+  private reads = 0;
+  private applied = 0;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | null = null;
   private readonly listeners = new Set<(table: RateTable) => void>();
@@ -204,21 +208,30 @@ export class QuoteRates {
     return () => this.listeners.delete(listener);
   }
 
-  async refresh(): Promise<void> {
+  /** Reads everything now, the quote assets and exchanges too (a test, or a caller that just wrote). */
+  refresh(): Promise<void> {
+    return this.read(true);
+  }
+
+  /** One read of the rates; the quote assets and exchanges again when `discover` or when due. */
+  private async read(discover: boolean): Promise<void> {
+    const started = ++this.reads;
     const now = (this.options.now ?? Date.now)();
-    let quotes = this.table.quotes;
-    if (now - this.lastDiscovery >= (this.options.discoverMs ?? DISCOVER_MS)) {
+    if (discover || now - this.lastDiscovery >= (this.options.discoverMs ?? DISCOVER_MS)) {
       const [[quotesErr, registered], [exchangesErr, exchanges]] = ((await this.redis.pipeline().zrange(this.keys.quotes, 0, -1).smembers(this.keys.exchanges).exec()) ?? []) as [
         [Error | null, string[]],
         [Error | null, string[]],
       ];
       if (quotesErr) throw quotesErr;
       if (exchangesErr) throw exchangesErr;
-      quotes = registered;
+      this.quotes = registered;
       this.candidates = candidateIds(exchanges.sort(), registered);
       this.lastDiscovery = now;
     }
-    const stored = this.candidates.length === 0 ? [] : await this.redis.hmget(this.keys.market, ...this.candidates);
+    const quotes = this.quotes;
+    const candidates = this.candidates;
+    const stored = candidates.length === 0 ? [] : await this.redis.hmget(this.keys.market, ...candidates);
+    if (started < this.applied) return; // a read started later has already answered
     const markets: Market[] = [];
     for (const text of stored) {
       if (text === null) continue;
@@ -230,6 +243,7 @@ export class QuoteRates {
       }
     }
     const entries = computeRates(quotes, markets, (m) => !this.isStale(m, now));
+    this.applied = started;
     if (sameRates(entries, this.table.entries)) {
       this.table = rateTable(this.table.version, entries); // same rates, fresher sources
       return;
@@ -250,7 +264,7 @@ export class QuoteRates {
 
   /** One refresh at a time; a failure (Redis away) is logged once per outage and the last table stays. */
   private refreshInBackground(): Promise<void> {
-    this.inFlight ??= this.refresh()
+    this.inFlight ??= this.read(false)
       .then(
         () => this.failures.succeeded(),
         (err: unknown) => this.failures.failed(err),
