@@ -31,9 +31,10 @@ export interface Context {
   /** market(id) lookups of one request, batched into one HMGET. */
   readonly marketLoader: DataLoader<string, Market | null>;
   /**
-   * The rates of this request, read once at first use: a query's sort, bounds and USD fields
-   * all convert at the same rates. Subscriptions convert each delivery at the rates of its
-   * moment instead (`ratesFor`).
+   * The rates of this request, taken once when yoga builds its context (yoga copies the
+   * context's fields, so this getter runs then): a query's sort, bounds and USD fields all
+   * convert at the same rates. Subscriptions convert each delivery at the rates of its moment
+   * instead (`ratesFor`).
    */
   readonly rates: RateTable;
 }

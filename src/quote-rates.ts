@@ -183,7 +183,6 @@ export class QuoteRates {
   private applied = 0;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | null = null;
-  private readonly listeners = new Set<(table: RateTable) => void>();
   private readonly failures: FailureStreak;
   /** Stored candidates that would not decode (counted, skipped). */
   corrupt = 0;
@@ -200,12 +199,6 @@ export class QuoteRates {
 
   current(): RateTable {
     return this.table;
-  }
-
-  /** Calls `listener` with each new table (a rate or the set of quote assets changed). */
-  onChange(listener: (table: RateTable) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** Reads everything now, the quote assets and exchanges too (a test, or a caller that just wrote). */
@@ -244,12 +237,8 @@ export class QuoteRates {
     }
     const entries = computeRates(quotes, markets, (m) => !this.isStale(m, now));
     this.applied = started;
-    if (sameRates(entries, this.table.entries)) {
-      this.table = rateTable(this.table.version, entries); // same rates, fresher sources
-      return;
-    }
-    this.table = rateTable(this.table.version + 1, entries);
-    for (const listener of this.listeners) listener(this.table);
+    // Same rates, fresher sources: the version stays (cached pages at these rates stay valid).
+    this.table = rateTable(sameRates(entries, this.table.entries) ? this.table.version : this.table.version + 1, entries);
   }
 
   async start(): Promise<void> {

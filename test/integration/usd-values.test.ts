@@ -124,4 +124,21 @@ describe('USD values over GraphQL', () => {
     const { text } = await readSse(s.yoga, 'subscription { priceUpdated(ids: ["kraken:ETH/EUR"]) { id price priceUsd } }', (read) => read.includes('"price":3200'), publish);
     expect(text).toContain(`{"data":{"priceUpdated":{"id":"kraken:ETH/EUR","price":3200,"priceUsd":${3200 * 1.08}}}}`);
   });
+  it('converts each delivery at the rates of its moment, not of the moment it subscribed', async () => {
+    let moved = false;
+    const publish = () => {
+      if (!moved) {
+        // After the subscription began: EUR moves from 1.08 to 1.2.
+        moved = true;
+        void upsertMarkets(t.redis, t.keys, [{ ...MARKETS[4]!, price: 1.2, updatedAt: Date.now() }]).then(() => s.services.quoteRates.refresh());
+        return;
+      }
+      void upsertMarkets(t.redis, t.keys, [{ ...MARKETS[5]!, price: 3300, updatedAt: Date.now() }]);
+    };
+    const converted = `"priceUsd":${3300 * 1.2}`;
+    const { text } = await readSse(s.yoga, 'subscription { priceUpdated(ids: ["kraken:ETH/EUR"]) { price priceUsd } }', (read) => read.includes(converted), publish);
+    expect(text).toContain(converted);
+    await upsertMarkets(t.redis, t.keys, [{ ...MARKETS[4]!, updatedAt: Date.now() }]);
+    await s.services.quoteRates.refresh();
+  });
 });

@@ -195,6 +195,15 @@ describe('cacheKey', () => {
     expect(cacheKey(query({ filter: { search: 'btc' } }))).toBe(cacheKey(query({ filter: { search: 'BTC' } })));
   });
 
+  it('keys a query sorted or bounded in USD by its rates version too, and no other query', () => {
+    const at = (version: number) => ({ version, quotes: [], rateOf: () => undefined });
+    const usdSort = { sort: { field: 'quoteVolume24hUsd', direction: 'desc' } } as const;
+    expect(cacheKey(query({ ...usdSort, rates: at(1) }))).not.toBe(cacheKey(query({ ...usdSort, rates: at(2) })));
+    const usdBound = { filter: { ranges: [{ field: 'priceUsd', min: 1, max: null }] } } as const;
+    expect(cacheKey(query({ ...usdBound, rates: at(1) }))).not.toBe(cacheKey(query({ ...usdBound, rates: at(2) })));
+    expect(cacheKey(query({ rates: at(1) }))).toBe(cacheKey(query({ rates: at(2) })));
+  });
+
   it('treats ids as a set, matched exactly', () => {
     expect(cacheKey(query({ filter: { ids: ['okx:SOL/USDT', 'binance:BTC/USDT'] } }))).toBe(cacheKey(query({ filter: { ids: ['binance:BTC/USDT', 'okx:SOL/USDT', 'okx:SOL/USDT'] } })));
     expect(cacheKey(query({ filter: { ids: ['binance:BTC/USDT'] } }))).not.toBe(cacheKey(query({ filter: { ids: ['binance:btc/usdt'] } })));
